@@ -1,0 +1,33 @@
+# One entry point for a fresh machine: `make run` and `make test` create .venv if it is
+# missing, install seqsuite into it (with its test tools) and run.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
+
+.PHONY: run test test-all lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(OFFLINE) $(BIN)/seqsuite run forecast
+
+test: $(STAMP)
+	$(OFFLINE) $(BIN)/python -m pytest -q
+
+test-all: $(STAMP)
+	$(OFFLINE) $(BIN)/python -m pytest -q -m ""
+
+lint: $(STAMP)
+	$(BIN)/ruff check seqsuite tasks tests bench
+
+bench: $(STAMP)
+	$(OFFLINE) $(BIN)/python bench/forecast_airpassengers.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,3 @@
+from seqsuite.cli import main
+
+main()

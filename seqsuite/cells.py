@@ -1,0 +1,169 @@
+"""Recurrences with a free activation function, on ``nn.LSTM`` / ``nn.GRU`` weights.
+
+PyTorch's fused kernels hard-code ``tanh``. Keras' ``LSTM(activation="relu")`` applies
+the activation to the candidate and to the cell output; the gates keep their sigmoid.
+These functions compute exactly that, reading the parameters of an ``nn.LSTM`` or
+``nn.GRU`` module (same names, same gate order), so a model can switch between the
+fused path and this one without changing its weights. With ``activation=tanh`` the
+result equals the fused kernel's (a test checks it).
+
+Speed: the input projection of a whole sequence is one matrix product; only the
+recurrent product and the element-wise gate maths run per time step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
+    "tanh": torch.tanh,
+    "relu": torch.relu,
+    "gelu": F.gelu,
+    "silu": F.silu,
+    "elu": F.elu,
+    "leaky_relu": F.leaky_relu,
+    "softsign": F.softsign,
+    "sigmoid": torch.sigmoid,
+    "hardtanh": F.hardtanh,
+    "linear": lambda x: x,
+}
+
+
+def lstm_layer(
+    x: Tensor,
+    h: Tensor,
+    c: Tensor,
+    w_ih: Tensor,
+    w_hh: Tensor,
+    b_ih: Tensor | None,
+    b_hh: Tensor | None,
+    w_hr: Tensor | None,
+    act: Callable[[Tensor], Tensor],
+    mask: Tensor | None,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """One LSTM layer in one direction.
+
+    x: (batch, time, input); h: (batch, out) with out = proj or hidden; c: (batch, hidden);
+    mask: (batch, time) bool, False on padding (state is held, output is zero there).
+    Returns outputs (batch, time, out), final h, final c.
+    """
+    gates_x = F.linear(x, w_ih, b_ih)
+    if b_hh is not None:
+        gates_x = gates_x + b_hh
+    outputs = []
+    for t in range(x.size(1)):
+        gates = gates_x[:, t] + h @ w_hh.t()
+        i, f, g, o = gates.chunk(4, dim=1)
+        c_new = torch.sigmoid(f) * c + torch.sigmoid(i) * act(g)
+        h_new = torch.sigmoid(o) * act(c_new)
+        if w_hr is not None:
+            h_new = h_new @ w_hr.t()
+        if mask is not None:
+            m = mask[:, t : t + 1]
+            c = torch.where(m, c_new, c)
+            h = torch.where(m, h_new, h)
+            outputs.append(h_new * m)
+        else:
+            c, h = c_new, h_new
+            outputs.append(h_new)
+    return torch.stack(outputs, dim=1), h, c
+
+
+def gru_layer(
+    x: Tensor,
+    h: Tensor,
+    w_ih: Tensor,
+    w_hh: Tensor,
+    b_ih: Tensor | None,
+    b_hh: Tensor | None,
+    act: Callable[[Tensor], Tensor],
+    mask: Tensor | None,
+) -> tuple[Tensor, Tensor]:
+    """One GRU layer in one direction (PyTorch's formulation: reset gate after ``W_hn h``)."""
+    gx = F.linear(x, w_ih, b_ih)
+    outputs = []
+    for t in range(x.size(1)):
+        gh = F.linear(h, w_hh, b_hh)
+        xr, xz, xn = gx[:, t].chunk(3, dim=1)
+        hr, hz, hn = gh.chunk(3, dim=1)
+        r = torch.sigmoid(xr + hr)
+        z = torch.sigmoid(xz + hz)
+        n = act(xn + r * hn)
+        h_new = (1 - z) * n + z * h
+        if mask is not None:
+            m = mask[:, t : t + 1]
+            h = torch.where(m, h_new, h)
+            outputs.append(h_new * m)
+        else:
+            h = h_new
+            outputs.append(h_new)
+    return torch.stack(outputs, dim=1), h
+
+
+def reverse_padded(x: Tensor, lengths: Tensor | None) -> Tensor:
+    """Reverse each sequence within its own length; padding stays where it is."""
+    if lengths is None:
+        return x.flip(1)
+    steps = torch.arange(x.size(1), device=x.device).unsqueeze(0)
+    lengths = lengths.to(x.device).unsqueeze(1)
+    index = torch.where(steps < lengths, lengths - 1 - steps, steps)
+    index = index.view(*index.shape, *([1] * (x.dim() - 2))).expand_as(x)
+    return x.gather(1, index)
+
+
+def run_rnn(
+    rnn: nn.LSTM | nn.GRU,
+    x: Tensor,
+    lengths: Tensor | None,
+    state: Tensor | tuple[Tensor, Tensor] | None,
+    activation: str,
+) -> tuple[Tensor, Tensor | tuple[Tensor, Tensor]]:
+    """Run ``rnn``'s weights with ``activation``; same inputs and outputs as ``rnn(x, state)``.
+
+    x: (batch, time, input), batch first. ``lengths`` (batch,) marks padding.
+    Returns outputs (batch, time, dirs*out) with zeros on padding, and the final state in
+    nn.LSTM's / nn.GRU's layout ((layers*dirs, batch, out)[, (layers*dirs, batch, hidden)]).
+    """
+    act = ACTIVATIONS[activation]
+    is_lstm = isinstance(rnn, nn.LSTM)
+    dirs = 2 if rnn.bidirectional else 1
+    batch = x.size(0)
+    hidden = rnn.hidden_size
+    out_size = rnn.proj_size if is_lstm and rnn.proj_size > 0 else hidden
+    if state is None:
+        zeros_h = x.new_zeros(rnn.num_layers * dirs, batch, out_size)
+        state = (zeros_h, x.new_zeros(rnn.num_layers * dirs, batch, hidden)) if is_lstm else zeros_h
+    h0, c0 = state if is_lstm else (state, None)
+    mask = None
+    if lengths is not None:
+        mask = torch.arange(x.size(1), device=x.device).unsqueeze(0) < lengths.to(x.device).unsqueeze(1)
+
+    layer_input = x
+    final_h, final_c = [], []
+    for layer in range(rnn.num_layers):
+        direction_outputs = []
+        for direction in range(dirs):
+            suffix = f"_l{layer}" + ("_reverse" if direction else "")
+            k = layer * dirs + direction
+            w_ih = getattr(rnn, "weight_ih" + suffix)
+            w_hh = getattr(rnn, "weight_hh" + suffix)
+            b_ih = getattr(rnn, "bias_ih" + suffix) if rnn.bias else None
+            b_hh = getattr(rnn, "bias_hh" + suffix) if rnn.bias else None
+            seq = reverse_padded(layer_input, lengths) if direction else layer_input
+            if is_lstm:
+                w_hr = getattr(rnn, "weight_hr" + suffix) if rnn.proj_size > 0 else None
+                out, h, c = lstm_layer(seq, h0[k], c0[k], w_ih, w_hh, b_ih, b_hh, w_hr, act, mask)
+                final_c.append(c)
+            else:
+                out, h = gru_layer(seq, h0[k], w_ih, w_hh, b_ih, b_hh, act, mask)
+            final_h.append(h)
+            direction_outputs.append(reverse_padded(out, lengths) if direction else out)
+        layer_input = torch.cat(direction_outputs, dim=2) if dirs == 2 else direction_outputs[0]
+        if rnn.dropout > 0 and rnn.training and layer < rnn.num_layers - 1:
+            layer_input = F.dropout(layer_input, rnn.dropout, training=True)
+    h_n = torch.stack(final_h)
+    return layer_input, ((h_n, torch.stack(final_c)) if is_lstm else h_n)

@@ -1,0 +1,16 @@
+"""The one exception type for mistakes a user can fix.
+
+The CLI turns a :class:`UserError` into exit code 2 and a single line on stderr, so
+its message must say *what* is wrong and *where* (file, field, line) and what was
+expected. Anything else that escapes is a bug (exit code 1).
+"""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """Bad input, data or usage: reported as one line, exit code 2."""
+
+
+class TrainingDiverged(UserError):
+    """The loss became NaN or infinite; the best checkpoint so far is kept."""

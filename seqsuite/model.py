@@ -1,0 +1,46 @@
+"""A task's model: input adapter -> shared backbone -> head.
+
+The adapter turns a batch (a dict of tensors) into features (batch, time, features);
+the backbone is the same for every task; the head turns :class:`BackboneOutput` into
+the task's prediction. Tasks build the adapter and the head; the core composes them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import Tensor, nn
+
+from .backbone import Backbone, BackboneConfig, BackboneOutput, State
+
+Batch = dict[str, Any]
+
+
+class SequenceModel(nn.Module):
+    """``adapter(batch) -> backbone -> head(output, batch)``."""
+
+    def __init__(self, adapter: nn.Module, backbone: Backbone, head: nn.Module):
+        super().__init__()
+        self.adapter = adapter
+        self.backbone = backbone
+        self.head = head
+
+    def forward(self, batch: Batch, state: State | None = None) -> tuple[Tensor, State]:
+        features = self.adapter(batch)
+        out: BackboneOutput = self.backbone(features, batch.get("lengths"), state)
+        return self.head(out, batch), out.state
+
+    def parameter_counts(self) -> dict[str, int]:
+        """Trainable parameters per part: adapter, backbone, head and total."""
+        counts = {
+            name: sum(p.numel() for p in getattr(self, name).parameters() if p.requires_grad)
+            for name in ("adapter", "backbone", "head")
+        }
+        counts["total"] = sum(counts.values())
+        return counts
+
+
+def build_model(
+    adapter: nn.Module, input_size: int, config: BackboneConfig, head: nn.Module
+) -> SequenceModel:
+    return SequenceModel(adapter, Backbone(input_size, config), head)

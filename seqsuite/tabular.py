@@ -1,0 +1,103 @@
+"""Reading the user's tabular files (CSV, TSV, JSON, JSON lines, Parquet) with clear errors.
+
+Every failure becomes a :class:`UserError` that names the file and, where it applies,
+the column and what was expected.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import UserError
+
+READERS = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".txt": "csv",
+    ".json": "json",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """A data frame from ``path``, chosen by its extension."""
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"{path}: file not found")
+    if path.is_dir():
+        raise UserError(f"{path}: is a folder; expected a file ({', '.join(sorted(READERS))})")
+    kind = READERS.get(path.suffix.lower())
+    if kind is None:
+        raise UserError(
+            f"{path}: unsupported file type {path.suffix or '(none)'!r}; expected one of "
+            + ", ".join(sorted(READERS))
+        )
+    if path.stat().st_size == 0:
+        raise UserError(f"{path}: file is empty")
+    try:
+        if kind == "csv":
+            frame = pd.read_csv(path, sep=None, engine="python")  # sniffs , ; | and tabs
+        elif kind == "tsv":
+            frame = pd.read_csv(path, sep="\t")
+        elif kind == "json":
+            frame = _read_json(path)
+        elif kind == "jsonl":
+            frame = pd.read_json(path, lines=True)
+        else:
+            frame = pd.read_parquet(path)
+    except UserError:
+        raise
+    except UnicodeDecodeError as err:
+        raise UserError(f"{path}: not valid UTF-8 text (byte {err.start}); save it as UTF-8") from None
+    except Exception as err:  # noqa: BLE001 - pandas raises many types for bad files
+        message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise UserError(f"{path}: cannot read as {kind.upper()}: {message}") from None
+    if frame.empty or len(frame.columns) == 0:
+        raise UserError(f"{path}: no rows")
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame
+
+
+def _read_json(path: Path) -> pd.DataFrame:
+    """A JSON list of records, or an object of columns, or JSON lines."""
+    try:
+        return pd.read_json(path)
+    except ValueError:
+        return pd.read_json(path, lines=True)
+
+
+def find_column(frame: pd.DataFrame, name: str, path: str | Path, what: str, option: str) -> str:
+    """The column called ``name``; the error names the nearest existing column."""
+    if name in frame.columns:
+        return name
+    columns = [str(c) for c in frame.columns]
+    close = difflib.get_close_matches(name, columns, n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise UserError(
+        f"{path}: no {what} column {name!r} ({option}); {hint}columns: {', '.join(columns)}"
+    )
+
+
+def numeric_column(frame: pd.DataFrame, column: str, path: str | Path) -> np.ndarray:
+    """Column values as float64; a non-numeric or infinite entry is an error naming its row."""
+    raw = frame[column]
+    values = pd.to_numeric(raw, errors="coerce")
+    bad = values.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise UserError(
+            f"{path}: column {column!r}, data row {row + 1}: {raw.iloc[row]!r} is not a number"
+        )
+    array = values.to_numpy(dtype=float)
+    if np.isinf(array).any():
+        row = int(np.flatnonzero(np.isinf(array))[0])
+        raise UserError(f"{path}: column {column!r}, data row {row + 1}: infinite value")
+    return array

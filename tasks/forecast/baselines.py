@@ -1,0 +1,84 @@
+"""Classical forecasts from the same origin over the same test window as the LSTM.
+
+``naive`` repeats the last value, ``seasonal_naive`` the last season; ``ets`` is
+Holt-Winters exponential smoothing (configuration chosen by AICc among additive or
+damped trend and additive or multiplicative season); ``sarima`` is the "airline"
+model SARIMA(0,1,1)(0,1,1)m for seasonal series, else ARIMA(p,1,q) chosen by AIC, on
+logs when the task decided to model logs.
+"""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+
+import numpy as np
+
+
+def naive(history: np.ndarray, steps: int, season: int) -> np.ndarray:
+    return np.full(steps, history[-1], dtype=float)
+
+
+def seasonal_naive(history: np.ndarray, steps: int, season: int) -> np.ndarray:
+    if season < 2 or len(history) < season:
+        return naive(history, steps, season)
+    last = history[-season:]
+    return np.array([last[i % season] for i in range(steps)], dtype=float)
+
+
+def ets(history: np.ndarray, steps: int, season: int) -> np.ndarray:
+    from statsmodels.tsa.holtwinters import ExponentialSmoothing
+
+    seasonal_options = [None]
+    if season > 1 and len(history) >= 2 * season + 2:
+        seasonal_options += ["add"] + (["mul"] if (history > 0).all() else [])
+    best, best_score = None, np.inf
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for seasonal, (trend, damped) in itertools.product(
+            seasonal_options, [(None, False), ("add", False), ("add", True)]
+        ):
+            try:
+                fit = ExponentialSmoothing(
+                    history,
+                    trend=trend,
+                    damped_trend=damped,
+                    seasonal=seasonal,
+                    seasonal_periods=season if seasonal else None,
+                    initialization_method="estimated",
+                ).fit()
+            except (ValueError, np.linalg.LinAlgError):
+                continue
+            score = fit.aicc if np.isfinite(fit.aicc) else np.inf
+            if best is None or score < best_score:
+                best, best_score = fit, score
+    if best is None:
+        raise RuntimeError("no exponential smoothing model could be fitted")
+    return np.asarray(best.forecast(steps), dtype=float)
+
+
+def sarima(history: np.ndarray, steps: int, season: int, log: bool = False) -> np.ndarray:
+    from statsmodels.tsa.statespace.sarimax import SARIMAX
+
+    data = np.log(history) if log else history
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if season > 1 and len(history) >= 3 * season:
+            fit = SARIMAX(data, order=(0, 1, 1), seasonal_order=(0, 1, 1, season)).fit(disp=False)
+        else:
+            best, best_aic = None, np.inf
+            for p, q in itertools.product(range(3), range(3)):
+                try:
+                    candidate = SARIMAX(data, order=(p, 1, q), trend="t").fit(disp=False)
+                except (ValueError, np.linalg.LinAlgError):
+                    continue
+                if candidate.aic < best_aic:
+                    best, best_aic = candidate, candidate.aic
+            if best is None:
+                raise RuntimeError("no ARIMA model could be fitted")
+            fit = best
+    forecast = np.asarray(fit.forecast(steps), dtype=float)
+    return np.exp(forecast) if log else forecast
+
+
+BASELINES = {"naive": naive, "seasonal_naive": seasonal_naive, "ets": ets, "sarima": sarima}

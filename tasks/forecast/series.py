@@ -1,0 +1,177 @@
+"""Where a series comes from: statsmodels' embedded data sets, or the user's file.
+
+A :class:`Series` is a float array with an optional regular time index. Gaps inside a
+series are interpolated linearly (and counted); missing values at its ends are dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from seqsuite.errors import UserError
+from seqsuite.tabular import find_column, numeric_column, read_table
+
+TIME_NAMES = ("date", "datetime", "time", "timestamp", "ds", "month", "period", "year", "day", "week")
+
+
+@dataclass
+class Series:
+    values: np.ndarray  # (time,) float64
+    times: pd.DatetimeIndex | None  # same length, or None for plain steps
+    freq: str | None  # pandas frequency alias when the index is regular ("MS", "W-SAT", ...)
+    name: str
+    filled: int = 0  # interior gaps interpolated
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def future_times(self, steps: int) -> list[str]:
+        """Labels of the ``steps`` points after the end (dates when the index is regular)."""
+        if self.times is not None and self.freq:
+            future = pd.date_range(self.times[-1], periods=steps + 1, freq=self.freq)[1:]
+            return [t.strftime("%Y-%m-%d") for t in future]
+        return [str(len(self.values) + i) for i in range(steps)]
+
+    def labels(self) -> list[str]:
+        if self.times is not None:
+            return [t.strftime("%Y-%m-%d") for t in self.times]
+        return [str(i) for i in range(len(self.values))]
+
+
+def _from_pandas(values: pd.Series, name: str) -> Series:
+    """Drop missing ends, interpolate interior gaps, infer the frequency."""
+    values = values.astype(float)
+    valid = values.notna().to_numpy()
+    if not valid.any():
+        raise UserError(f"{name}: no numeric values")
+    first, last = np.flatnonzero(valid)[[0, -1]]
+    values = values.iloc[first : last + 1]
+    filled = int(values.isna().sum())
+    values = values.interpolate(method="linear")
+    times = values.index if isinstance(values.index, pd.DatetimeIndex) else None
+    freq = None
+    if times is not None and len(times) >= 3:
+        freq = pd.infer_freq(times)
+    return Series(values.to_numpy(dtype=float), times, freq, name, filled)
+
+
+# -- embedded data sets (statsmodels ships them: offline, no download) --------------------
+
+
+def _co2() -> pd.Series:
+    from statsmodels.datasets import co2
+
+    weekly = co2.load_pandas().data["co2"]
+    return weekly.resample("MS").mean()  # weekly -> monthly means
+
+
+def _sunspots() -> pd.Series:
+    from statsmodels.datasets import sunspots
+
+    data = sunspots.load_pandas().data
+    index = pd.to_datetime(data["YEAR"].astype(int).astype(str), format="%Y")
+    return pd.Series(data["SUNACTIVITY"].to_numpy(), index=pd.DatetimeIndex(index, freq="YS"))
+
+
+def _nile() -> pd.Series:
+    from statsmodels.datasets import nile
+
+    data = nile.load_pandas().data
+    index = pd.to_datetime(data["year"].astype(int).astype(str), format="%Y")
+    return pd.Series(data["volume"].to_numpy(), index=pd.DatetimeIndex(index, freq="YS"))
+
+
+def _elnino() -> pd.Series:
+    from statsmodels.datasets import elnino
+
+    data = elnino.load_pandas().data
+    months = data.columns[1:]
+    values = data[months].to_numpy().reshape(-1)  # year by year, January..December
+    start = f"{int(data['YEAR'].iloc[0])}-01-01"
+    return pd.Series(values, index=pd.date_range(start, periods=len(values), freq="MS"))
+
+
+def _macrodata() -> pd.Series:
+    from statsmodels.datasets import macrodata
+
+    data = macrodata.load_pandas().data
+    start = f"{int(data['year'].iloc[0])}-{3 * (int(data['quarter'].iloc[0]) - 1) + 1:02d}-01"
+    return pd.Series(data["realgdp"].to_numpy(), index=pd.date_range(start, periods=len(data), freq="QS"))
+
+
+NAMED = {
+    "co2": (_co2, "Mauna Loa CO2 (ppm), weekly resampled to monthly, 1958-2001"),
+    "sunspots": (_sunspots, "yearly sunspot activity, 1700-2008"),
+    "nile": (_nile, "yearly Nile river flow at Aswan, 1871-1970"),
+    "elnino": (_elnino, "monthly sea surface temperature, El Nino region, 1950-2010"),
+    "macrodata": (_macrodata, "US real GDP, quarterly, 1959-2009"),
+}
+
+
+def load_named(name: str) -> Series:
+    if name not in NAMED:
+        import difflib
+
+        close = difflib.get_close_matches(name, list(NAMED), n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise UserError(f"--dataset {name!r}: unknown series; {hint}embedded: {', '.join(NAMED)}")
+    return _from_pandas(NAMED[name][0](), name)
+
+
+# -- the user's own files -------------------------------------------------------------
+
+
+def _detect_time_column(frame: pd.DataFrame, value_column: str) -> str | None:
+    candidates = [c for c in frame.columns if c != value_column]
+    named = [c for c in candidates if c.lower() in TIME_NAMES]
+    for column in named + [c for c in candidates if c not in named and frame[c].dtype == object]:
+        try:
+            pd.to_datetime(frame[column].astype(str), format="mixed")
+        except (ValueError, TypeError, OverflowError):
+            continue
+        return column
+    return None
+
+
+def load_file(path: str | Path, column: str = "", time_column: str = "") -> Series:
+    """A series from a CSV/TSV/JSON/Parquet file: ``column`` holds the values (default:
+    the only numeric column), ``time_column`` the times (default: detected, or none)."""
+    frame = read_table(path)
+    if column:
+        value_column = find_column(frame, column, path, "value", "task.column")
+    else:
+        numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c]) and c.lower() not in TIME_NAMES]
+        if len(numeric) != 1:
+            found = ", ".join(numeric) if numeric else "none"
+            raise UserError(
+                f"{path}: cannot tell which column holds the values (numeric columns: {found}); "
+                "set it with --set task.column=NAME"
+            )
+        value_column = numeric[0]
+    values = numeric_column(frame, value_column, path)
+    if time_column:
+        tcol: str | None = find_column(frame, time_column, path, "time", "task.time_column")
+    else:
+        tcol = _detect_time_column(frame, value_column)
+    series = pd.Series(values)
+    if tcol is not None:
+        raw = frame[tcol]
+        if pd.api.types.is_integer_dtype(raw) and raw.between(1000, 3000).all():
+            raw = raw.astype(str)  # a year column
+        try:
+            times = pd.to_datetime(raw.astype(str) if raw.dtype == object else raw, format="mixed")
+        except (ValueError, TypeError, OverflowError) as err:
+            raise UserError(f"{path}: time column {tcol!r} is not dates/times ({err})") from None
+        if times.isna().any():
+            row = int(np.flatnonzero(times.isna().to_numpy())[0])
+            raise UserError(f"{path}: time column {tcol!r}, data row {row + 1}: missing time")
+        if times.duplicated().any():
+            row = int(np.flatnonzero(times.duplicated().to_numpy())[0])
+            raise UserError(f"{path}: time column {tcol!r}, data row {row + 1}: duplicate time {raw.iloc[row]!r}")
+        series.index = pd.DatetimeIndex(times)
+        series = series.sort_index()
+    return _from_pandas(series, Path(path).stem)

@@ -1,0 +1,223 @@
+"""The forecast task: look back ``lookback`` steps, predict the next ``horizon`` at once.
+
+Split (chronological): ``| train | val | test |`` with val and test at the end of the
+series. The model is trained on windows whose targets lie in the training part; it is
+validated (early stopping) by forecasting the val window from the end of the training
+part, and tested by forecasting the test window from the end of the val part, exactly
+as the baselines are. Longer windows than ``horizon`` are forecast block by block,
+feeding the model its own forecasts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from seqsuite import atomic
+from seqsuite.batches import ArraySplit
+from seqsuite.components import FeatureInput, LastStateHead
+from seqsuite.errors import UserError
+from seqsuite.metrics import point_errors
+from seqsuite.task import Context, Prepared, Task
+
+from . import baselines as classical
+from .report import forecast_plot, forecast_table
+from .series import NAMED, Series, load_file, load_named
+from .transforms import SeriesTransform, detect_season, fit_transform, season_from_freq, windows
+
+SERIES_FILE = "series.csv"  # the whole series, saved with the run for `predict`
+
+
+@dataclass
+class ForecastConfig:
+    """The ``[task]`` section of ``seqsuite run forecast``."""
+
+    column: str = field(default="", metadata={"help": "value column of --data ('' = the only numeric one)"})
+    time_column: str = field(default="", metadata={"help": "time column ('' = detect)"})
+    lookback: int = field(default=36, metadata={"min": 1, "help": "input window (steps)"})
+    horizon: int = field(default=24, metadata={"min": 1, "help": "steps the head predicts at once"})
+    test_size: int = field(default=0, metadata={"min": 0, "help": "held-out steps at the end (0 = horizon)"})
+    val_size: int = field(default=0, metadata={"min": 0, "help": "validation steps before them (0 = test_size)"})
+    season: int = field(default=0, metadata={"min": 0, "help": "seasonal period (0 = detect, 1 = none)"})
+    log: Literal["auto", "on", "off"] = field(default="auto", metadata={"help": "model log values"})
+    difference: Literal["auto", "none", "first", "seasonal", "both"] = "auto"
+    baselines: list[str] = field(default_factory=lambda: list(classical.BASELINES))
+
+    def validate(self) -> None:
+        unknown = [b for b in self.baselines if b not in classical.BASELINES]
+        if unknown:
+            raise UserError(f"baselines: unknown {unknown}; available: {', '.join(classical.BASELINES)}")
+
+
+class ForecastTask(Task):
+    name = "forecast"
+    summary = "time-series forecasting: LSTM with a direct multi-step head vs naive, ETS, SARIMA"
+    config_class = ForecastConfig
+    datasets = tuple(NAMED)
+    primary_metric = "mase"
+    higher_is_better = False
+    defaults = {
+        "backbone": {"hidden_size": 64},
+        "train": {"epochs": 200, "batch_size": 16, "lr": 3e-3, "patience": 40, "clip_norm": 1.0},
+    }
+
+    # -- data -----------------------------------------------------------------------
+
+    def load_series(self, ctx: Context) -> Series:
+        run, options = ctx.config.run, ctx.options
+        if run.data:
+            return load_file(run.data, options.column, options.time_column)
+        name = run.dataset or self.default_dataset
+        if "/" in name:
+            from seqsuite.hub import load_hub_frame
+
+            frame = load_hub_frame(name)
+            column = options.column or "value"
+            if column not in frame.columns:
+                raise UserError(f"--dataset {name}: no column {column!r}; set --set task.column=NAME")
+            return Series(frame[column].to_numpy(dtype=float), None, None, name)
+        return load_named(name)
+
+    def prepare(self, ctx: Context) -> Prepared:
+        o = ctx.options
+        series = self.load_series(ctx)
+        y = series.values
+        test = o.test_size or o.horizon
+        val = o.val_size or test
+        train_end = len(y) - test - val
+        state = ctx.state or {}
+        if "transform" in state:
+            season = state["season"]
+            transform = SeriesTransform(**state["transform"])
+            decided = state.get("decided", {})
+        else:
+            if train_end < 3:
+                raise UserError(self._too_short(series, o, test, val, 0))
+            season = o.season or season_from_freq(series.freq) or detect_season(y[:train_end])
+            transform, decided = fit_transform(y[:train_end], season, o.log, o.difference)
+        if transform.log and (y <= 0).any():
+            raise UserError(f"{series.name}: has values <= 0, but the run models log values")
+        n_windows = train_end - transform.offset - o.lookback - o.horizon + 1
+        if n_windows < 1 and not ctx.state:
+            raise UserError(self._too_short(series, o, test, val, transform.offset))
+        if len(y) - test - transform.offset < o.lookback:
+            raise UserError(self._too_short(series, o, test, val, transform.offset))
+        z = transform.forward(y).astype(np.float32)
+        x, target = windows(z, transform.offset, max(train_end, 0), o.lookback, o.horizon)
+
+        def window_split(origin: int, steps: int) -> ArraySplit:
+            history = torch.from_numpy(z[origin - o.lookback : origin].copy()).view(1, -1, 1)
+            return ArraySplit({"x": history, "y": torch.from_numpy(y[origin : origin + steps].astype(np.float32)).view(1, -1)})
+
+        return Prepared(
+            train=ArraySplit({"x": torch.from_numpy(x).unsqueeze(-1), "y": torch.from_numpy(target)}),
+            val=window_split(train_end, val),
+            test=window_split(len(y) - test, test),
+            spec={"features": 1, "horizon": o.horizon, "lookback": o.lookback},
+            state={"season": int(season), "transform": transform.to_dict(), "decided": decided},
+            dataset=series.name,
+            extra={"series": series, "transform": transform, "season": int(season),
+                   "origins": {"val": (train_end, val), "test": (len(y) - test, test)}},
+        )
+
+    @staticmethod
+    def _too_short(series: Series, o: ForecastConfig, test: int, val: int, offset: int) -> str:
+        need = test + val + offset + o.lookback + o.horizon
+        return (
+            f"{series.name}: {len(series)} points is too short for lookback {o.lookback} + horizon "
+            f"{o.horizon} + val {val} + test {test}" + (f" + {offset} lost to differencing" if offset else "")
+            + f" (needs at least {need}); lower task.lookback, task.horizon or task.test_size"
+        )
+
+    # -- model ----------------------------------------------------------------------
+
+    def input_adapter(self, ctx: Context, spec: dict[str, Any]) -> FeatureInput:
+        return FeatureInput(spec["features"])
+
+    def head(self, ctx: Context, spec: dict[str, Any], in_features: int) -> LastStateHead:
+        return LastStateHead(in_features, spec["horizon"])
+
+    def loss(self, output: torch.Tensor, batch: dict[str, Any]) -> torch.Tensor:
+        return F.mse_loss(output, batch["y"])
+
+    # -- forecasting and evaluation -----------------------------------------------------
+
+    @torch.no_grad()
+    def forecast(self, ctx: Context, model: Any, transform: SeriesTransform, history: np.ndarray, steps: int) -> np.ndarray:
+        """``steps`` values after ``history``, block by block of ``horizon``."""
+        lookback = ctx.options.lookback
+        z = list(transform.forward(history)[-lookback:])
+        if len(z) < lookback or np.isnan(z).any():
+            raise UserError(f"history of {len(history)} points is too short for lookback {lookback}")
+        predicted: list[float] = []
+        model.eval()
+        while len(predicted) < steps:
+            x = torch.tensor(z[-lookback:], dtype=torch.float32, device=ctx.device).view(1, -1, 1)
+            block = model({"x": x})[0][0].float().cpu().numpy().tolist()
+            predicted += block
+            z += block
+        return transform.inverse(np.array(predicted[:steps]), history)
+
+    def evaluate(self, ctx: Context, model: Any, prepared: Prepared, split: str) -> dict[str, float]:
+        origin, steps = prepared.extra["origins"][split]
+        y = prepared.extra["series"].values
+        predicted = self.forecast(ctx, model, prepared.extra["transform"], y[:origin], steps)
+        prepared.extra.setdefault("forecasts", {})[split] = predicted
+        return point_errors(y[origin : origin + steps], predicted, y[:origin], prepared.extra["season"])
+
+    def baselines(self, ctx: Context, prepared: Prepared) -> dict[str, dict[str, float]]:
+        origin, steps = prepared.extra["origins"]["test"]
+        y, season = prepared.extra["series"].values, prepared.extra["season"]
+        results, forecasts = {}, {}
+        for name in ctx.options.baselines:
+            method = classical.BASELINES[name]
+            try:
+                if name == "sarima":
+                    predicted = method(y[:origin], steps, season, log=prepared.extra["transform"].log)
+                else:
+                    predicted = method(y[:origin], steps, season)
+            except Exception as err:  # noqa: BLE001 - a failed baseline must not fail the run
+                ctx.console.print(f"[yellow]baseline {name} failed: {err}[/]")
+                continue
+            forecasts[name] = predicted
+            results[name] = point_errors(y[origin : origin + steps], predicted, y[:origin], season)
+        prepared.extra["baseline_forecasts"] = forecasts
+        return results
+
+    # -- outputs --------------------------------------------------------------------
+
+    def report(self, ctx: Context, model: Any, prepared: Prepared, metrics: dict[str, Any]) -> None:
+        series: Series = prepared.extra["series"]
+        origin, steps = prepared.extra["origins"]["test"]
+        lstm = prepared.extra["forecasts"]["test"]
+        others = prepared.extra.get("baseline_forecasts", {})
+        table = forecast_table(series, origin, steps, {"lstm": lstm, **others})
+        atomic.write_text(ctx.path("forecast.csv"), table.to_csv(index=False))
+        whole = pd.DataFrame({"time": series.labels(), "value": series.values})
+        atomic.write_text(ctx.path(SERIES_FILE), whole.to_csv(index=False))
+        forecast_plot(series, origin, steps, {"lstm": lstm, **others}, metrics, ctx.path("plots/forecast.png"))
+
+    def predict(self, ctx: Context, model: Any, inputs: list[str], options: dict[str, Any]) -> list[dict[str, Any]]:
+        if inputs:
+            raise UserError("forecast predict takes no inputs: use --horizon N (and --data FILE for another series)")
+        steps = int(options.get("horizon") or ctx.options.horizon)
+        if steps < 1:
+            raise UserError(f"--horizon: got {steps}, expected at least 1")
+        if options.get("data"):
+            series = load_file(options["data"], ctx.options.column, ctx.options.time_column)
+        else:
+            path = Path(ctx.run_dir) / SERIES_FILE
+            if not path.exists():
+                raise UserError(f"{path}: missing; is this a finished forecast run?")
+            frame = pd.read_csv(path)
+            times = pd.DatetimeIndex(pd.to_datetime(frame["time"])) if not frame["time"].astype(str).str.isdigit().all() else None
+            series = Series(frame["value"].to_numpy(dtype=float), times, pd.infer_freq(times) if times is not None and len(times) > 2 else None, "series")
+        transform = SeriesTransform(**ctx.state["transform"])
+        values = self.forecast(ctx, model, transform, series.values, steps)
+        return [{"time": t, "forecast": float(v)} for t, v in zip(series.future_times(steps), values, strict=True)]
