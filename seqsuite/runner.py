@@ -10,6 +10,7 @@ The flow of :func:`run`::
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -29,6 +30,9 @@ from .registry import get_task
 from .tables import metrics_table
 from .task import Context, Prepared, Task
 from .trainer import Trainer
+
+
+REFIT = "refit.pt"  # weights retrained on train+val (train.refit); evaluated instead of best.pt
 
 
 @dataclass
@@ -205,9 +209,11 @@ def _train_and_finish(
         progress=make_progress(ctx.quiet),
         callbacks=[_HistoryWriter(run_dir), *callbacks],
     )
+    sizes = prepared.summary or (
+        f"{prepared.train.size} train / {prepared.val.size} val / {prepared.test.size} test examples"
+    )
     ctx.console.print(
-        f"[bold]{task.name}[/] on {prepared.dataset or 'data'}: "
-        f"{prepared.train.size} train / {prepared.val.size} val / {prepared.test.size} test examples, "
+        f"[bold]{task.name}[/] on {prepared.dataset or 'data'}: {sizes}, "
         f"{sum(p.numel() for p in model.parameters()):,} parameters, {ctx.device.type} -> {run_dir}"
     )
     try:
@@ -220,12 +226,35 @@ def _train_and_finish(
             higher_is_better=task.higher_is_better,
             resume=resume_training,
         )
+        if config.train.refit:
+            model = refit(task, ctx, prepared, result)
     except KeyboardInterrupt:
         ctx.console.print(f"interrupted; continue with: seqsuite resume {run_dir}")
         raise
     model.eval()
     metrics = finish(task, ctx, model, prepared, result)
     return RunResult(run_dir, metrics, model, prepared)
+
+
+def refit(task: Task, ctx: Context, prepared: Prepared, result: Any) -> SequenceModel:
+    """Retrain from scratch on train+val for the epoch count early stopping chose.
+
+    Deterministic (same seed), so ``resume`` simply does it again. The weights go to
+    ``refit.pt``, which ``eval`` and ``predict`` then use instead of ``best.pt``.
+    """
+    if prepared.refit_train is None:
+        raise UserError(f"train.refit: task {task.name!r} provides no train+val split to refit on")
+    seed_everything(ctx.seed)
+    model = build_model(task, ctx, prepared.spec)
+    if ctx.config.run.init_from:
+        init_backbone_from(model, ctx.config.run.init_from)
+    settings = dataclasses.replace(ctx.config.train, epochs=max(1, result.best_epoch), patience=0, time_budget=0.0)
+    ctx.console.print(f"refit on train+val for {settings.epochs} epochs")
+    Trainer(settings, ctx.device, seed=ctx.seed, progress=make_progress(ctx.quiet)).fit(
+        model, prepared.refit_train, task.loss, keep_last=True
+    )
+    checkpoint.save(ctx.run_dir / REFIT, {"model": model.state_dict(), "epoch": settings.epochs})
+    return model
 
 
 def finish(task: Task, ctx: Context, model: SequenceModel, prepared: Prepared, result: Any) -> dict[str, Any]:
@@ -283,7 +312,8 @@ def load(run_dir: str | Path, *, quiet: bool = False, data: str | None = None) -
         ctx.config.run.data = str(Path(data).resolve())
         ctx.config.run.dataset = ""
     model = build_model(task, ctx, saved["spec"])
-    weights = checkpoint.load(ctx.run_dir / checkpoint.BEST, map_location=ctx.device)
+    chosen = REFIT if ctx.config.train.refit and (ctx.run_dir / REFIT).exists() else checkpoint.BEST
+    weights = checkpoint.load(ctx.run_dir / chosen, map_location=ctx.device)
     model.load_state_dict(weights["model"])
     model.to(ctx.device).eval()
     return task, ctx, model, saved

@@ -52,6 +52,10 @@ class Prepared:
            automatically); saved with the run. On ``eval``/``predict``/``resume`` it is given
            back in ``Context.state`` and the task must reuse it, not refit.
     extra: anything else the task wants to keep in memory between its hooks (not saved).
+    refit_train: the training data *including* the validation part, for ``train.refit``
+           (retrain on everything before the test part once early stopping has chosen
+           the number of epochs). None if the task cannot merge them.
+    summary: one line describing the splits (default: example counts).
     """
 
     train: Split
@@ -61,6 +65,8 @@ class Prepared:
     state: dict[str, Any] = field(default_factory=dict)
     dataset: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    refit_train: Split | None = None
+    summary: str = ""
 
 
 @dataclass

@@ -56,6 +56,10 @@ class TrainConfig:
         default="fp32", metadata={"help": "autocast on CUDA; CPU always trains in fp32"}
     )
     shuffle: bool = True
+    refit: bool = field(
+        default=False,
+        metadata={"help": "after early stopping, retrain on train+val for the best epoch count"},
+    )
 
     def validate(self) -> None:
         if self.lr <= 0:
@@ -169,12 +173,14 @@ class Trainer:
         primary: str = "loss",
         higher_is_better: bool = False,
         resume: bool = False,
+        keep_last: bool = False,
     ) -> FitResult:
         """Train ``model``; return the history with the best weights loaded into ``model``.
 
         ``validate(model)`` returns validation metrics (it runs under ``no_grad`` in eval
         mode); early stopping and ``best.pt`` follow ``primary`` in them. Without it, the
-        training loss is the criterion.
+        training loss is the criterion. ``keep_last`` leaves the final weights in ``model``
+        instead of the best ones (used when refitting for a fixed number of epochs).
         """
         c = self.config
         model.to(self.device)
@@ -301,7 +307,7 @@ class Trainer:
             if stop_reason != "epochs":
                 break
         self.progress.close()
-        if best_state is not None:
+        if best_state is not None and not keep_last:
             model.load_state_dict(best_state)
         return FitResult(
             history=self.history,

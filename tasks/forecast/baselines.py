@@ -1,8 +1,11 @@
 """Classical forecasts from the same origin over the same test window as the LSTM.
 
 ``naive`` repeats the last value, ``seasonal_naive`` the last season; ``ets`` is
-Holt-Winters exponential smoothing (configuration chosen by AICc among additive or
-damped trend and additive or multiplicative season); ``sarima`` is the "airline"
+Holt-Winters exponential smoothing: an additive (or damped) trend with an additive or
+multiplicative season, chosen by AICc (for series without a season also simple
+exponential smoothing). The trend is kept: without it AICc often prefers a level-only
+model that cannot follow a growing series (15.9 % MAPE on air passengers, against
+6.4 % for Holt-Winters). ``sarima`` is the "airline"
 model SARIMA(0,1,1)(0,1,1)m for seasonal series, else ARIMA(p,1,q) chosen by AIC, on
 logs when the task decided to model logs.
 """
@@ -29,15 +32,15 @@ def seasonal_naive(history: np.ndarray, steps: int, season: int) -> np.ndarray:
 def ets(history: np.ndarray, steps: int, season: int) -> np.ndarray:
     from statsmodels.tsa.holtwinters import ExponentialSmoothing
 
-    seasonal_options = [None]
+    trends = [("add", False), ("add", True)]
     if season > 1 and len(history) >= 2 * season + 2:
-        seasonal_options += ["add"] + (["mul"] if (history > 0).all() else [])
+        seasonal_options = ["add"] + (["mul"] if (history > 0).all() else [])
+    else:
+        seasonal_options, trends = [None], [(None, False), *trends]
     best, best_score = None, np.inf
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for seasonal, (trend, damped) in itertools.product(
-            seasonal_options, [(None, False), ("add", False), ("add", True)]
-        ):
+        for seasonal, (trend, damped) in itertools.product(seasonal_options, trends):
             try:
                 fit = ExponentialSmoothing(
                     history,
