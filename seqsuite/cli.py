@@ -47,6 +47,19 @@ def tasks_command(as_json: Json = False) -> None:
     Console().print(table)
 
 
+@app.command("config")
+def config_command(
+    task: Annotated[str, typer.Argument(help="Task name.")],
+    config: Annotated[list[str] | None, typer.Option("--config", help="TOML config file (repeatable).")] = None,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="KEY=VALUE override.")] = None,
+) -> None:
+    """Print TASK's resolved configuration as TOML: a starting point to copy and edit."""
+    from . import config as configs
+    from .registry import get_task
+
+    print(configs.resolve(get_task(task), config or [], set_ or []).to_toml(), end="")
+
+
 @app.command("run")
 def run_command(
     task: Annotated[str, typer.Argument(help="Task name (see `seqsuite tasks`).")],

@@ -1,0 +1,136 @@
+"""Whole runs through the CLI contract: run directory, metrics.json, exit codes, resume."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+import seqsuite
+from seqsuite import runner
+
+
+def test_run_writes_a_complete_run_directory(toy_plugin, cli):
+    result = cli("run", "toy", "--epochs", "2", "--out", "r", "--seed", "3")
+    assert result.code == 0, result.err
+    run = Path("r")
+    for name in ("config.toml", "metrics.json", "history.csv", "best.pt", "last.pt", "task_state.json", "plots/loss.png"):
+        assert (run / name).exists(), name
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["task"] == "toy" and metrics["seed"] == 3 and metrics["epochs"] == 2
+    assert metrics["primary_metric"] == "mse" and metrics["higher_is_better"] is False
+    assert set(metrics["test"]) == set(metrics["baselines"]["train_mean"]) == {"mse"}
+    assert metrics["params"] == sum(metrics["params_by_part"][p] for p in ("adapter", "backbone", "head"))
+    assert metrics["seqsuite_version"] == seqsuite.__version__ and metrics["device"] == "cpu"
+    rows = list(csv.DictReader((run / "history.csv").open()))
+    assert [int(r["epoch"]) for r in rows] == [1, 2] and "val_mse" in rows[0]
+
+
+def test_default_run_directory_is_never_reused(toy_plugin, cli):
+    first = cli("run", "toy", "--epochs", "1", "--quiet")
+    second = cli("run", "toy", "--epochs", "1", "--quiet")
+    assert first.code == second.code == 0
+    assert first.out.strip() != second.out.strip()
+    assert Path(first.out.strip()).parent.name == "runs" and Path(first.out.strip()).name.startswith("toy-")
+
+
+def test_out_refuses_a_folder_holding_a_different_run(toy_plugin, cli):
+    assert cli("run", "toy", "--epochs", "1", "--out", "r", "-q").code == 0
+    result = cli("run", "toy", "--epochs", "2", "--out", "r", "-q")
+    assert result.code == 2 and "holds a different run (differs at train.epochs" in result.err
+    same = cli("run", "toy", "--epochs", "1", "--out", "r")
+    assert same.code == 0 and "already holds this finished run" in same.out
+
+
+def test_out_refuses_a_folder_of_other_files(toy_plugin, cli):
+    Path("r").mkdir()
+    Path("r/notes.txt").write_text("mine")
+    result = cli("run", "toy", "--out", "r")
+    assert result.code == 2 and "holds no seqsuite run" in result.err
+    assert Path("r/notes.txt").read_text() == "mine"
+
+
+def test_user_error_leaves_no_run_directory(toy_plugin, cli):
+    result = cli("run", "toy", "--set", "backbone.hidden_size=0", "--out", "r")
+    assert result.code == 2
+    assert result.err.count("\n") == 1 and "Traceback" not in result.err
+    assert not (Path("r") / "metrics.json").exists()
+    bad_init = cli("run", "toy", "--init-from", "nowhere", "--out", "s")
+    assert bad_init.code == 2 and not Path("s").exists()
+
+
+def test_interrupted_run_resumes_to_the_same_metrics(toy_plugin):
+    straight = runner.run("toy", epochs=4, out="a", quiet=True)
+
+    class Crash(Exception):
+        pass
+
+    class CrashAfterEpoch2:
+        def on_epoch_end(self, trainer, record):
+            if record["epoch"] == 2:
+                raise Crash
+
+    with pytest.raises(Crash):
+        runner.run("toy", epochs=4, out="b", quiet=True, callbacks=[CrashAfterEpoch2()])
+    assert not (Path("b") / "metrics.json").exists() and (Path("b") / "last.pt").exists()
+    resumed = runner.resume("b", quiet=True)
+    assert resumed.metrics["test"] == straight.metrics["test"]
+    assert resumed.metrics["epochs"] == 4
+
+
+def test_resume_cli_and_eval_and_predict_on_a_finished_run(toy_plugin, cli):
+    assert cli("run", "toy", "--epochs", "1", "--out", "r", "-q").code == 0
+    assert "already finished" in cli("resume", "r").out
+    evaluated = cli("eval", "r", "--json")
+    assert evaluated.code == 0
+    assert json.loads(evaluated.out)["test"] == json.loads(Path("r/metrics.json").read_text())["test"]
+    predicted = cli("predict", "r", "1,2,3", "--json")
+    assert predicted.code == 0 and json.loads(predicted.out)[0]["input"] == "1,2,3"
+
+
+def test_generate_on_a_task_without_generation_is_a_user_error(toy_plugin, cli):
+    assert cli("run", "toy", "--epochs", "1", "--out", "r", "-q").code == 0
+    result = cli("generate", "r")
+    assert result.code == 2 and "does not generate" in result.err
+
+
+def test_init_from_copies_the_backbone_of_another_run(toy_plugin):
+    import torch
+
+    source = runner.run("toy", epochs=1, out="a", quiet=True)
+    target = runner.run("toy", epochs=1, out="b", quiet=True, init_from="a", sets=["train.lr=1e-12"])
+    for name, tensor in source.model.backbone.state_dict().items():
+        torch.testing.assert_close(target.model.backbone.state_dict()[name], tensor, atol=1e-6, rtol=0)
+
+
+def test_init_from_a_different_backbone_is_a_user_error(toy_plugin, cli):
+    assert cli("run", "toy", "--epochs", "1", "--out", "a", "-q").code == 0
+    result = cli("run", "toy", "--epochs", "1", "--out", "b", "--init-from", "a", "--set", "backbone.hidden_size=8")
+    assert result.code == 2 and "backbone.rnn.weight_ih_l0 has shape (64, 1), this model needs (32, 1)" in result.err
+    assert not Path("b").exists()
+
+
+def test_checkpoints_never_run_code(toy_plugin, tmp_path, cli):
+    """A pickle that would execute code on load is refused by weights_only loading."""
+    import pickle
+
+    assert cli("run", "toy", "--epochs", "1", "--out", "r", "-q").code == 0
+
+    class Evil:
+        def __reduce__(self):
+            return (Path("pwned").write_text, ("owned",))
+
+    Path("r/best.pt").write_bytes(pickle.dumps({"model": Evil()}))
+    result = cli("eval", "r")
+    assert result.code == 2 and "not a valid seqsuite checkpoint" in result.err
+    assert not Path("pwned").exists()
+
+
+def test_python_module_entry_point_runs(toy_plugin):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "seqsuite", "--help"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "run" in done.stdout
