@@ -18,7 +18,7 @@ from .estimators import SequenceRegressor  # noqa: E402
 from .model import SequenceModel  # noqa: E402
 from .runner import evaluate, predict, resume, run  # noqa: E402
 from .task import TASK_API_VERSION, Context, NoOptions, Prepared, Task  # noqa: E402
-from .trainer import FitResult, Trainer, TrainConfig  # noqa: E402
+from .trainer import FitResult, TrainConfig, Trainer  # noqa: E402
 
 __all__ = [
     "TASK_API_VERSION",

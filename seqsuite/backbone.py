@@ -38,7 +38,16 @@ class BackboneConfig:
     bidirectional: bool = False
     proj_size: int = field(default=0, metadata={"min": 0, "help": "LSTM projection (0 = none)"})
     activation: Literal[
-        "tanh", "relu", "gelu", "silu", "elu", "leaky_relu", "softsign", "sigmoid", "hardtanh", "linear"
+        "tanh",
+        "relu",
+        "gelu",
+        "silu",
+        "elu",
+        "leaky_relu",
+        "softsign",
+        "sigmoid",
+        "hardtanh",
+        "linear",
     ] = field(default="tanh", metadata={"help": "tanh runs the fused kernel; others a custom cell"})
     init: Literal["pytorch", "keras"] = field(
         default="pytorch",

@@ -100,5 +100,7 @@ class ArraySplit:
 def pad_sequences(sequences: list[Tensor], padding_value: float = 0.0) -> tuple[Tensor, Tensor]:
     """Stack variable-length sequences (time, ...) into (batch, max_time, ...) + lengths."""
     lengths = torch.tensor([len(s) for s in sequences], dtype=torch.long)
-    padded = torch.nn.utils.rnn.pad_sequence(sequences, batch_first=True, padding_value=padding_value)
+    padded = torch.nn.utils.rnn.pad_sequence(
+        sequences, batch_first=True, padding_value=padding_value
+    )
     return padded, lengths

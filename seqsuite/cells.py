@@ -140,7 +140,9 @@ def run_rnn(
     h0, c0 = state if is_lstm else (state, None)
     mask = None
     if lengths is not None:
-        mask = torch.arange(x.size(1), device=x.device).unsqueeze(0) < lengths.to(x.device).unsqueeze(1)
+        mask = torch.arange(x.size(1), device=x.device).unsqueeze(0) < lengths.to(
+            x.device
+        ).unsqueeze(1)
 
     layer_input = x
     final_h, final_c = [], []

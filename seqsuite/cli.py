@@ -50,7 +50,9 @@ def tasks_command(as_json: Json = False) -> None:
 @app.command("config")
 def config_command(
     task: Annotated[str, typer.Argument(help="Task name.")],
-    config: Annotated[list[str] | None, typer.Option("--config", help="TOML config file (repeatable).")] = None,
+    config: Annotated[
+        list[str] | None, typer.Option("--config", help="TOML config file (repeatable).")
+    ] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="KEY=VALUE override.")] = None,
 ) -> None:
     """Print TASK's resolved configuration as TOML: a starting point to copy and edit."""
@@ -65,14 +67,24 @@ def run_command(
     task: Annotated[str, typer.Argument(help="Task name (see `seqsuite tasks`).")],
     data: Annotated[str | None, typer.Option(help="Your own data: a file or folder.")] = None,
     dataset: Annotated[str | None, typer.Option(help="A named data set.")] = None,
-    config: Annotated[list[str] | None, typer.Option("--config", help="TOML config file (repeatable).")] = None,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="KEY=VALUE override, e.g. train.lr=3e-4.")] = None,
+    config: Annotated[
+        list[str] | None, typer.Option("--config", help="TOML config file (repeatable).")
+    ] = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="KEY=VALUE override, e.g. train.lr=3e-4.")
+    ] = None,
     epochs: Annotated[int | None, typer.Option(help="Maximum epochs.")] = None,
-    time_budget: Annotated[float | None, typer.Option(help="Stop training after this many seconds.")] = None,
+    time_budget: Annotated[
+        float | None, typer.Option(help="Stop training after this many seconds.")
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed for every random choice.")] = None,
     device: Annotated[str | None, typer.Option(help="auto, cpu or cuda.")] = None,
-    init_from: Annotated[str | None, typer.Option(help="Start the backbone from this run directory.")] = None,
-    out: Annotated[str | None, typer.Option(help="Run directory (default runs/<task>-<time>).")] = None,
+    init_from: Annotated[
+        str | None, typer.Option(help="Start the backbone from this run directory.")
+    ] = None,
+    out: Annotated[
+        str | None, typer.Option(help="Run directory (default runs/<task>-<time>).")
+    ] = None,
     quiet: Quiet = False,
     as_json: Json = False,
 ) -> None:
@@ -123,15 +135,25 @@ def eval_command(
 @app.command("predict")
 def predict_command(
     run_dir: Annotated[str, typer.Argument(help="A finished run directory.")],
-    inputs: Annotated[list[str] | None, typer.Argument(help="Inputs (texts, files), per task.")] = None,
-    horizon: Annotated[int | None, typer.Option(help="Forecast this many steps past the data.")] = None,
-    data: Annotated[str | None, typer.Option(help="Predict for every row/file of this data.")] = None,
-    out: Annotated[str | None, typer.Option(help="Write predictions to this CSV or JSON file.")] = None,
+    inputs: Annotated[
+        list[str] | None, typer.Argument(help="Inputs (texts, files), per task.")
+    ] = None,
+    horizon: Annotated[
+        int | None, typer.Option(help="Forecast this many steps past the data.")
+    ] = None,
+    data: Annotated[
+        str | None, typer.Option(help="Predict for every row/file of this data.")
+    ] = None,
+    out: Annotated[
+        str | None, typer.Option(help="Write predictions to this CSV or JSON file.")
+    ] = None,
     as_json: Json = False,
 ) -> None:
     """Predict with a trained run: forecast ahead, classify texts or WAV files, ..."""
     options = {"horizon": horizon, "data": data}
-    rows = runner.predict(run_dir, inputs or [], {k: v for k, v in options.items() if v is not None}, quiet=as_json)
+    rows = runner.predict(
+        run_dir, inputs or [], {k: v for k, v in options.items() if v is not None}, quiet=as_json
+    )
     if out:
         _write_rows(out, rows)
     if as_json:
@@ -155,7 +177,14 @@ def generate_command(
     out: Annotated[str | None, typer.Option(help="Write the sample to this file.")] = None,
 ) -> None:
     """Generate a sample from a trained generative run."""
-    options = {"length": length, "temperature": temperature, "top_k": top_k, "prompt": prompt, "seed": seed, "out": out}
+    options = {
+        "length": length,
+        "temperature": temperature,
+        "top_k": top_k,
+        "prompt": prompt,
+        "seed": seed,
+        "out": out,
+    }
     runner.generate(run_dir, options)
 
 

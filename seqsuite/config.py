@@ -156,7 +156,9 @@ def build(
     types_ = field_types(cls)
     for key in values:
         if key not in types_:
-            raise UserError(unknown_key_message(f"{section}.{key}", [f"{section}.{k}" for k in types_]))
+            raise UserError(
+                unknown_key_message(f"{section}.{key}", [f"{section}.{k}" for k in types_])
+            )
     kwargs = {}
     for f in dataclasses.fields(cls):
         if f.name in values:
@@ -239,7 +241,9 @@ def merge(
             if key not in base[section]:
                 raise UserError(
                     f"{source}: "
-                    + unknown_key_message(f"{section}.{key}", [f"{section}.{k}" for k in base[section]])
+                    + unknown_key_message(
+                        f"{section}.{key}", [f"{section}.{k}" for k in base[section]]
+                    )
                 )
             base[section][key] = value
             if sources is not None:
@@ -250,7 +254,12 @@ def section_classes(task_config_class: type) -> dict[str, type]:
     from .backbone import BackboneConfig
     from .trainer import TrainConfig
 
-    return {"run": RunSettings, "backbone": BackboneConfig, "train": TrainConfig, "task": task_config_class}
+    return {
+        "run": RunSettings,
+        "backbone": BackboneConfig,
+        "train": TrainConfig,
+        "task": task_config_class,
+    }
 
 
 def default_layers(task: Any) -> dict[str, dict[str, Any]]:

@@ -23,7 +23,7 @@ from .batches import ArraySplit
 from .components import FeatureInput, LastStateHead
 from .devices import resolve_device
 from .model import SequenceModel
-from .trainer import FitResult, Trainer, TrainConfig
+from .trainer import FitResult, TrainConfig, Trainer
 
 LOSSES = {"mse": F.mse_loss, "mae": F.l1_loss, "huber": F.huber_loss}
 
@@ -95,7 +95,10 @@ class SequenceRegressor:
         total, count = 0.0, 0
         for batch in split.batches(1024):
             output, _ = self.model(batch)
-            total += float(LOSSES[self.loss_name](output, batch["y"], reduction="sum")) / self.output_size
+            total += (
+                float(LOSSES[self.loss_name](output, batch["y"], reduction="sum"))
+                / self.output_size
+            )
             count += len(output)
         return total / max(count, 1)
 

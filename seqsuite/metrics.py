@@ -28,7 +28,12 @@ def mape(actual: np.ndarray, predicted: np.ndarray) -> float:
 def smape(actual: np.ndarray, predicted: np.ndarray) -> float:
     """Symmetric MAPE (%), 0..200, as in the M4 competition; 0/0 counts as 0."""
     denom = np.abs(actual) + np.abs(predicted)
-    ratio = np.divide(2 * np.abs(actual - predicted), denom, out=np.zeros_like(denom, dtype=float), where=denom > 0)
+    ratio = np.divide(
+        2 * np.abs(actual - predicted),
+        denom,
+        out=np.zeros_like(denom, dtype=float),
+        where=denom > 0,
+    )
     return float(100 * np.mean(ratio))
 
 
@@ -42,7 +47,9 @@ def mase(actual: np.ndarray, predicted: np.ndarray, history: np.ndarray, season:
     return float(np.mean(np.abs(actual - predicted)) / scale)
 
 
-def point_errors(actual: np.ndarray, predicted: np.ndarray, history: np.ndarray, season: int = 1) -> dict[str, float]:
+def point_errors(
+    actual: np.ndarray, predicted: np.ndarray, history: np.ndarray, season: int = 1
+) -> dict[str, float]:
     """The forecast metric set: ``mae rmse smape mape mase``."""
     actual = np.asarray(actual, dtype=float)
     predicted = np.asarray(predicted, dtype=float)

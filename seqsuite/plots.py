@@ -21,7 +21,9 @@ def save(fig: Any, path: str | Path) -> None:
     atomic.write_bytes(path, buffer.getvalue())
 
 
-def loss_plot(history: list[dict[str, Any]], key: str, path: str | Path, best_epoch: int = 0) -> None:
+def loss_plot(
+    history: list[dict[str, Any]], key: str, path: str | Path, best_epoch: int = 0
+) -> None:
     """Training loss per epoch, with the validation criterion on a second axis."""
     epochs = [h["epoch"] for h in history]
     fig, ax = plt.subplots(figsize=(7, 4))

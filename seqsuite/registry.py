@@ -60,7 +60,9 @@ def discover() -> list[TaskInfo]:
     for entry in sorted(metadata.entry_points(group=GROUP), key=lambda e: e.name):
         dist = entry.dist.name if entry.dist is not None else ""
         if entry.name in seen:
-            infos.append(TaskInfo(entry.name, "", dist, False, f"name already taken by {seen[entry.name]}"))
+            infos.append(
+                TaskInfo(entry.name, "", dist, False, f"name already taken by {seen[entry.name]}")
+            )
             continue
         seen[entry.name] = dist
         try:
@@ -79,7 +81,9 @@ def get_task(name: str) -> Task:
     for info in infos:
         if info.name == name:
             if not info.ok:
-                raise UserError(f"task {name!r} (from {info.distribution}) failed to load: {info.error}")
+                raise UserError(
+                    f"task {name!r} (from {info.distribution}) failed to load: {info.error}"
+                )
             return info.task
     names = [i.name for i in infos]
     close = difflib.get_close_matches(name, names, n=1)

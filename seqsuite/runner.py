@@ -20,7 +20,8 @@ from typing import Any
 import torch
 from rich.console import Console
 
-from . import __version__, atomic, checkpoint, config as configs, plots, runs
+from . import __version__, atomic, checkpoint, plots, runs
+from . import config as configs
 from .config import RunConfig
 from .devices import resolve_device, seed_everything
 from .errors import UserError
@@ -30,7 +31,6 @@ from .registry import get_task
 from .tables import metrics_table
 from .task import Context, Prepared, Task
 from .trainer import Trainer
-
 
 REFIT = "refit.pt"  # weights retrained on train+val (train.refit); evaluated instead of best.pt
 
@@ -63,7 +63,9 @@ def init_backbone_from(model: SequenceModel, source: str | Path) -> None:
     source = Path(source)
     path = source / checkpoint.BEST if source.is_dir() else source
     saved = checkpoint.load(path)
-    weights = {k[len("backbone."):]: v for k, v in saved["model"].items() if k.startswith("backbone.")}
+    weights = {
+        k[len("backbone.") :]: v for k, v in saved["model"].items() if k.startswith("backbone.")
+    }
     own = model.backbone.state_dict()
     if set(weights) != set(own):
         raise UserError(
@@ -121,7 +123,9 @@ def run(
         flags["run"]["dataset"] = ""
     config = configs.resolve(task, config_files, sets, flags)
     console = _console(quiet)
-    ctx = Context(config=config, device=resolve_device(config.run.device), console=console, quiet=quiet)
+    ctx = Context(
+        config=config, device=resolve_device(config.run.device), console=console, quiet=quiet
+    )
     seed_everything(config.run.seed)
     prepared = task.prepare(ctx)
 
@@ -141,7 +145,10 @@ def run(
     ctx.run_dir = run_dir
     try:
         atomic.write_text(run_dir / runs.CONFIG, config.to_toml())
-        atomic.write_json(run_dir / runs.STATE, {"spec": prepared.spec, "state": prepared.state, "dataset": prepared.dataset})
+        atomic.write_json(
+            run_dir / runs.STATE,
+            {"spec": prepared.spec, "state": prepared.state, "dataset": prepared.dataset},
+        )
         model = build_model(task, ctx, prepared.spec)
         if config.run.init_from:
             init_backbone_from(model, config.run.init_from)
@@ -181,7 +188,9 @@ def resume(run_dir: str | Path, *, quiet: bool = False, callbacks: list[Any] = (
     prepared = task.prepare(ctx)
     model = build_model(task, ctx, saved["spec"])
     has_checkpoint = (ctx.run_dir / checkpoint.LAST).exists()
-    return _train_and_finish(task, ctx, model, prepared, resume_training=has_checkpoint, callbacks=callbacks)
+    return _train_and_finish(
+        task, ctx, model, prepared, resume_training=has_checkpoint, callbacks=callbacks
+    )
 
 
 def _train_and_finish(
@@ -248,7 +257,9 @@ def refit(task: Task, ctx: Context, prepared: Prepared, result: Any) -> Sequence
     model = build_model(task, ctx, prepared.spec)
     if ctx.config.run.init_from:
         init_backbone_from(model, ctx.config.run.init_from)
-    settings = dataclasses.replace(ctx.config.train, epochs=max(1, result.best_epoch), patience=0, time_budget=0.0)
+    settings = dataclasses.replace(
+        ctx.config.train, epochs=max(1, result.best_epoch), patience=0, time_budget=0.0
+    )
     ctx.console.print(f"refit on train+val for {settings.epochs} epochs")
     Trainer(settings, ctx.device, seed=ctx.seed, progress=make_progress(ctx.quiet)).fit(
         model, prepared.refit_train, task.loss, keep_last=True
@@ -257,7 +268,9 @@ def refit(task: Task, ctx: Context, prepared: Prepared, result: Any) -> Sequence
     return model
 
 
-def finish(task: Task, ctx: Context, model: SequenceModel, prepared: Prepared, result: Any) -> dict[str, Any]:
+def finish(
+    task: Task, ctx: Context, model: SequenceModel, prepared: Prepared, result: Any
+) -> dict[str, Any]:
     """Evaluate the best weights, run baselines, write metrics, plots, report; print the table."""
     run_dir = ctx.run_dir
     with torch.no_grad():
@@ -293,7 +306,9 @@ def finish(task: Task, ctx: Context, model: SequenceModel, prepared: Prepared, r
     key = f"val_{task.primary_metric}"
     plots.loss_plot(result.history, key, ctx.path("plots/loss.png"), result.best_epoch)
     task.report(ctx, model, prepared, metrics)
-    atomic.write_json(run_dir / runs.METRICS, runs.clean_json(metrics))  # last: marks the run finished
+    atomic.write_json(
+        run_dir / runs.METRICS, runs.clean_json(metrics)
+    )  # last: marks the run finished
     show_metrics(ctx.console, task, metrics, f"{task.name} on {prepared.dataset} (test)")
     ctx.console.print(f"run directory: {run_dir}")
     return metrics
@@ -305,7 +320,9 @@ def show_metrics(console: Console, task: Task, metrics: dict[str, Any], title: s
     console.print(metrics_table(title, rows, task.primary_metric, task.higher_is_better))
 
 
-def load(run_dir: str | Path, *, quiet: bool = False, data: str | None = None) -> tuple[Task, Context, SequenceModel, dict[str, Any]]:
+def load(
+    run_dir: str | Path, *, quiet: bool = False, data: str | None = None
+) -> tuple[Task, Context, SequenceModel, dict[str, Any]]:
     """A finished (or interrupted) run's task, context and best model, ready for inference."""
     task, ctx, saved = _load_context(run_dir, quiet)
     if data is not None:
@@ -319,7 +336,9 @@ def load(run_dir: str | Path, *, quiet: bool = False, data: str | None = None) -
     return task, ctx, model, saved
 
 
-def evaluate(run_dir: str | Path, *, data: str | None = None, quiet: bool = False) -> dict[str, Any]:
+def evaluate(
+    run_dir: str | Path, *, data: str | None = None, quiet: bool = False
+) -> dict[str, Any]:
     """Re-evaluate a run's best weights on its test split (or on the test split of ``data``)."""
     task, ctx, model, _ = load(run_dir, quiet=quiet, data=data)
     seed_everything(ctx.seed)
@@ -336,17 +355,26 @@ def evaluate(run_dir: str | Path, *, data: str | None = None, quiet: bool = Fals
         "baselines": task.baselines(ctx, prepared),
     }
     atomic.write_json(ctx.run_dir / "eval.json", runs.clean_json(metrics))
-    show_metrics(ctx.console, task, metrics, f"{task.name} on {prepared.dataset or ctx.config.run.data} (test)")
+    show_metrics(
+        ctx.console,
+        task,
+        metrics,
+        f"{task.name} on {prepared.dataset or ctx.config.run.data} (test)",
+    )
     return metrics
 
 
-def predict(run_dir: str | Path, inputs: list[str], options: dict[str, Any], *, quiet: bool = False) -> list[dict[str, Any]]:
+def predict(
+    run_dir: str | Path, inputs: list[str], options: dict[str, Any], *, quiet: bool = False
+) -> list[dict[str, Any]]:
     task, ctx, model, _ = load(run_dir, quiet=quiet)
     with torch.no_grad():
         return task.predict(ctx, model, list(inputs), options)
 
 
-def generate(run_dir: str | Path, options: dict[str, Any], *, quiet: bool = False) -> dict[str, Any]:
+def generate(
+    run_dir: str | Path, options: dict[str, Any], *, quiet: bool = False
+) -> dict[str, Any]:
     task, ctx, model, _ = load(run_dir, quiet=quiet)
     seed_everything(int(options.get("seed", ctx.seed)))
     with torch.no_grad():

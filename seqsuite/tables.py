@@ -33,7 +33,17 @@ def metrics_table(
     table = Table(title=title)
     table.add_column("model")
     for column in columns:
-        table.add_column(column + (" ↑" if column == primary and higher_is_better else " ↓" if column == primary else ""), justify="right")
+        table.add_column(
+            column
+            + (
+                " ↑"
+                if column == primary and higher_is_better
+                else " ↓"
+                if column == primary
+                else ""
+            ),
+            justify="right",
+        )
     values = [m.get(primary) for m in rows.values() if isinstance(m.get(primary), int | float)]
     values = [v for v in values if not math.isnan(v)]
     best = (max(values) if higher_is_better else min(values)) if values else None

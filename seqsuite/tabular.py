@@ -56,7 +56,9 @@ def read_table(path: str | Path) -> pd.DataFrame:
     except UserError:
         raise
     except UnicodeDecodeError as err:
-        raise UserError(f"{path}: not valid UTF-8 text (byte {err.start}); save it as UTF-8") from None
+        raise UserError(
+            f"{path}: not valid UTF-8 text (byte {err.start}); save it as UTF-8"
+        ) from None
     except Exception as err:  # noqa: BLE001 - pandas raises many types for bad files
         message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise UserError(f"{path}: cannot read as {kind.upper()}: {message}") from None

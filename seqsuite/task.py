@@ -145,7 +145,9 @@ class Task:
 
     # -- evaluation and reports ---------------------------------------------------------
 
-    def evaluate(self, ctx: Context, model: SequenceModel, prepared: Prepared, split: str) -> dict[str, float]:
+    def evaluate(
+        self, ctx: Context, model: SequenceModel, prepared: Prepared, split: str
+    ) -> dict[str, float]:
         """Metrics of ``model`` on ``split`` ("val" or "test"); must include ``primary_metric``."""
         raise NotImplementedError
 
@@ -153,7 +155,9 @@ class Task:
         """Simple models on the same test split, with the same metric names."""
         return {}
 
-    def report(self, ctx: Context, model: SequenceModel, prepared: Prepared, metrics: dict[str, Any]) -> None:
+    def report(
+        self, ctx: Context, model: SequenceModel, prepared: Prepared, metrics: dict[str, Any]
+    ) -> None:
         """Write the task's plots and outputs into the run directory."""
 
     # -- inference ----------------------------------------------------------------------
@@ -166,7 +170,9 @@ class Task:
 
         raise UserError(f"task {self.name!r} does not support predict")
 
-    def generate(self, ctx: Context, model: SequenceModel, options: dict[str, Any]) -> dict[str, Any]:
+    def generate(
+        self, ctx: Context, model: SequenceModel, options: dict[str, Any]
+    ) -> dict[str, Any]:
         """Generate a sample (text, notes); returns what was written and shown."""
         from .errors import UserError
 

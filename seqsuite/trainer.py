@@ -127,7 +127,9 @@ class Trainer:
         c = self.config
         params = [p for p in model.parameters() if p.requires_grad]
         if c.optimizer == "sgd":
-            return torch.optim.SGD(params, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay)
+            return torch.optim.SGD(
+                params, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay
+            )
         if c.optimizer == "adamw":
             return torch.optim.AdamW(params, lr=c.lr, weight_decay=c.weight_decay)
         return torch.optim.Adam(params, lr=c.lr, weight_decay=c.weight_decay)
@@ -138,11 +140,15 @@ class Trainer:
         warm = c.warmup_steps
         if c.schedule == "plateau":
             return torch.optim.lr_scheduler.ReduceLROnPlateau(
-                optimizer, mode="max" if higher else "min", factor=c.gamma,
+                optimizer,
+                mode="max" if higher else "min",
+                factor=c.gamma,
                 patience=max(1, c.patience // 2),
             )
         if c.schedule == "step":
-            return torch.optim.lr_scheduler.StepLR(optimizer, step_size=c.step_epochs, gamma=c.gamma)
+            return torch.optim.lr_scheduler.StepLR(
+                optimizer, step_size=c.step_epochs, gamma=c.gamma
+            )
 
         def factor(step: int) -> float:
             if warm and step < warm:
@@ -188,10 +194,16 @@ class Trainer:
         steps_per_epoch = max(1, -(-train.size // c.batch_size))
         optimizer = self.make_optimizer(model)
         schedule = self.make_schedule(optimizer, steps_per_epoch, higher_is_better)
-        scaler = torch.amp.GradScaler("cuda", enabled=self.device.type == "cuda" and c.precision == "fp16")
+        scaler = torch.amp.GradScaler(
+            "cuda", enabled=self.device.type == "cuda" and c.precision == "fp16"
+        )
         generator = torch.Generator().manual_seed(self.seed)
         key = f"val_{primary}" if validate else "train_loss"
-        better = (lambda a, b: a > b + c.min_delta) if higher_is_better else (lambda a, b: a < b - c.min_delta)
+        better = (
+            (lambda a, b: a > b + c.min_delta)
+            if higher_is_better
+            else (lambda a, b: a < b - c.min_delta)
+        )
 
         start_epoch, best, best_epoch, bad_epochs, elapsed, clipped = 0, None, 0, 0, 0.0, 0
         best_state = None
@@ -215,7 +227,9 @@ class Trainer:
         flops = getattr(getattr(model, "backbone", None), "flops_per_timestep", lambda: 0.0)()
         stop_reason = "epochs"
         if start_epoch >= c.epochs:
-            stop_reason = self.history[-1].get("stop_reason", "epochs") if self.history else "epochs"
+            stop_reason = (
+                self.history[-1].get("stop_reason", "epochs") if self.history else "epochs"
+            )
         for epoch in range(start_epoch, c.epochs):
             model.train()
             self.progress.start_epoch(epoch + 1, c.epochs, steps_per_epoch)
@@ -238,7 +252,10 @@ class Trainer:
                     clipped += norm > c.clip_norm  # stays a tensor: no sync
                 scaler.step(optimizer)
                 scaler.update()
-                if not isinstance(schedule, torch.optim.lr_scheduler.ReduceLROnPlateau | torch.optim.lr_scheduler.StepLR):
+                if not isinstance(
+                    schedule,
+                    torch.optim.lr_scheduler.ReduceLROnPlateau | torch.optim.lr_scheduler.StepLR,
+                ):
                     schedule.step()
                 n = _batch_size(batch)
                 loss = loss.detach().float()
@@ -246,7 +263,11 @@ class Trainer:
                 loss_sum += loss * n
                 seen += n
                 if train.stateful and state is not None:
-                    state = tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
+                    state = (
+                        tuple(s.detach() for s in state)
+                        if isinstance(state, tuple)
+                        else state.detach()
+                    )
                 now = time.perf_counter()
                 if now - last_draw > 0.25:
                     last_draw = now
@@ -270,13 +291,19 @@ class Trainer:
                     metrics = validate(model)
                 record.update({f"val_{k}": float(v) for k, v in metrics.items()})
                 if key not in record:
-                    raise KeyError(f"validation metrics lack the primary metric {primary!r}: {sorted(metrics)}")
+                    raise KeyError(
+                        f"validation metrics lack the primary metric {primary!r}: {sorted(metrics)}"
+                    )
             record.update(
                 lr=optimizer.param_groups[0]["lr"],
                 seconds=seconds,
                 samples_per_s=seen / seconds if seconds else float("nan"),
-                timesteps_per_s=(train.timesteps * seen / max(train.size, 1)) / seconds if seconds else float("nan"),
-                gflops=3 * flops * (train.timesteps * seen / max(train.size, 1)) / seconds / 1e9 if seconds else 0.0,
+                timesteps_per_s=(train.timesteps * seen / max(train.size, 1)) / seconds
+                if seconds
+                else float("nan"),
+                gflops=3 * flops * (train.timesteps * seen / max(train.size, 1)) / seconds / 1e9
+                if seconds
+                else 0.0,
                 clipped=int(clipped),
             )
             current = record[key]
@@ -294,14 +321,26 @@ class Trainer:
                 stop_reason = "time_budget"
             elif c.patience and bad_epochs >= c.patience:
                 stop_reason = "early_stopping"
-            record["stop_reason"] = stop_reason if stop_reason != "epochs" or epoch + 1 == c.epochs else ""
+            record["stop_reason"] = (
+                stop_reason if stop_reason != "epochs" or epoch + 1 == c.epochs else ""
+            )
             self.history.append(record)
             self.progress.end_epoch(record, key)
-            self._save_last(model, optimizer, schedule, scaler, generator, {
-                "epoch": epoch + 1 if stop_reason == "epochs" else c.epochs,
-                "best": best, "best_epoch": best_epoch, "bad_epochs": bad_epochs,
-                "elapsed": elapsed, "clipped": int(clipped),
-            })
+            self._save_last(
+                model,
+                optimizer,
+                schedule,
+                scaler,
+                generator,
+                {
+                    "epoch": epoch + 1 if stop_reason == "epochs" else c.epochs,
+                    "best": best,
+                    "best_epoch": best_epoch,
+                    "bad_epochs": bad_epochs,
+                    "elapsed": elapsed,
+                    "clipped": int(clipped),
+                },
+            )
             for callback in self.callbacks:
                 callback.on_epoch_end(self, record)
             if stop_reason != "epochs":

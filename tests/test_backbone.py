@@ -53,7 +53,9 @@ def test_padding_never_changes_a_sequence_output(config, activation):
     padded = backbone(batch, torch.tensor(lengths))
     for i, seq in enumerate(sequences):
         alone = backbone(seq.unsqueeze(0))
-        torch.testing.assert_close(padded.sequence[i, : len(seq)], alone.sequence[0], atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(
+            padded.sequence[i, : len(seq)], alone.sequence[0], atol=1e-5, rtol=1e-4
+        )
         torch.testing.assert_close(padded.last[i], alone.last[0], atol=1e-5, rtol=1e-4)
         assert torch.all(padded.sequence[i, len(seq) :] == 0)
 
@@ -62,12 +64,16 @@ def test_padding_never_changes_a_sequence_output(config, activation):
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
 def test_state_carried_across_calls_equals_one_call(cell, activation):
     torch.manual_seed(2)
-    backbone = Backbone(3, BackboneConfig(cell=cell, hidden_size=6, num_layers=2, activation=activation))
+    backbone = Backbone(
+        3, BackboneConfig(cell=cell, hidden_size=6, num_layers=2, activation=activation)
+    )
     x = torch.randn(2, 9, 3)
     whole = backbone(x)
     first = backbone(x[:, :4])
     second = backbone(x[:, 4:], state=first.state)
-    torch.testing.assert_close(torch.cat([first.sequence, second.sequence], 1), whole.sequence, atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(
+        torch.cat([first.sequence, second.sequence], 1), whole.sequence, atol=1e-6, rtol=1e-5
+    )
     torch.testing.assert_close(state_h(second.state), state_h(whole.state), atol=1e-6, rtol=1e-5)
 
 

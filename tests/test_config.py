@@ -29,7 +29,12 @@ def test_defaults_come_from_dataclasses_and_the_task(forecast):
 def test_set_values_are_typed(forecast):
     config = configs.resolve(
         forecast,
-        sets=["train.lr=3e-4", "backbone.bidirectional=true", "backbone.hidden_size=16", "task.column=2020"],
+        sets=[
+            "train.lr=3e-4",
+            "backbone.bidirectional=true",
+            "backbone.hidden_size=16",
+            "task.column=2020",
+        ],
     )
     assert config.train.lr == pytest.approx(3e-4)
     assert config.backbone.bidirectional is True

@@ -16,13 +16,23 @@ def test_run_writes_a_complete_run_directory(toy_plugin, cli):
     result = cli("run", "toy", "--epochs", "2", "--out", "r", "--seed", "3")
     assert result.code == 0, result.err
     run = Path("r")
-    for name in ("config.toml", "metrics.json", "history.csv", "best.pt", "last.pt", "task_state.json", "plots/loss.png"):
+    for name in (
+        "config.toml",
+        "metrics.json",
+        "history.csv",
+        "best.pt",
+        "last.pt",
+        "task_state.json",
+        "plots/loss.png",
+    ):
         assert (run / name).exists(), name
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["task"] == "toy" and metrics["seed"] == 3 and metrics["epochs"] == 2
     assert metrics["primary_metric"] == "mse" and metrics["higher_is_better"] is False
     assert set(metrics["test"]) == set(metrics["baselines"]["train_mean"]) == {"mse"}
-    assert metrics["params"] == sum(metrics["params_by_part"][p] for p in ("adapter", "backbone", "head"))
+    assert metrics["params"] == sum(
+        metrics["params_by_part"][p] for p in ("adapter", "backbone", "head")
+    )
     assert metrics["seqsuite_version"] == seqsuite.__version__ and metrics["device"] == "cpu"
     rows = list(csv.DictReader((run / "history.csv").open()))
     assert [int(r["epoch"]) for r in rows] == [1, 2] and "val_mse" in rows[0]
@@ -33,7 +43,9 @@ def test_default_run_directory_is_never_reused(toy_plugin, cli):
     second = cli("run", "toy", "--epochs", "1", "--quiet")
     assert first.code == second.code == 0
     assert first.out.strip() != second.out.strip()
-    assert Path(first.out.strip()).parent.name == "runs" and Path(first.out.strip()).name.startswith("toy-")
+    assert Path(first.out.strip()).parent.name == "runs" and Path(
+        first.out.strip()
+    ).name.startswith("toy-")
 
 
 def test_out_refuses_a_folder_holding_a_different_run(toy_plugin, cli):
@@ -85,7 +97,9 @@ def test_resume_cli_and_eval_and_predict_on_a_finished_run(toy_plugin, cli):
     assert "already finished" in cli("resume", "r").out
     evaluated = cli("eval", "r", "--json")
     assert evaluated.code == 0
-    assert json.loads(evaluated.out)["test"] == json.loads(Path("r/metrics.json").read_text())["test"]
+    assert (
+        json.loads(evaluated.out)["test"] == json.loads(Path("r/metrics.json").read_text())["test"]
+    )
     predicted = cli("predict", "r", "1,2,3", "--json")
     assert predicted.code == 0 and json.loads(predicted.out)[0]["input"] == "1,2,3"
 
@@ -100,15 +114,33 @@ def test_init_from_copies_the_backbone_of_another_run(toy_plugin):
     import torch
 
     source = runner.run("toy", epochs=1, out="a", quiet=True)
-    target = runner.run("toy", epochs=1, out="b", quiet=True, init_from="a", sets=["train.lr=1e-12"])
+    target = runner.run(
+        "toy", epochs=1, out="b", quiet=True, init_from="a", sets=["train.lr=1e-12"]
+    )
     for name, tensor in source.model.backbone.state_dict().items():
-        torch.testing.assert_close(target.model.backbone.state_dict()[name], tensor, atol=1e-6, rtol=0)
+        torch.testing.assert_close(
+            target.model.backbone.state_dict()[name], tensor, atol=1e-6, rtol=0
+        )
 
 
 def test_init_from_a_different_backbone_is_a_user_error(toy_plugin, cli):
     assert cli("run", "toy", "--epochs", "1", "--out", "a", "-q").code == 0
-    result = cli("run", "toy", "--epochs", "1", "--out", "b", "--init-from", "a", "--set", "backbone.hidden_size=8")
-    assert result.code == 2 and "backbone.rnn.weight_ih_l0 has shape (64, 1), this model needs (32, 1)" in result.err
+    result = cli(
+        "run",
+        "toy",
+        "--epochs",
+        "1",
+        "--out",
+        "b",
+        "--init-from",
+        "a",
+        "--set",
+        "backbone.hidden_size=8",
+    )
+    assert (
+        result.code == 2
+        and "backbone.rnn.weight_ih_l0 has shape (64, 1), this model needs (32, 1)" in result.err
+    )
     assert not Path("b").exists()
 
 
@@ -132,5 +164,7 @@ def test_python_module_entry_point_runs(toy_plugin):
     import subprocess
     import sys
 
-    done = subprocess.run([sys.executable, "-m", "seqsuite", "--help"], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "seqsuite", "--help"], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0 and "run" in done.stdout

@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from seqsuite import ArraySplit, BackboneConfig, Trainer, TrainConfig
+from seqsuite import ArraySplit, BackboneConfig, TrainConfig, Trainer
 from seqsuite.backbone import Backbone
 from seqsuite.components import FeatureInput, LastStateHead
 from seqsuite.errors import TrainingDiverged
@@ -51,14 +51,18 @@ def test_early_stopping_stops_after_patience_and_keeps_the_best_weights():
     data, val = make_data(), make_data(32, seed=1)
     model = make_model()
     # a learning rate this high makes validation worse after the first epochs
-    result = Trainer(TrainConfig(epochs=50, lr=0.5, patience=3, clip_norm=0)).fit(model, data, mse, val_mse(val), primary="mse")
+    result = Trainer(TrainConfig(epochs=50, lr=0.5, patience=3, clip_norm=0)).fit(
+        model, data, mse, val_mse(val), primary="mse"
+    )
     assert result.stop_reason == "early_stopping"
     assert result.epochs == result.best_epoch + 3
     assert val_mse(val)(model.eval())["mse"] == pytest.approx(result.best_metric, rel=1e-5)
 
 
 def test_time_budget_stops_training():
-    result = Trainer(TrainConfig(epochs=10_000, time_budget=0.5, batch_size=8)).fit(make_model(), make_data(), mse)
+    result = Trainer(TrainConfig(epochs=10_000, time_budget=0.5, batch_size=8)).fit(
+        make_model(), make_data(), mse
+    )
     assert result.stop_reason == "time_budget"
     assert result.train_seconds < 3
 
@@ -69,7 +73,9 @@ def test_resume_gives_the_same_result_as_an_uninterrupted_fit(tmp_path):
 
     straight = make_model()
     torch.manual_seed(123)
-    full = Trainer(config, checkpoint_dir=tmp_path / "a").fit(straight, data, mse, val_mse(val), primary="mse")
+    full = Trainer(config, checkpoint_dir=tmp_path / "a").fit(
+        straight, data, mse, val_mse(val), primary="mse"
+    )
 
     class Crash(Exception):
         pass
@@ -87,7 +93,9 @@ def test_resume_gives_the_same_result_as_an_uninterrupted_fit(tmp_path):
         )
     torch.manual_seed(999)  # whatever happened since, the checkpoint restores the RNG
     resumed = make_model(seed=7)
-    again = Trainer(config, checkpoint_dir=tmp_path / "b").fit(resumed, data, mse, val_mse(val), primary="mse", resume=True)
+    again = Trainer(config, checkpoint_dir=tmp_path / "b").fit(
+        resumed, data, mse, val_mse(val), primary="mse", resume=True
+    )
     assert [h["train_loss"] for h in again.history] == [h["train_loss"] for h in full.history]
     for a, b in zip(straight.state_dict().values(), resumed.state_dict().values(), strict=True):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
@@ -106,12 +114,16 @@ def test_non_finite_loss_stops_with_epoch_and_step_and_advice():
 
 
 def test_gradient_clipping_is_counted():
-    result = Trainer(TrainConfig(epochs=2, lr=1e-3, clip_norm=1e-6)).fit(make_model(), make_data(), mse)
+    result = Trainer(TrainConfig(epochs=2, lr=1e-3, clip_norm=1e-6)).fit(
+        make_model(), make_data(), mse
+    )
     assert result.clipped_steps == 2 * 4  # every step: 128 examples / batch 32
 
 
 def test_cosine_schedule_decays_the_learning_rate():
-    result = Trainer(TrainConfig(epochs=4, lr=1e-2, schedule="cosine")).fit(make_model(), make_data(), mse)
+    result = Trainer(TrainConfig(epochs=4, lr=1e-2, schedule="cosine")).fit(
+        make_model(), make_data(), mse
+    )
     lrs = [h["lr"] for h in result.history]
     assert lrs == sorted(lrs, reverse=True) and lrs[-1] < 1e-3
 

@@ -13,7 +13,9 @@ from seqsuite.plots import plt, save
 from .series import Series
 
 
-def forecast_table(series: Series, origin: int, steps: int, forecasts: dict[str, np.ndarray]) -> pd.DataFrame:
+def forecast_table(
+    series: Series, origin: int, steps: int, forecasts: dict[str, np.ndarray]
+) -> pd.DataFrame:
     """time, actual and one column per model over the test window."""
     labels = series.labels()[origin : origin + steps]
     table = pd.DataFrame({"time": labels, "actual": series.values[origin : origin + steps]})
@@ -34,14 +36,27 @@ def forecast_plot(
     x = series.times if series.times is not None else np.arange(len(series))
     start = max(0, origin - 4 * steps)
     fig, ax = plt.subplots(figsize=(10, 4.5))
-    ax.plot(x[start:origin], series.values[start:origin], color="black", linewidth=1.2, label="history")
-    ax.plot(x[origin : origin + steps], series.values[origin : origin + steps], color="black",
-            linewidth=2, label="actual")
+    ax.plot(
+        x[start:origin], series.values[start:origin], color="black", linewidth=1.2, label="history"
+    )
+    ax.plot(
+        x[origin : origin + steps],
+        series.values[origin : origin + steps],
+        color="black",
+        linewidth=2,
+        label="actual",
+    )
     primary = metrics.get("primary_metric", "mase")
     for name, values in forecasts.items():
-        score = (metrics["test"] if name == "lstm" else metrics.get("baselines", {}).get(name, {})).get(primary)
+        score = (
+            metrics["test"] if name == "lstm" else metrics.get("baselines", {}).get(name, {})
+        ).get(primary)
         label = f"{name} ({primary} {score:.3f})" if isinstance(score, float) else name
-        style = {"color": "tab:red", "linewidth": 2} if name == "lstm" else {"linestyle": "--", "linewidth": 1}
+        style = (
+            {"color": "tab:red", "linewidth": 2}
+            if name == "lstm"
+            else {"linestyle": "--", "linewidth": 1}
+        )
         ax.plot(x[origin : origin + steps], values, label=label, **style)
     ax.axvline(x[origin], color="grey", linestyle=":")
     ax.set_title(f"{metrics.get('task', 'forecast')} on {metrics.get('dataset', '')}: test window")

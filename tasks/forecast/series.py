@@ -15,7 +15,18 @@ import pandas as pd
 from seqsuite.errors import UserError
 from seqsuite.tabular import find_column, numeric_column, read_table
 
-TIME_NAMES = ("date", "datetime", "time", "timestamp", "ds", "month", "period", "year", "day", "week")
+TIME_NAMES = (
+    "date",
+    "datetime",
+    "time",
+    "timestamp",
+    "ds",
+    "month",
+    "period",
+    "year",
+    "day",
+    "week",
+)
 
 
 @dataclass
@@ -53,10 +64,19 @@ def _from_pandas(values: pd.Series, name: str) -> Series:
     filled = int(values.isna().sum())
     values = values.interpolate(method="linear")
     times = values.index if isinstance(values.index, pd.DatetimeIndex) else None
-    freq = None
-    if times is not None and len(times) >= 3:
-        freq = pd.infer_freq(times)
-    return Series(values.to_numpy(dtype=float), times, freq, name, filled)
+    return Series(values.to_numpy(dtype=float), times, infer_freq(times), name, filled)
+
+
+def infer_freq(times: pd.DatetimeIndex | None) -> str | None:
+    """The pandas frequency alias of a regular index ("MS", "W-SAT"), else None."""
+    if times is None or len(times) < 3:
+        return None
+    try:
+        with pd.option_context("future.infer_freq_returns_offset", True):
+            offset = pd.infer_freq(times)
+    except (KeyError, pd.errors.OptionError):  # pandas before the option existed
+        offset = pd.infer_freq(times)
+    return getattr(offset, "freqstr", offset)
 
 
 # -- embedded data sets (statsmodels ships them: offline, no download) --------------------
@@ -100,7 +120,9 @@ def _macrodata() -> pd.Series:
 
     data = macrodata.load_pandas().data
     start = f"{int(data['year'].iloc[0])}-{3 * (int(data['quarter'].iloc[0]) - 1) + 1:02d}-01"
-    return pd.Series(data["realgdp"].to_numpy(), index=pd.date_range(start, periods=len(data), freq="QS"))
+    return pd.Series(
+        data["realgdp"].to_numpy(), index=pd.date_range(start, periods=len(data), freq="QS")
+    )
 
 
 NAMED = {
@@ -125,6 +147,14 @@ def load_named(name: str) -> Series:
 # -- the user's own files -------------------------------------------------------------
 
 
+def _mostly_numeric(column: pd.Series) -> bool:
+    """Numbers with a few stray entries still count (the stray ones are reported by row)."""
+    if pd.api.types.is_numeric_dtype(column):
+        return True
+    parsed = pd.to_numeric(column, errors="coerce")
+    return bool(parsed.notna().mean() >= 0.8)
+
+
 def _detect_time_column(frame: pd.DataFrame, value_column: str) -> str | None:
     candidates = [c for c in frame.columns if c != value_column]
     named = [c for c in candidates if c.lower() in TIME_NAMES]
@@ -144,7 +174,9 @@ def load_file(path: str | Path, column: str = "", time_column: str = "") -> Seri
     if column:
         value_column = find_column(frame, column, path, "value", "task.column")
     else:
-        numeric = [c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c]) and c.lower() not in TIME_NAMES]
+        numeric = [
+            c for c in frame.columns if c.lower() not in TIME_NAMES and _mostly_numeric(frame[c])
+        ]
         if len(numeric) != 1:
             found = ", ".join(numeric) if numeric else "none"
             raise UserError(
@@ -171,7 +203,9 @@ def load_file(path: str | Path, column: str = "", time_column: str = "") -> Seri
             raise UserError(f"{path}: time column {tcol!r}, data row {row + 1}: missing time")
         if times.duplicated().any():
             row = int(np.flatnonzero(times.duplicated().to_numpy())[0])
-            raise UserError(f"{path}: time column {tcol!r}, data row {row + 1}: duplicate time {raw.iloc[row]!r}")
+            raise UserError(
+                f"{path}: time column {tcol!r}, data row {row + 1}: duplicate time {raw.iloc[row]!r}"
+            )
         series.index = pd.DatetimeIndex(times)
         series = series.sort_index()
     return _from_pandas(series, Path(path).stem)

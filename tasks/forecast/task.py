@@ -28,7 +28,7 @@ from seqsuite.task import Context, Prepared, Task
 
 from . import baselines as classical
 from .report import forecast_plot, forecast_table
-from .series import NAMED, Series, load_file, load_named
+from .series import NAMED, Series, infer_freq, load_file, load_named
 from .transforms import SeriesTransform, detect_season, fit_transform, season_from_freq, windows
 
 SERIES_FILE = "series.csv"  # the whole series, saved with the run for `predict`
@@ -38,24 +38,37 @@ SERIES_FILE = "series.csv"  # the whole series, saved with the run for `predict`
 class ForecastConfig:
     """The ``[task]`` section of ``seqsuite run forecast``."""
 
-    column: str = field(default="", metadata={"help": "value column of --data ('' = the only numeric one)"})
+    column: str = field(
+        default="", metadata={"help": "value column of --data ('' = the only numeric one)"}
+    )
     time_column: str = field(default="", metadata={"help": "time column ('' = detect)"})
     lookback: int = field(
-        default=0, metadata={"min": 0, "help": "input window in steps (0 = two seasons, at least 12)"}
+        default=0,
+        metadata={"min": 0, "help": "input window in steps (0 = two seasons, at least 12)"},
     )
     horizon: int = field(default=24, metadata={"min": 1, "help": "steps the head predicts at once"})
-    test_size: int = field(default=0, metadata={"min": 0, "help": "held-out steps at the end (0 = horizon)"})
-    val_size: int = field(default=0, metadata={"min": 0, "help": "validation steps before them (0 = test_size)"})
-    season: int = field(default=0, metadata={"min": 0, "help": "seasonal period (0 = detect, 1 = none)"})
+    test_size: int = field(
+        default=0, metadata={"min": 0, "help": "held-out steps at the end (0 = horizon)"}
+    )
+    val_size: int = field(
+        default=0, metadata={"min": 0, "help": "validation steps before them (0 = test_size)"}
+    )
+    season: int = field(
+        default=0, metadata={"min": 0, "help": "seasonal period (0 = detect, 1 = none)"}
+    )
     log: Literal["auto", "on", "off"] = field(default="auto", metadata={"help": "model log values"})
     difference: Literal["auto", "none", "first", "seasonal", "both"] = "auto"
-    dropout: float = field(default=0.0, metadata={"min": 0.0, "below": 1.0, "help": "before the head"})
+    dropout: float = field(
+        default=0.0, metadata={"min": 0.0, "below": 1.0, "help": "before the head"}
+    )
     baselines: list[str] = field(default_factory=lambda: list(classical.BASELINES))
 
     def validate(self) -> None:
         unknown = [b for b in self.baselines if b not in classical.BASELINES]
         if unknown:
-            raise UserError(f"baselines: unknown {unknown}; available: {', '.join(classical.BASELINES)}")
+            raise UserError(
+                f"baselines: unknown {unknown}; available: {', '.join(classical.BASELINES)}"
+            )
 
 
 class ForecastTask(Task):
@@ -83,7 +96,9 @@ class ForecastTask(Task):
             frame = load_hub_frame(name)
             column = options.column or "value"
             if column not in frame.columns:
-                raise UserError(f"--dataset {name}: no column {column!r}; set --set task.column=NAME")
+                raise UserError(
+                    f"--dataset {name}: no column {column!r}; set --set task.column=NAME"
+                )
             return Series(frame[column].to_numpy(dtype=float), None, None, name)
         return load_named(name)
 
@@ -116,11 +131,20 @@ class ForecastTask(Task):
 
         def window_split(origin: int, steps: int) -> ArraySplit:
             history = torch.from_numpy(z[origin - lookback : origin].copy()).view(1, -1, 1)
-            return ArraySplit({"x": history, "y": torch.from_numpy(y[origin : origin + steps].astype(np.float32)).view(1, -1)})
+            return ArraySplit(
+                {
+                    "x": history,
+                    "y": torch.from_numpy(y[origin : origin + steps].astype(np.float32)).view(
+                        1, -1
+                    ),
+                }
+            )
 
         def window_pairs(end: int) -> ArraySplit:
             x, target = windows(z, transform.offset, max(end, 0), lookback, o.horizon)
-            return ArraySplit({"x": torch.from_numpy(x).unsqueeze(-1), "y": torch.from_numpy(target)})
+            return ArraySplit(
+                {"x": torch.from_numpy(x).unsqueeze(-1), "y": torch.from_numpy(target)}
+            )
 
         train = window_pairs(train_end)
         return Prepared(
@@ -130,18 +154,31 @@ class ForecastTask(Task):
             val=window_split(train_end, val),
             test=window_split(len(y) - test, test),
             spec={"features": 1, "horizon": o.horizon, "lookback": lookback},
-            state={"season": int(season), "lookback": lookback, "transform": transform.to_dict(), "decided": decided},
+            state={
+                "season": int(season),
+                "lookback": lookback,
+                "transform": transform.to_dict(),
+                "decided": decided,
+            },
             dataset=series.name,
-            extra={"series": series, "transform": transform, "season": int(season), "lookback": lookback,
-                   "origins": {"val": (train_end, val), "test": (len(y) - test, test)}},
+            extra={
+                "series": series,
+                "transform": transform,
+                "season": int(season),
+                "lookback": lookback,
+                "origins": {"val": (train_end, val), "test": (len(y) - test, test)},
+            },
         )
 
     @staticmethod
-    def _too_short(series: Series, lookback: int, horizon: int, test: int, val: int, offset: int) -> str:
+    def _too_short(
+        series: Series, lookback: int, horizon: int, test: int, val: int, offset: int
+    ) -> str:
         need = test + val + offset + lookback + horizon
         return (
             f"{series.name}: {len(series)} points is too short for lookback {lookback} + horizon "
-            f"{horizon} + val {val} + test {test}" + (f" + {offset} lost to differencing" if offset else "")
+            f"{horizon} + val {val} + test {test}"
+            + (f" + {offset} lost to differencing" if offset else "")
             + f" (needs at least {need}); lower task.lookback, task.horizon or task.test_size"
         )
 
@@ -160,12 +197,20 @@ class ForecastTask(Task):
 
     @torch.no_grad()
     def forecast(
-        self, ctx: Context, model: Any, transform: SeriesTransform, lookback: int, history: np.ndarray, steps: int
+        self,
+        ctx: Context,
+        model: Any,
+        transform: SeriesTransform,
+        lookback: int,
+        history: np.ndarray,
+        steps: int,
     ) -> np.ndarray:
         """``steps`` values after ``history``, block by block of ``horizon``."""
         z = list(transform.forward(history)[-lookback:])
         if len(z) < lookback or np.isnan(z).any():
-            raise UserError(f"history of {len(history)} points is too short for lookback {lookback}")
+            raise UserError(
+                f"history of {len(history)} points is too short for lookback {lookback}"
+            )
         predicted: list[float] = []
         model.eval()
         while len(predicted) < steps:
@@ -175,7 +220,9 @@ class ForecastTask(Task):
             z += block
         return transform.inverse(np.array(predicted[:steps]), history)
 
-    def evaluate(self, ctx: Context, model: Any, prepared: Prepared, split: str) -> dict[str, float]:
+    def evaluate(
+        self, ctx: Context, model: Any, prepared: Prepared, split: str
+    ) -> dict[str, float]:
         """Test: one forecast of the whole test window from its start, as the baselines do.
 
         Validation (early stopping): forecasts from several origins inside the val window,
@@ -190,10 +237,14 @@ class ForecastTask(Task):
         actual, predicted = [], []
         for start in range(origin, origin + steps, stride):
             actual.append(y[start : origin + steps])
-            predicted.append(self.forecast(ctx, model, transform, lookback, y[:start], origin + steps - start))
+            predicted.append(
+                self.forecast(ctx, model, transform, lookback, y[:start], origin + steps - start)
+            )
         if split == "test":
             prepared.extra["forecast"] = predicted[0]
-        return point_errors(np.concatenate(actual), np.concatenate(predicted), y[:origin], prepared.extra["season"])
+        return point_errors(
+            np.concatenate(actual), np.concatenate(predicted), y[:origin], prepared.extra["season"]
+        )
 
     def baselines(self, ctx: Context, prepared: Prepared) -> dict[str, dict[str, float]]:
         origin, steps = prepared.extra["origins"]["test"]
@@ -203,7 +254,9 @@ class ForecastTask(Task):
             method = classical.BASELINES[name]
             try:
                 if name == "sarima":
-                    predicted = method(y[:origin], steps, season, log=prepared.extra["transform"].log)
+                    predicted = method(
+                        y[:origin], steps, season, log=prepared.extra["transform"].log
+                    )
                 else:
                     predicted = method(y[:origin], steps, season)
             except Exception as err:  # noqa: BLE001 - a failed baseline must not fail the run
@@ -225,11 +278,17 @@ class ForecastTask(Task):
         atomic.write_text(ctx.path("forecast.csv"), table.to_csv(index=False))
         whole = pd.DataFrame({"time": series.labels(), "value": series.values})
         atomic.write_text(ctx.path(SERIES_FILE), whole.to_csv(index=False))
-        forecast_plot(series, origin, steps, {"lstm": lstm, **others}, metrics, ctx.path("plots/forecast.png"))
+        forecast_plot(
+            series, origin, steps, {"lstm": lstm, **others}, metrics, ctx.path("plots/forecast.png")
+        )
 
-    def predict(self, ctx: Context, model: Any, inputs: list[str], options: dict[str, Any]) -> list[dict[str, Any]]:
+    def predict(
+        self, ctx: Context, model: Any, inputs: list[str], options: dict[str, Any]
+    ) -> list[dict[str, Any]]:
         if inputs:
-            raise UserError("forecast predict takes no inputs: use --horizon N (and --data FILE for another series)")
+            raise UserError(
+                "forecast predict takes no inputs: use --horizon N (and --data FILE for another series)"
+            )
         steps = int(options.get("horizon") or ctx.options.horizon)
         if steps < 1:
             raise UserError(f"--horizon: got {steps}, expected at least 1")
@@ -240,8 +299,17 @@ class ForecastTask(Task):
             if not path.exists():
                 raise UserError(f"{path}: missing; is this a finished forecast run?")
             frame = pd.read_csv(path)
-            times = pd.DatetimeIndex(pd.to_datetime(frame["time"])) if not frame["time"].astype(str).str.isdigit().all() else None
-            series = Series(frame["value"].to_numpy(dtype=float), times, pd.infer_freq(times) if times is not None and len(times) > 2 else None, "series")
+            times = (
+                pd.DatetimeIndex(pd.to_datetime(frame["time"]))
+                if not frame["time"].astype(str).str.isdigit().all()
+                else None
+            )
+            series = Series(
+                frame["value"].to_numpy(dtype=float), times, infer_freq(times), "series"
+            )
         transform = SeriesTransform(**ctx.state["transform"])
         values = self.forecast(ctx, model, transform, ctx.state["lookback"], series.values, steps)
-        return [{"time": t, "forecast": float(v)} for t, v in zip(series.future_times(steps), values, strict=True)]
+        return [
+            {"time": t, "forecast": float(v)}
+            for t, v in zip(series.future_times(steps), values, strict=True)
+        ]

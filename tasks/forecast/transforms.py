@@ -15,7 +15,19 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-FREQ_SEASON = {"MS": 12, "ME": 12, "M": 12, "QS": 4, "QE": 4, "Q": 4, "W": 52, "D": 7, "B": 5, "h": 24, "H": 24}
+FREQ_SEASON = {
+    "MS": 12,
+    "ME": 12,
+    "M": 12,
+    "QS": 4,
+    "QE": 4,
+    "Q": 4,
+    "W": 52,
+    "D": 7,
+    "B": 5,
+    "h": 24,
+    "H": 24,
+}
 
 
 def season_from_freq(freq: str | None) -> int | None:
@@ -161,7 +173,9 @@ def fit_transform(
     return transform, {"boxcox_lambda": lam, "seasonal_strength": strength}
 
 
-def windows(z: np.ndarray, start: int, end: int, lookback: int, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+def windows(
+    z: np.ndarray, start: int, end: int, lookback: int, horizon: int
+) -> tuple[np.ndarray, np.ndarray]:
     """All (input, target) pairs with inputs z[o-lookback:o] and targets z[o:o+horizon],
     for origins o with o-lookback >= start and o+horizon <= end.
 

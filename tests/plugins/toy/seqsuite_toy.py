@@ -40,8 +40,14 @@ class ToyTask(Task):
         def part(a, b):
             return ArraySplit({"x": x[a:b], "y": y[a:b], "lengths": lengths[a:b]})
 
-        return Prepared(part(0, cut1), part(cut1, cut2), part(cut2, None), spec={"features": 1},
-                        dataset="random", refit_train=part(0, cut2))
+        return Prepared(
+            part(0, cut1),
+            part(cut1, cut2),
+            part(cut2, None),
+            spec={"features": 1},
+            dataset="random",
+            refit_train=part(0, cut2),
+        )
 
     def input_adapter(self, ctx, spec):
         return FeatureInput(spec["features"])

@@ -1,0 +1,195 @@
+"""The forecast task: transforms, metrics, baselines, data files, and the run end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from seqsuite_tasks.forecast import baselines
+from seqsuite_tasks.forecast.series import load_file, load_named
+from seqsuite_tasks.forecast.transforms import (
+    SeriesTransform,
+    detect_season,
+    fit_transform,
+    windows,
+)
+
+from seqsuite import metrics
+
+from .conftest import airpassengers
+
+FAST = ["--epochs", "2", "--set", "task.baselines=['naive','seasonal_naive']"]
+
+
+@pytest.mark.parametrize("log", [False, True])
+@pytest.mark.parametrize("lag, first", [(0, False), (0, True), (12, False), (12, True)])
+def test_transform_inverse_recovers_the_series(log, lag, first):
+    rng = np.random.default_rng(0)
+    y = np.exp(np.cumsum(rng.normal(0.01, 0.1, 100)) + 5)
+    transform = SeriesTransform(log=log, seasonal_lag=lag, first_diff=first).fit_scale(y[:70])
+    z = transform.forward(y)
+    assert np.isnan(z[: transform.offset]).all() and not np.isnan(z[transform.offset :]).any()
+    np.testing.assert_allclose(transform.inverse(z[70:], y[:70]), y[70:], rtol=1e-9)
+
+
+def test_scale_is_fitted_on_the_training_part_only():
+    y = np.concatenate([np.zeros(50), np.full(50, 100.0)]) + np.arange(100) % 3
+    transform = SeriesTransform(log=False, seasonal_lag=0, first_diff=False).fit_scale(y[:50])
+    assert transform.mean == pytest.approx(y[:50].mean())
+
+
+def test_auto_decisions_on_air_passengers():
+    y = pd.read_csv(airpassengers())["passengers"].to_numpy(dtype=float)
+    assert detect_season(y[:96]) == 12
+    transform, _ = fit_transform(y[:96], 12, "auto", "auto")
+    assert transform.log and transform.seasonal_lag == 12 and not transform.first_diff
+
+
+def test_windows_pair_inputs_with_the_following_targets():
+    z = np.arange(20, dtype=float)
+    x, y = windows(z, start=2, end=15, lookback=4, horizon=3)
+    assert x[0].tolist() == [2, 3, 4, 5] and y[0].tolist() == [6, 7, 8]
+    assert y[-1][-1] == 14 and len(x) == 15 - 2 - 4 - 3 + 1
+
+
+def test_point_metrics_on_known_values():
+    actual, predicted = np.array([100.0, 200.0]), np.array([110.0, 180.0])
+    history = np.array([1.0, 3.0, 2.0, 4.0])  # naive in-sample MAE = 5/3
+    m = metrics.point_errors(actual, predicted, history, season=1)
+    assert m["mae"] == pytest.approx(15)
+    assert m["rmse"] == pytest.approx(np.sqrt((100 + 400) / 2))
+    assert m["mape"] == pytest.approx(10)
+    assert m["smape"] == pytest.approx(100 * (20 / 210 + 40 / 380) / 2)
+    assert m["mase"] == pytest.approx(15 / (5 / 3))
+
+
+def test_baselines_reproduce_the_published_air_passenger_figures():
+    """Last 24 months held out: seasonal naive 15.5 %, SARIMA on logs 8.5 %, Holt-Winters 6.4 %."""
+    y = pd.read_csv(airpassengers())["passengers"].to_numpy(dtype=float)
+    history, actual = y[:120], y[120:]
+
+    def mape(forecast):
+        return metrics.mape(actual, forecast)
+
+    assert mape(baselines.seasonal_naive(history, 24, 12)) == pytest.approx(15.5, abs=0.05)
+    assert mape(baselines.sarima(history, 24, 12, log=True)) == pytest.approx(8.5, abs=0.1)
+    assert mape(baselines.ets(history, 24, 12)) == pytest.approx(6.4, abs=0.1)
+
+
+def test_embedded_series_load_offline():
+    co2 = load_named("co2")
+    assert co2.freq == "MS" and len(co2) == 526 and not np.isnan(co2.values).any()
+    for name in ("sunspots", "nile", "elnino", "macrodata"):
+        assert len(load_named(name)) > 50
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".json", ".parquet"])
+def test_user_files_in_every_format(tmp_path, suffix):
+    frame = pd.DataFrame(
+        {
+            "month": pd.date_range("2000-01-01", periods=40, freq="MS").strftime("%Y-%m"),
+            "sales": np.arange(40.0),
+        }
+    )
+    path = tmp_path / f"s{suffix}"
+    {
+        ".csv": lambda: frame.to_csv(path, index=False),
+        ".tsv": lambda: frame.to_csv(path, sep="\t", index=False),
+        ".json": lambda: frame.to_json(path, orient="records"),
+        ".parquet": lambda: frame.to_parquet(path),
+    }[suffix]()
+    series = load_file(path)
+    assert series.values.tolist() == list(np.arange(40.0)) and series.freq == "MS"
+
+
+def write_csv(path: Path, values, column="value", times=True) -> Path:
+    frame = pd.DataFrame({column: values})
+    if times:
+        frame.insert(
+            0,
+            "date",
+            pd.date_range("2000-01-01", periods=len(values), freq="MS").strftime("%Y-%m-%d"),
+        )
+    frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (
+            lambda p: write_csv(p, np.arange(100.0), column="sales").parent / "nope.csv",
+            "file not found",
+        ),
+        (lambda p: (p.write_text(""), p)[1], "file is empty"),
+        (lambda p: (p.write_bytes(b"\x00\xff\xfe" * 50), p)[1], "not valid UTF-8 text"),
+        (lambda p: write_csv(p, ["1", "2", "x"] + ["3"] * 97), "data row 3: 'x' is not a number"),
+        (lambda p: write_csv(p, [1.0, np.inf] + [1.0] * 98), "data row 2: infinite value"),
+        (lambda p: write_csv(p, np.arange(20.0)), "too short for lookback"),
+    ],
+)
+def test_bad_data_is_one_clear_line_and_exit_2(cli, tmp_path, make, message):
+    path = make(tmp_path / "bad.csv")
+    result = cli("run", "forecast", "--data", str(path), "--out", "r", *FAST)
+    assert result.code == 2, result.err
+    assert message in result.err and len(result.err.strip().splitlines()) == 1
+    assert not Path("r").exists()
+
+
+def test_misspelled_column_names_the_nearest(cli, tmp_path):
+    path = write_csv(tmp_path / "s.csv", np.arange(100.0), column="sales")
+    result = cli("run", "forecast", "--data", str(path), "--set", "task.column=sale", *FAST)
+    assert result.code == 2 and "did you mean 'sales'" in result.err
+
+
+def test_forecast_run_end_to_end_then_predict_and_eval(cli, tmp_path):
+    rng = np.random.default_rng(0)
+    t = np.arange(120)
+    values = 100 + t + 10 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 1, 120)
+    path = write_csv(tmp_path / "s.csv", values)
+    result = cli(
+        "run", "forecast", "--data", str(path), "--out", "r", "--set", "task.horizon=12", *FAST
+    )
+    assert result.code == 0, result.err
+    run = Path("r")
+    for name in ("forecast.csv", "series.csv", "plots/forecast.png", "plots/loss.png"):
+        assert (run / name).exists(), name
+    m = json.loads((run / "metrics.json").read_text())
+    assert set(m["test"]) == {"mae", "rmse", "smape", "mape", "mase"}
+    assert set(m["baselines"]) == {"naive", "seasonal_naive"}
+    assert all(set(b) == set(m["test"]) for b in m["baselines"].values())
+    table = pd.read_csv(run / "forecast.csv")
+    assert (
+        list(table.columns) == ["time", "actual", "lstm", "naive", "seasonal_naive"]
+        and len(table) == 12
+    )
+    assert table["time"].iloc[0] == "2009-01-01"
+
+    predicted = cli("predict", "r", "--horizon", "5", "--json")
+    assert predicted.code == 0, predicted.err
+    rows = json.loads(predicted.out)
+    assert [r["time"] for r in rows] == [
+        "2010-01-01",
+        "2010-02-01",
+        "2010-03-01",
+        "2010-04-01",
+        "2010-05-01",
+    ]
+    assert all(np.isfinite(r["forecast"]) for r in rows)
+
+    evaluated = cli("eval", "r", "--json")
+    assert evaluated.code == 0
+    assert json.loads(evaluated.out)["test"]["mase"] == pytest.approx(m["test"]["mase"], rel=1e-6)
+
+
+@pytest.mark.slow
+def test_default_run_beats_seasonal_naive_and_ets(cli):
+    """`seqsuite run forecast` as the README gives it (co2): MASE below seasonal naive and ETS."""
+    result = cli("run", "forecast", "--out", "r", "--quiet")
+    assert result.code == 0, result.err
+    m = json.loads(Path("r/metrics.json").read_text())
+    assert m["test"]["mase"] < m["baselines"]["seasonal_naive"]["mase"]
+    assert m["test"]["mase"] < m["baselines"]["ets"]["mase"]
