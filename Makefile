@@ -26,7 +26,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check seqsuite tasks tests bench
 
 bench: $(STAMP)
-	$(OFFLINE) $(BIN)/python bench/forecast_airpassengers.py
+	$(OFFLINE) $(BIN)/python bench/forecast.py --write
+	$(OFFLINE) $(BIN)/python bench/keras_tutorial.py --write
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,16 @@
+"""Writing measured figures into docs/results.md, between section markers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parents[1] / "docs" / "results.md"
+
+
+def replace_section(name: str, body: str, path: Path = RESULTS) -> None:
+    """Replace the text between ``<!-- name:start -->`` and ``<!-- name:end -->``."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    text = path.read_text(encoding="utf-8")
+    before, rest = text.split(start, 1)
+    _, after = rest.split(end, 1)
+    path.write_text(f"{before}{start}\n{body}\n{end}{after}", encoding="utf-8")
