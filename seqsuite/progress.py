@@ -47,11 +47,13 @@ class BarProgress(NullProgress):
         )
         self.task = None
         self.started = False
+        self.epochs = 0
 
     def start_epoch(self, epoch: int, epochs: int, steps: int) -> None:
         if not self.started:
             self.bar.start()
             self.started = True
+        self.epochs = epochs
         label = f"{epoch}/{epochs}"
         if self.task is None:
             self.task = self.bar.add_task("train", total=steps, epoch=label, info="")
@@ -62,6 +64,10 @@ class BarProgress(NullProgress):
         self.bar.update(self.task, completed=step, info=f"loss {info['loss']:.4g}")
 
     def end_epoch(self, record: dict[str, Any], key: str) -> None:
+        """A line for the first and the last epoch and every tenth of the run."""
+        epoch = int(record["epoch"])
+        if not (epoch == 1 or epoch % max(1, self.epochs // 10) == 0 or record.get("stop_reason")):
+            return
         parts = [f"epoch {int(record['epoch'])}", f"loss {record['train_loss']:.4g}"]
         if key != "train_loss":
             parts.append(f"{key} {record[key]:.4g}")

@@ -1,6 +1,7 @@
 """Classical forecasts from the same origin over the same test window as the LSTM.
 
-``naive`` repeats the last value, ``seasonal_naive`` the last season; ``ets`` is
+``naive`` repeats the last value, ``seasonal_naive`` the last season, ``drift`` the last
+season plus the average seasonal change; ``ets`` is
 Holt-Winters exponential smoothing: an additive (or damped) trend with an additive or
 multiplicative season, chosen by AICc (for series without a season also simple
 exponential smoothing). The trend is kept: without it AICc often prefers a level-only
@@ -27,6 +28,17 @@ def seasonal_naive(history: np.ndarray, steps: int, season: int) -> np.ndarray:
         return naive(history, steps, season)
     last = history[-season:]
     return np.array([last[i % season] for i in range(steps)], dtype=float)
+
+
+def drift(history: np.ndarray, steps: int, season: int, log: bool = False) -> np.ndarray:
+    """Seasonal naive plus the mean seasonal change of the history (random walk with drift
+    when there is no season), on logs when the task models logs. It is what the LSTM
+    forecasts when its output is the training mean of the differenced series."""
+    level = np.log(history) if log else np.asarray(history, dtype=float)
+    lag = season if season > 1 and len(level) > season else 1
+    step = float(np.mean(level[lag:] - level[:-lag]))
+    forecast = np.array([level[len(level) - lag + (h % lag)] + (h // lag + 1) * step for h in range(steps)])
+    return np.exp(forecast) if log else forecast
 
 
 def ets(history: np.ndarray, steps: int, season: int) -> np.ndarray:
@@ -84,4 +96,12 @@ def sarima(history: np.ndarray, steps: int, season: int, log: bool = False) -> n
     return np.exp(forecast) if log else forecast
 
 
-BASELINES = {"naive": naive, "seasonal_naive": seasonal_naive, "ets": ets, "sarima": sarima}
+BASELINES = {
+    "naive": naive,
+    "seasonal_naive": seasonal_naive,
+    "drift": drift,
+    "ets": ets,
+    "sarima": sarima,
+}
+#: baselines that take the task's log decision
+TAKES_LOG = {"drift", "sarima"}

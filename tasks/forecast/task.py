@@ -253,7 +253,7 @@ class ForecastTask(Task):
         for name in ctx.options.baselines:
             method = classical.BASELINES[name]
             try:
-                if name == "sarima":
+                if name in classical.TAKES_LOG:
                     predicted = method(
                         y[:origin], steps, season, log=prepared.extra["transform"].log
                     )
