@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
 
-.PHONY: run test test-all lint bench clean
+.PHONY: run test test-all lint bench clean configs
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,3 +31,11 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
+
+# Rewrite configs/<task>.toml from the built-in tasks' defaults (a test checks they agree).
+configs: $(STAMP)
+	for task in forecast; do \
+	  { echo "# Defaults of \`seqsuite run $$task\`, as \`seqsuite config $$task\` prints them."; \
+	    echo "# Copy, edit and pass with --config FILE; a test checks this file matches the task's defaults."; \
+	    echo; $(BIN)/seqsuite config $$task; } > configs/$$task.toml; \
+	done

@@ -2,9 +2,10 @@
 
 :class:`TrainConfig` is the ``[train]`` section. :meth:`Trainer.fit` runs epochs of
 ``loss_fn(model(batch))`` with the chosen optimizer, schedule and gradient clipping,
-validates after each epoch, stops early on the validation primary metric or when the
-wall-clock budget is spent, and writes ``last.pt`` (everything needed to resume) and
-``best.pt`` (the weights to evaluate) atomically after each epoch.
+validates after each epoch (and every ``eval_every`` steps), stops early on the
+validation primary metric or when the wall-clock budget is spent, and writes ``last.pt``
+(everything needed to resume, mid-epoch too) and ``best.pt`` (the weights to evaluate)
+atomically after each validation.
 
 The hot loop avoids host synchronisation: losses are summed on the device and read
 once per epoch (and when the progress bar redraws, a few times a second).
@@ -13,6 +14,8 @@ once per epoch (and when the progress bar redraws, a few times a second).
 from __future__ import annotations
 
 import copy
+import dataclasses
+import itertools
 import math
 import time
 from collections.abc import Callable, Iterable
@@ -53,7 +56,10 @@ class TrainConfig:
     min_delta: float = field(default=0.0, metadata={"min": 0.0})
     time_budget: float = field(default=0.0, metadata={"min": 0.0, "help": "seconds; 0 = none"})
     precision: Literal["fp32", "bf16", "fp16"] = field(
-        default="fp32", metadata={"help": "autocast on CUDA; CPU always trains in fp32"}
+        default="fp32", metadata={"help": "autocast: bf16 on CPU or CUDA, fp16 on CUDA"}
+    )
+    eval_every: int = field(
+        default=0, metadata={"min": 0, "help": "validate every N steps too (0 = once per epoch)"}
     )
     shuffle: bool = True
     refit: bool = field(
@@ -161,10 +167,12 @@ class Trainer:
         return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
     def autocast(self):
+        """bf16 autocast on CUDA and CPU; fp16 on CUDA only (CPU has no fast fp16)."""
         c = self.config
-        if self.device.type == "cuda" and c.precision != "fp32":
-            dtype = torch.bfloat16 if c.precision == "bf16" else torch.float16
-            return torch.autocast("cuda", dtype=dtype)
+        if c.precision == "bf16":
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        if c.precision == "fp16" and self.device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.float16)
         return nullcontext()
 
     # -- the loop ----------------------------------------------------------------------
@@ -187,187 +195,192 @@ class Trainer:
         mode); early stopping and ``best.pt`` follow ``primary`` in them. Without it, the
         training loss is the criterion. ``keep_last`` leaves the final weights in ``model``
         instead of the best ones (used when refitting for a fixed number of epochs).
+
+        Training proceeds in *rounds*: a round ends at the end of each epoch and, with
+        ``eval_every`` set, every that many steps. Each round validates, records a history
+        row, may stop early, and writes ``last.pt`` (from which a fit resumes mid-epoch).
         """
         c = self.config
         model.to(self.device)
         train = train.to(self.device)
-        steps_per_epoch = max(1, -(-train.size // c.batch_size))
+        steps_per_epoch = _num_batches(train, c.batch_size)
         optimizer = self.make_optimizer(model)
         schedule = self.make_schedule(optimizer, steps_per_epoch, higher_is_better)
+        per_step_schedule = isinstance(schedule, torch.optim.lr_scheduler.LambdaLR)
         scaler = torch.amp.GradScaler(
             "cuda", enabled=self.device.type == "cuda" and c.precision == "fp16"
         )
         generator = torch.Generator().manual_seed(self.seed)
         key = f"val_{primary}" if validate else "train_loss"
-        better = (
-            (lambda a, b: a > b + c.min_delta)
-            if higher_is_better
-            else (lambda a, b: a < b - c.min_delta)
-        )
+        flops = getattr(getattr(model, "backbone", None), "flops_per_timestep", lambda: 0.0)()
+        timesteps_per_example = train.timesteps / max(train.size, 1)
 
-        start_epoch, best, best_epoch, bad_epochs, elapsed, clipped = 0, None, 0, 0, 0.0, 0
+        loop = LoopState()
         best_state = None
+        carried = None  # recurrent state carried across batches (stateful splits)
+        epoch_rng = generator.get_state()
         self.history = []
         if resume:
-            saved = checkpoint.load(self.checkpoint_dir / checkpoint.LAST)
+            saved = checkpoint.load(self.checkpoint_dir / checkpoint.LAST, map_location=self.device)
             model.load_state_dict(saved["model"])
             optimizer.load_state_dict(saved["optimizer"])
             schedule.load_state_dict(saved["schedule"])
             scaler.load_state_dict(saved["scaler"])
-            generator.set_state(saved["rng_shuffle"])
-            torch.set_rng_state(saved["rng_torch"])
-            t = saved["trainer"]
-            start_epoch, best, best_epoch = t["epoch"], t["best"], t["best_epoch"]
-            bad_epochs, elapsed, clipped = t["bad_epochs"], t["elapsed"], t["clipped"]
+            torch.set_rng_state(saved["rng_torch"].cpu())
+            generator.set_state(saved["rng_shuffle"].cpu())
+            epoch_rng = saved["rng_epoch"].cpu()
+            loop = LoopState(**saved["loop"])
+            carried = _as_state(saved.get("carried"))
             self.history = list(saved["history"])
             best_path = self.checkpoint_dir / checkpoint.BEST
             if best_path.exists():
-                best_state = checkpoint.load(best_path)["model"]
+                best_state = checkpoint.load(best_path, map_location=self.device)["model"]
 
-        flops = getattr(getattr(model, "backbone", None), "flops_per_timestep", lambda: 0.0)()
-        stop_reason = "epochs"
-        if start_epoch >= c.epochs:
-            stop_reason = (
-                self.history[-1].get("stop_reason", "epochs") if self.history else "epochs"
+        def end_round(tally: _Tally, epoch_done: bool) -> None:
+            """Validate, record, keep the best, decide whether to stop, checkpoint."""
+            nonlocal best_state
+            train_loss = tally.loss()
+            if tally.bad_step() >= 0 or not math.isfinite(train_loss):
+                kept = f"; the best checkpoint (epoch {loop.best_epoch:g}) is kept" if loop.best_epoch else ""
+                raise TrainingDiverged(
+                    f"training loss became {train_loss} in epoch {loop.epoch + 1}, "
+                    f"step {tally.bad_step() + 1}{kept}. "
+                    f"Try a lower train.lr (now {c.lr:g}) or train.clip_norm=1.0"
+                )
+            if epoch_done:
+                loop.epoch += 1
+                loop.step_in_epoch = 0
+            epoch = loop.epoch + loop.step_in_epoch / steps_per_epoch
+            record: dict[str, Any] = {
+                "epoch": int(epoch) if epoch == int(epoch) else round(epoch, 4),
+                "step": loop.global_step,
+                "train_loss": train_loss,
+            }
+            if validate:
+                model.eval()
+                with torch.no_grad(), self.autocast():
+                    metrics = validate(model)
+                model.train()
+                record.update({f"val_{k}": float(v) for k, v in metrics.items()})
+                if key not in record:
+                    raise KeyError(f"validation metrics lack {primary!r}: {sorted(metrics)}")
+            seconds = tally.seconds
+            timesteps = tally.seen * timesteps_per_example
+            record.update(
+                lr=optimizer.param_groups[0]["lr"],
+                seconds=round(seconds, 4),
+                samples_per_s=tally.seen / seconds if seconds else float("nan"),
+                timesteps_per_s=timesteps / seconds if seconds else float("nan"),
+                gflops=3 * flops * timesteps / seconds / 1e9 if seconds else 0.0,
+                clipped=loop.clipped + int(tally.clipped),
             )
-        for epoch in range(start_epoch, c.epochs):
-            model.train()
-            self.progress.start_epoch(epoch + 1, c.epochs, steps_per_epoch)
-            loss_sum = torch.zeros((), device=self.device)
-            seen = 0
-            bad_step = torch.full((), -1, dtype=torch.long, device=self.device)
-            state = None
-            t0 = time.perf_counter()
-            last_draw = t0
-            out_of_time = False
-            for step, batch in enumerate(train.batches(c.batch_size, c.shuffle, generator)):
+            loop.clipped = record["clipped"]
+            current = record[key]
+            if loop.best is None or self._better(current, loop.best, higher_is_better):
+                loop.best, loop.best_epoch, loop.bad_rounds = current, record["epoch"], 0
+                best_state = copy.deepcopy(model.state_dict())
+                self._save_best(best_state, record["epoch"], current, key)
+            else:
+                loop.bad_rounds += 1
+            if isinstance(schedule, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                schedule.step(current)
+            elif isinstance(schedule, torch.optim.lr_scheduler.StepLR) and epoch_done:
+                schedule.step()
+            if c.time_budget and loop.elapsed >= c.time_budget:
+                loop.stop_reason, loop.done = "time_budget", True
+            elif c.patience and loop.bad_rounds >= c.patience:
+                loop.stop_reason, loop.done = "early_stopping", True
+            elif loop.epoch >= c.epochs:
+                loop.stop_reason, loop.done = "epochs", True
+            record["stop_reason"] = loop.stop_reason if loop.done else ""
+            self.history.append(record)
+            self.progress.end_epoch(record, key)
+            self._save_last(model, optimizer, schedule, scaler, generator, epoch_rng, loop, carried)
+            for callback in self.callbacks:
+                callback.on_epoch_end(self, record)
+
+        model.train()
+        while not loop.done and loop.epoch < c.epochs:
+            if loop.step_in_epoch == 0:
+                epoch_rng = generator.get_state()
+            else:  # resuming mid-epoch: replay this epoch's order, skip the batches done
+                generator.set_state(epoch_rng)
+            batches = train.batches(c.batch_size, c.shuffle, generator)
+            batches = itertools.islice(batches, loop.step_in_epoch, None)
+            self.progress.start_epoch(loop.epoch + 1, c.epochs, steps_per_epoch)
+            tally = _Tally(self.device)
+            state = carried if train.stateful else None
+            for batch in batches:
                 with self.autocast():
-                    output, state = model(batch, state if train.stateful else None)
+                    output, state = model(batch, state)
                     loss = loss_fn(output, batch)
                 optimizer.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
                 if c.clip_norm > 0:
                     scaler.unscale_(optimizer)
                     norm = torch.nn.utils.clip_grad_norm_(model.parameters(), c.clip_norm)
-                    clipped += norm > c.clip_norm  # stays a tensor: no sync
+                    tally.clipped += norm > c.clip_norm  # stays a tensor: no sync
                 scaler.step(optimizer)
                 scaler.update()
-                if not isinstance(
-                    schedule,
-                    torch.optim.lr_scheduler.ReduceLROnPlateau | torch.optim.lr_scheduler.StepLR,
-                ):
+                if per_step_schedule:
                     schedule.step()
-                n = _batch_size(batch)
-                loss = loss.detach().float()
-                bad_step = torch.where((bad_step < 0) & ~torch.isfinite(loss), step, bad_step)
-                loss_sum += loss * n
-                seen += n
-                if train.stateful and state is not None:
-                    state = (
-                        tuple(s.detach() for s in state)
-                        if isinstance(state, tuple)
-                        else state.detach()
-                    )
+                tally.add(loss, _batch_size(batch), loop.step_in_epoch)
+                loop.step_in_epoch += 1
+                loop.global_step += 1
+                state = _detach(state) if train.stateful else None
+                carried = state
                 now = time.perf_counter()
-                if now - last_draw > 0.25:
-                    last_draw = now
-                    self.progress.update(step + 1, {"loss": float(loss_sum) / max(seen, 1)})
-                if c.time_budget and elapsed + (now - t0) >= c.time_budget:
-                    out_of_time = True
-                    break
-            seconds = time.perf_counter() - t0
-            elapsed += seconds
-            train_loss = float(loss_sum) / max(seen, 1)
-            if int(bad_step) >= 0 or not math.isfinite(train_loss):
-                kept = f"; the best checkpoint (epoch {best_epoch}) is kept" if best_epoch else ""
-                raise TrainingDiverged(
-                    f"training loss became {train_loss} in epoch {epoch + 1}, step {int(bad_step) + 1}"
-                    f"{kept}. Try a lower train.lr (now {c.lr:g}) or train.clip_norm=1.0"
-                )
-            record: dict[str, float] = {"epoch": epoch + 1, "train_loss": train_loss}
-            if validate:
-                model.eval()
-                with torch.no_grad(), self.autocast():
-                    metrics = validate(model)
-                record.update({f"val_{k}": float(v) for k, v in metrics.items()})
-                if key not in record:
-                    raise KeyError(
-                        f"validation metrics lack the primary metric {primary!r}: {sorted(metrics)}"
-                    )
-            record.update(
-                lr=optimizer.param_groups[0]["lr"],
-                seconds=seconds,
-                samples_per_s=seen / seconds if seconds else float("nan"),
-                timesteps_per_s=(train.timesteps * seen / max(train.size, 1)) / seconds
-                if seconds
-                else float("nan"),
-                gflops=3 * flops * (train.timesteps * seen / max(train.size, 1)) / seconds / 1e9
-                if seconds
-                else 0.0,
-                clipped=int(clipped),
-            )
-            current = record[key]
-            if best is None or better(current, best):
-                best, best_epoch, bad_epochs = current, epoch + 1, 0
-                best_state = copy.deepcopy(model.state_dict())
-                self._save_best(best_state, epoch + 1, current, key)
-            else:
-                bad_epochs += 1
-            if isinstance(schedule, torch.optim.lr_scheduler.ReduceLROnPlateau):
-                schedule.step(current)
-            elif isinstance(schedule, torch.optim.lr_scheduler.StepLR):
-                schedule.step()
-            if out_of_time:
-                stop_reason = "time_budget"
-            elif c.patience and bad_epochs >= c.patience:
-                stop_reason = "early_stopping"
-            record["stop_reason"] = (
-                stop_reason if stop_reason != "epochs" or epoch + 1 == c.epochs else ""
-            )
-            self.history.append(record)
-            self.progress.end_epoch(record, key)
-            self._save_last(
-                model,
-                optimizer,
-                schedule,
-                scaler,
-                generator,
-                {
-                    "epoch": epoch + 1 if stop_reason == "epochs" else c.epochs,
-                    "best": best,
-                    "best_epoch": best_epoch,
-                    "bad_epochs": bad_epochs,
-                    "elapsed": elapsed,
-                    "clipped": int(clipped),
-                },
-            )
-            for callback in self.callbacks:
-                callback.on_epoch_end(self, record)
-            if stop_reason != "epochs":
-                break
+                if now - tally.last_draw > 0.25:
+                    tally.last_draw = now
+                    self.progress.update(loop.step_in_epoch, {"loss": tally.loss()})
+                loop.elapsed += now - tally.clock
+                tally.seconds += now - tally.clock
+                tally.clock = now
+                out_of_time = bool(c.time_budget) and loop.elapsed >= c.time_budget
+                epoch_done = loop.step_in_epoch >= steps_per_epoch
+                if out_of_time or epoch_done or (c.eval_every and loop.global_step % c.eval_every == 0):
+                    if epoch_done:
+                        carried = None
+                    started = time.perf_counter()
+                    end_round(tally, epoch_done)
+                    loop.elapsed += time.perf_counter() - started  # validation counts as wall time
+                    tally = _Tally(self.device)
+                    if loop.done or epoch_done:
+                        break
+            else:  # the split yielded fewer batches than expected: close the epoch
+                if tally.seen:
+                    carried = None
+                    end_round(tally, True)
+                else:
+                    loop.epoch += 1
+                    loop.step_in_epoch = 0
         self.progress.close()
         if best_state is not None and not keep_last:
             model.load_state_dict(best_state)
         return FitResult(
             history=self.history,
-            best_epoch=best_epoch,
-            best_metric=best,
+            best_epoch=loop.best_epoch,
+            best_metric=loop.best,
             epochs=len(self.history),
-            stop_reason=stop_reason,
-            train_seconds=elapsed,
-            clipped_steps=int(clipped),
+            stop_reason=loop.stop_reason,
+            train_seconds=loop.elapsed,
+            clipped_steps=loop.clipped,
         )
+
+    def _better(self, a: float, b: float, higher: bool) -> bool:
+        delta = self.config.min_delta
+        return a > b + delta if higher else a < b - delta
 
     # -- checkpoints -------------------------------------------------------------------
 
-    def _save_best(self, state: dict[str, Tensor], epoch: int, metric: float, key: str) -> None:
+    def _save_best(self, state: dict[str, Tensor], epoch: float, metric: float, key: str) -> None:
         if self.checkpoint_dir:
             checkpoint.save(
                 self.checkpoint_dir / checkpoint.BEST,
                 {"model": state, "epoch": epoch, "metric": {key: metric}, **self.checkpoint_extra},
             )
 
-    def _save_last(self, model, optimizer, schedule, scaler, generator, trainer_state) -> None:
+    def _save_last(self, model, optimizer, schedule, scaler, generator, epoch_rng, loop, carried) -> None:
         if self.checkpoint_dir:
             checkpoint.save(
                 self.checkpoint_dir / checkpoint.LAST,
@@ -376,13 +389,70 @@ class Trainer:
                     "optimizer": optimizer.state_dict(),
                     "schedule": schedule.state_dict(),
                     "scaler": scaler.state_dict(),
-                    "rng_shuffle": generator.get_state(),
+                    "rng_shuffle": generator.get_state(),  # for the next epoch's order
+                    "rng_epoch": epoch_rng,  # this epoch's order, to resume mid-epoch
                     "rng_torch": torch.get_rng_state(),
-                    "trainer": trainer_state,
+                    "loop": dataclasses.asdict(loop),
+                    "carried": list(carried) if isinstance(carried, tuple) else carried,
                     "history": self.history,
                     **self.checkpoint_extra,
                 },
             )
+
+
+@dataclass
+class LoopState:
+    """Where a fit stands; saved in ``last.pt`` so that it resumes exactly."""
+
+    epoch: int = 0  # epochs completed
+    step_in_epoch: int = 0  # batches done in the current epoch
+    global_step: int = 0
+    best: float | None = None
+    best_epoch: float = 0
+    bad_rounds: int = 0
+    elapsed: float = 0.0  # wall-clock seconds spent in fit (for the time budget)
+    clipped: int = 0
+    done: bool = False
+    stop_reason: str = "epochs"
+
+
+class _Tally:
+    """Loss and counts of one round, summed on the device (no sync per step)."""
+
+    def __init__(self, device: torch.device):
+        self.loss_sum = torch.zeros((), device=device)
+        self.first_bad = torch.full((), -1, dtype=torch.long, device=device)
+        self.clipped: Tensor | int = 0
+        self.seen = 0
+        self.seconds = 0.0
+        self.clock = self.last_draw = time.perf_counter()
+
+    def add(self, loss: Tensor, n: int, step: int) -> None:
+        loss = loss.detach().float()
+        self.first_bad = torch.where((self.first_bad < 0) & ~torch.isfinite(loss), step, self.first_bad)
+        self.loss_sum += loss * n
+        self.seen += n
+
+    def loss(self) -> float:
+        return float(self.loss_sum) / max(self.seen, 1)
+
+    def bad_step(self) -> int:
+        return int(self.first_bad)
+
+
+def _num_batches(split: Split, batch_size: int) -> int:
+    count = getattr(split, "num_batches", None)
+    return max(1, count(batch_size) if callable(count) else -(-split.size // batch_size))
+
+
+def _detach(state: Any) -> Any:
+    if state is None:
+        return None
+    return tuple(s.detach() for s in state) if isinstance(state, tuple) else state.detach()
+
+
+def _as_state(saved: Any) -> Any:
+    return tuple(saved) if isinstance(saved, list) else saved
 
 
 def _batch_size(batch: dict[str, Any]) -> int:
