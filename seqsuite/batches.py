@@ -104,3 +104,55 @@ def pad_sequences(sequences: list[Tensor], padding_value: float = 0.0) -> tuple[
         sequences, batch_first=True, padding_value=padding_value
     )
     return padded, lengths
+
+
+class StreamSplit:
+    """One long token stream, read as ``batch_size`` parallel streams, ``bptt`` steps at
+    a time (char-rnn's layout). Consecutive batches continue the same streams, so the
+    trainer carries the recurrent state across them (truncated back-propagation through
+    time). With ``shuffle`` the streams start at a random offset below ``bptt`` each
+    epoch, so chunk boundaries move; the order itself is never shuffled.
+
+    Batches: ``tokens`` (batch, ≤bptt) inputs and ``targets`` the next tokens.
+    """
+
+    stateful = True
+
+    def __init__(self, tokens: Tensor, bptt: int):
+        self.tokens = tokens.long()
+        self.bptt = bptt
+        self.timesteps = max(0, len(self.tokens) - 1)
+        self.size = max(1, self.timesteps // bptt)  # examples: sequences of bptt steps
+
+    def __len__(self) -> int:
+        return self.size
+
+    def to(self, device: torch.device | str) -> StreamSplit:
+        return StreamSplit(self.tokens.to(device, non_blocking=True), self.bptt)
+
+    def layout(self, batch_size: int, offset: int = 0) -> tuple[Tensor, Tensor]:
+        """Inputs and targets as (batch_size, length) streams."""
+        usable = self.tokens[offset:]
+        length = (len(usable) - 1) // batch_size
+        if length < 1:
+            raise ValueError(f"{len(self.tokens)} tokens cannot fill {batch_size} streams")
+        x = usable[: batch_size * length].view(batch_size, length)
+        y = usable[1 : batch_size * length + 1].view(batch_size, length)
+        return x, y
+
+    def num_batches(self, batch_size: int) -> int:
+        length = (len(self.tokens) - 1) // batch_size
+        return max(1, -(-length // self.bptt))
+
+    def batches(
+        self, batch_size: int, shuffle: bool = False, generator: torch.Generator | None = None
+    ) -> Iterator[Batch]:
+        offset = int(torch.randint(0, self.bptt, (1,), generator=generator)) if shuffle else 0
+        if (len(self.tokens) - 1 - offset) // batch_size < 1:
+            offset = 0
+        x, y = self.layout(batch_size, offset)
+        for start in range(0, x.shape[1], self.bptt):
+            yield {
+                "tokens": x[:, start : start + self.bptt],
+                "targets": y[:, start : start + self.bptt],
+            }

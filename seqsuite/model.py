@@ -31,11 +31,15 @@ class SequenceModel(nn.Module):
         return self.head(out, batch), out.state
 
     def parameter_counts(self) -> dict[str, int]:
-        """Trainable parameters per part: adapter, backbone, head and total."""
-        counts = {
-            name: sum(p.numel() for p in getattr(self, name).parameters() if p.requires_grad)
-            for name in ("adapter", "backbone", "head")
-        }
+        """Trainable parameters per part: adapter, backbone, head and total. A tensor
+        shared by two parts (tied weights) counts in the first and once in the total."""
+        counts, seen = {}, set()
+        for name in ("adapter", "backbone", "head"):
+            params = [
+                p for p in getattr(self, name).parameters() if p.requires_grad and id(p) not in seen
+            ]
+            seen.update(id(p) for p in params)
+            counts[name] = sum(p.numel() for p in params)
         counts["total"] = sum(counts.values())
         return counts
 

@@ -55,7 +55,9 @@ def build_model(task: Task, ctx: Context, spec: dict[str, Any]) -> SequenceModel
     adapter = task.input_adapter(ctx, spec)
     backbone = Backbone(adapter.output_size, ctx.config.backbone)
     head = task.head(ctx, spec, backbone.output_size)
-    return SequenceModel(adapter, backbone, head)
+    model = SequenceModel(adapter, backbone, head)
+    task.finish_model(ctx, model)
+    return model
 
 
 def init_backbone_from(model: SequenceModel, source: str | Path) -> None:

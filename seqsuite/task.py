@@ -143,6 +143,10 @@ class Task:
     def loss(self, output: Any, batch: dict[str, Any]) -> Tensor:
         raise NotImplementedError
 
+    def finish_model(self, ctx: Context, model: SequenceModel) -> None:
+        """Last touches once adapter, backbone and head are composed (optional), e.g.
+        tying the output layer to the input embedding."""
+
     # -- evaluation and reports ---------------------------------------------------------
 
     def evaluate(

@@ -140,7 +140,15 @@ class Trainer:
             return torch.optim.AdamW(params, lr=c.lr, weight_decay=c.weight_decay)
         return torch.optim.Adam(params, lr=c.lr, weight_decay=c.weight_decay)
 
-    def make_schedule(self, optimizer: torch.optim.Optimizer, steps_per_epoch: int, higher: bool):
+    def make_schedule(
+        self,
+        optimizer: torch.optim.Optimizer,
+        steps_per_epoch: int,
+        higher: bool,
+        elapsed: Callable[[], float] = lambda: 0.0,
+    ):
+        """The learning-rate schedule. Cosine decay follows whichever ends first: the
+        planned steps or, with ``time_budget``, the wall-clock budget (``elapsed()``)."""
         c = self.config
         total = max(1, c.epochs * steps_per_epoch)
         warm = c.warmup_steps
@@ -160,8 +168,10 @@ class Trainer:
             if warm and step < warm:
                 return (step + 1) / warm
             if c.schedule == "cosine":
-                progress = min(1.0, (step - warm) / max(1, total - warm))
-                return 0.5 * (1.0 + math.cos(math.pi * progress))
+                progress = (step - warm) / max(1, total - warm)
+                if c.time_budget:
+                    progress = max(progress, elapsed() / c.time_budget)
+                return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
             return 1.0
 
         return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
@@ -205,7 +215,10 @@ class Trainer:
         train = train.to(self.device)
         steps_per_epoch = _num_batches(train, c.batch_size)
         optimizer = self.make_optimizer(model)
-        schedule = self.make_schedule(optimizer, steps_per_epoch, higher_is_better)
+        loop = LoopState()
+        schedule = self.make_schedule(
+            optimizer, steps_per_epoch, higher_is_better, lambda: loop.elapsed
+        )
         per_step_schedule = isinstance(schedule, torch.optim.lr_scheduler.LambdaLR)
         scaler = torch.amp.GradScaler(
             "cuda", enabled=self.device.type == "cuda" and c.precision == "fp16"
@@ -215,7 +228,6 @@ class Trainer:
         flops = getattr(getattr(model, "backbone", None), "flops_per_timestep", lambda: 0.0)()
         timesteps_per_example = train.timesteps / max(train.size, 1)
 
-        loop = LoopState()
         best_state = None
         carried = None  # recurrent state carried across batches (stateful splits)
         epoch_rng = generator.get_state()
@@ -241,7 +253,11 @@ class Trainer:
             nonlocal best_state
             train_loss = tally.loss()
             if tally.bad_step() >= 0 or not math.isfinite(train_loss):
-                kept = f"; the best checkpoint (epoch {loop.best_epoch:g}) is kept" if loop.best_epoch else ""
+                kept = (
+                    f"; the best checkpoint (epoch {loop.best_epoch:g}) is kept"
+                    if loop.best_epoch
+                    else ""
+                )
                 raise TrainingDiverged(
                     f"training loss became {train_loss} in epoch {loop.epoch + 1}, "
                     f"step {tally.bad_step() + 1}{kept}. "
@@ -338,7 +354,11 @@ class Trainer:
                 tally.clock = now
                 out_of_time = bool(c.time_budget) and loop.elapsed >= c.time_budget
                 epoch_done = loop.step_in_epoch >= steps_per_epoch
-                if out_of_time or epoch_done or (c.eval_every and loop.global_step % c.eval_every == 0):
+                if (
+                    out_of_time
+                    or epoch_done
+                    or (c.eval_every and loop.global_step % c.eval_every == 0)
+                ):
                     if epoch_done:
                         carried = None
                     started = time.perf_counter()
@@ -380,7 +400,9 @@ class Trainer:
                 {"model": state, "epoch": epoch, "metric": {key: metric}, **self.checkpoint_extra},
             )
 
-    def _save_last(self, model, optimizer, schedule, scaler, generator, epoch_rng, loop, carried) -> None:
+    def _save_last(
+        self, model, optimizer, schedule, scaler, generator, epoch_rng, loop, carried
+    ) -> None:
         if self.checkpoint_dir:
             checkpoint.save(
                 self.checkpoint_dir / checkpoint.LAST,
@@ -429,7 +451,9 @@ class _Tally:
 
     def add(self, loss: Tensor, n: int, step: int) -> None:
         loss = loss.detach().float()
-        self.first_bad = torch.where((self.first_bad < 0) & ~torch.isfinite(loss), step, self.first_bad)
+        self.first_bad = torch.where(
+            (self.first_bad < 0) & ~torch.isfinite(loss), step, self.first_bad
+        )
         self.loss_sum += loss * n
         self.seen += n
 

@@ -83,7 +83,9 @@ def test_drift_baseline_is_exact_on_a_seasonal_series_with_a_steady_trend():
     t = np.arange(60)
     y = 50 + 0.5 * t + 5 * np.sin(2 * np.pi * t / 12)
     np.testing.assert_allclose(baselines.drift(y[:48], 12, 12), y[48:], atol=1e-9)
-    np.testing.assert_allclose(baselines.drift(np.exp(y[:48] / 50), 12, 12, log=True), np.exp(y[48:] / 50))
+    np.testing.assert_allclose(
+        baselines.drift(np.exp(y[:48] / 50), 12, 12, log=True), np.exp(y[48:] / 50)
+    )
 
 
 def test_embedded_series_load_offline():

@@ -37,7 +37,9 @@ def drift(history: np.ndarray, steps: int, season: int, log: bool = False) -> np
     level = np.log(history) if log else np.asarray(history, dtype=float)
     lag = season if season > 1 and len(level) > season else 1
     step = float(np.mean(level[lag:] - level[:-lag]))
-    forecast = np.array([level[len(level) - lag + (h % lag)] + (h // lag + 1) * step for h in range(steps)])
+    forecast = np.array(
+        [level[len(level) - lag + (h % lag)] + (h // lag + 1) * step for h in range(steps)]
+    )
     return np.exp(forecast) if log else forecast
 
 

@@ -1,0 +1,105 @@
+"""What every next-token model needs: stream likelihood and stateful sampling.
+
+Shared by the language-model tasks (characters, words, note events). The model is a
+:class:`~seqsuite.model.SequenceModel` whose head returns logits (batch, time, vocab).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .batches import StreamSplit
+
+
+@torch.no_grad()
+def stream_nll(
+    model: Any, split: StreamSplit, device: torch.device, streams: int = 8
+) -> tuple[float, int]:
+    """Summed negative log-likelihood (nats) and token count over ``split``, read as
+    ``streams`` parallel streams with the state carried from chunk to chunk."""
+    model.eval()
+    streams = max(1, min(streams, (len(split.tokens) - 1) // max(split.bptt, 1) or 1))
+    total = torch.zeros((), device=device, dtype=torch.float64)
+    count, state = 0, None
+    for batch in split.to(device).batches(streams):
+        logits, state = model(batch, state)
+        total += F.cross_entropy(
+            logits.float().flatten(0, 1), batch["targets"].flatten(), reduction="sum"
+        )
+        count += batch["targets"].numel()
+    return float(total), count
+
+
+def lm_metrics(nll_sum: float, tokens: int, characters: int | None = None) -> dict[str, float]:
+    """``nll`` (nats per token), ``perplexity`` and, given the characters the tokens
+    cover, ``bpc`` (bits per character)."""
+    nll = nll_sum / max(tokens, 1)
+    metrics = {"nll": nll, "perplexity": math.exp(min(nll, 700.0))}
+    if characters:
+        metrics["bpc"] = nll_sum / characters / math.log(2)
+    return metrics
+
+
+def sample_next(
+    logits: Tensor, temperature: float, top_k: int, generator: torch.Generator
+) -> Tensor:
+    """One id per row of ``logits`` (batch, vocab): softmax at ``temperature`` over the
+    ``top_k`` most likely (all if 0). Temperature 0 takes the most likely."""
+    logits = logits.float()
+    if temperature <= 0:
+        return logits.argmax(-1)
+    logits = logits / temperature
+    if 0 < top_k < logits.shape[-1]:
+        cutoff = logits.topk(top_k, dim=-1).values[..., -1:]
+        logits = logits.masked_fill(logits < cutoff, float("-inf"))
+    probs = torch.softmax(logits, dim=-1)
+    return torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(-1).to(logits.device)
+
+
+@torch.no_grad()
+def generate(
+    model: Any,
+    prompt: list[int],
+    length: int,
+    *,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+    banned: tuple[int, ...] = (0,),
+) -> list[int]:
+    """``length`` new ids after ``prompt``. The prompt is read once; then each new id is
+    fed alone with the carried state: the cost is linear in the length."""
+    model.eval()
+    generator = torch.Generator().manual_seed(seed)
+    tokens = torch.tensor([prompt], dtype=torch.long, device=device)
+    logits, state = model({"tokens": tokens})
+    out: list[int] = []
+    for _ in range(length):
+        last = logits[:, -1].clone()
+        last[:, list(banned)] = float("-inf")
+        next_id = sample_next(last, temperature, top_k, generator)
+        out.append(int(next_id))
+        logits, state = model({"tokens": next_id.view(1, 1)}, state)
+    return out
+
+
+@torch.no_grad()
+def generate_rerunning_prefix(
+    model: Any, prompt: list[int], length: int, *, seed: int = 0, device="cpu"
+) -> list[int]:
+    """The naive way, for comparison in benchmarks: re-read the whole text for each new id."""
+    model.eval()
+    generator = torch.Generator().manual_seed(seed)
+    ids = list(prompt)
+    for _ in range(length):
+        logits, _ = model({"tokens": torch.tensor([ids], dtype=torch.long, device=device)})
+        last = logits[:, -1].clone()
+        last[:, 0] = float("-inf")
+        ids.append(int(sample_next(last, 1.0, 0, generator)))
+    return ids[len(prompt) :]

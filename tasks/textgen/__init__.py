@@ -1,0 +1,5 @@
+"""Text generation: a character- or word-level LSTM language model, char-rnn style."""
+
+from .task import TextgenConfig, TextgenTask
+
+__all__ = ["TextgenConfig", "TextgenTask"]

