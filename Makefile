@@ -34,7 +34,7 @@ clean:
 
 # Rewrite configs/<task>.toml from the built-in tasks' defaults (a test checks they agree).
 configs: $(STAMP)
-	for task in forecast; do \
+	for task in $$($(BIN)/python -c "from importlib.metadata import entry_points as e; print(' '.join(x.name for x in e(group='seqsuite.tasks') if x.dist.name == 'seqsuite'))"); do \
 	  { echo "# Defaults of \`seqsuite run $$task\`, as \`seqsuite config $$task\` prints them."; \
 	    echo "# Copy, edit and pass with --config FILE; a test checks this file matches the task's defaults."; \
 	    echo; $(BIN)/seqsuite config $$task; } > configs/$$task.toml; \

@@ -302,6 +302,7 @@ def finish(
         "clipped_steps": result.clipped_steps,
         "baseline_seconds": round(baseline_seconds, 3),
         "device": ctx.device.type,
+        "precision": result.precision,
         "seqsuite_version": __version__,
     }
     runs.write_history(run_dir, result.history)

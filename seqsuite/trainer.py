@@ -55,8 +55,9 @@ class TrainConfig:
     patience: int = field(default=10, metadata={"min": 0, "help": "early stopping; 0 = off"})
     min_delta: float = field(default=0.0, metadata={"min": 0.0})
     time_budget: float = field(default=0.0, metadata={"min": 0.0, "help": "seconds; 0 = none"})
-    precision: Literal["fp32", "bf16", "fp16"] = field(
-        default="fp32", metadata={"help": "autocast: bf16 on CPU or CUDA, fp16 on CUDA"}
+    precision: Literal["fp32", "bf16", "fp16", "auto"] = field(
+        default="fp32",
+        metadata={"help": "autocast: bf16 on CPU or CUDA, fp16 on CUDA; auto = bf16 where fast"},
     )
     eval_every: int = field(
         default=0, metadata={"min": 0, "help": "validate every N steps too (0 = once per epoch)"}
@@ -83,6 +84,7 @@ class FitResult:
     stop_reason: str  # "epochs" | "early_stopping" | "time_budget"
     train_seconds: float
     clipped_steps: int
+    precision: str = "fp32"
 
     @property
     def samples_per_second(self) -> float:
@@ -176,12 +178,25 @@ class Trainer:
 
         return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
+    @property
+    def precision(self) -> str:
+        """The precision that runs: ``auto`` becomes bf16 where the hardware has fast bf16
+        (CUDA with bf16, or a CPU whose oneDNN has bf16 kernels), fp32 elsewhere; fp16
+        stays fp32 on CPU."""
+        wanted, device = self.config.precision, self.device.type
+        if wanted == "auto":
+            if device == "cuda":
+                return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+            return "bf16" if _cpu_has_fast_bf16() else "fp32"
+        if wanted == "fp16" and device != "cuda":
+            return "fp32"
+        return wanted
+
     def autocast(self):
-        """bf16 autocast on CUDA and CPU; fp16 on CUDA only (CPU has no fast fp16)."""
-        c = self.config
-        if c.precision == "bf16":
+        precision = self.precision
+        if precision == "bf16":
             return torch.autocast(self.device.type, dtype=torch.bfloat16)
-        if c.precision == "fp16" and self.device.type == "cuda":
+        if precision == "fp16":
             return torch.autocast("cuda", dtype=torch.float16)
         return nullcontext()
 
@@ -220,9 +235,7 @@ class Trainer:
             optimizer, steps_per_epoch, higher_is_better, lambda: loop.elapsed
         )
         per_step_schedule = isinstance(schedule, torch.optim.lr_scheduler.LambdaLR)
-        scaler = torch.amp.GradScaler(
-            "cuda", enabled=self.device.type == "cuda" and c.precision == "fp16"
-        )
+        scaler = torch.amp.GradScaler("cuda", enabled=self.precision == "fp16")
         generator = torch.Generator().manual_seed(self.seed)
         key = f"val_{primary}" if validate else "train_loss"
         flops = getattr(getattr(model, "backbone", None), "flops_per_timestep", lambda: 0.0)()
@@ -308,6 +321,7 @@ class Trainer:
                 loop.stop_reason, loop.done = "early_stopping", True
             elif loop.epoch >= c.epochs:
                 loop.stop_reason, loop.done = "epochs", True
+            record["elapsed"] = round(loop.elapsed, 3)
             record["stop_reason"] = loop.stop_reason if loop.done else ""
             self.history.append(record)
             self.progress.end_epoch(record, key)
@@ -385,6 +399,7 @@ class Trainer:
             stop_reason=loop.stop_reason,
             train_seconds=loop.elapsed,
             clipped_steps=loop.clipped,
+            precision=self.precision,
         )
 
     def _better(self, a: float, b: float, higher: bool) -> bool:
@@ -462,6 +477,13 @@ class _Tally:
 
     def bad_step(self) -> int:
         return int(self.first_bad)
+
+
+def _cpu_has_fast_bf16() -> bool:
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
 
 
 def _num_batches(split: Split, batch_size: int) -> int:

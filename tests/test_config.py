@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
@@ -94,7 +95,10 @@ def test_resolved_config_round_trips_through_toml(forecast):
     assert again == config
 
 
-@pytest.mark.parametrize("name", ["forecast"])
+BUILTIN = sorted(e.name for e in entry_points(group="seqsuite.tasks") if e.dist and e.dist.name == "seqsuite")
+
+
+@pytest.mark.parametrize("name", BUILTIN)
 def test_configs_folder_agrees_with_the_task_defaults(name):
     """configs/<task>.toml is the file users copy; it must match what the task runs with."""
     task = get_task(name)
