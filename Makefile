@@ -28,6 +28,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(OFFLINE) $(BIN)/python bench/forecast.py --write
 	$(OFFLINE) $(BIN)/python bench/keras_tutorial.py --write
+	$(OFFLINE) $(BIN)/python bench/textgen.py --minutes 20 --write
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -41,8 +41,11 @@ def run_seeds(seeds: int, **kwargs) -> list[tuple[dict, float]]:
             started = time.perf_counter()
             result = seqsuite.run("forecast", seed=seed, quiet=True, runs_root=root, **kwargs)
             results.append((result.metrics, time.perf_counter() - started))
-            print(f"  seed {seed}: mase {result.metrics['test']['mase']:.3f} "
-                  f"mape {result.metrics['test']['mape']:.2f} %", file=sys.stderr)
+            print(
+                f"  seed {seed}: mase {result.metrics['test']['mase']:.3f} "
+                f"mape {result.metrics['test']['mape']:.2f} %",
+                file=sys.stderr,
+            )
     return results
 
 
@@ -63,7 +66,11 @@ def table(results: list[tuple[dict, float]], published: dict[str, float] | None)
         f"{spread(lstm['mape'], 2)} | {spread(lstm['smape'], 2)} | {spread(lstm['rmse'], 3)} |{extra}"
     )
     for name, b in metrics[0]["baselines"].items():
-        ref = f" {published[name]} |" if published and name in published else (" – |" if published else "")
+        ref = (
+            f" {published[name]} |"
+            if published and name in published
+            else (" – |" if published else "")
+        )
         lines.append(
             f"| {name} | {b['mase']:.3f} | {b['mape']:.2f} | {b['smape']:.2f} | {b['rmse']:.3f} |{ref}"
         )

@@ -41,9 +41,13 @@ def main() -> None:
     for init in ("keras", "pytorch"):
         losses, times = [], []
         for seed in range(args.seeds):
-            model = SequenceRegressor(1, 1, BackboneConfig(hidden_size=50, activation="relu", init=init), seed=seed)
+            model = SequenceRegressor(
+                1, 1, BackboneConfig(hidden_size=50, activation="relu", init=init), seed=seed
+            )
             started = time.perf_counter()
-            model.fit(X, y, TrainConfig(epochs=100, batch_size=32, lr=1e-3, clip_norm=0, patience=0))
+            model.fit(
+                X, y, TrainConfig(epochs=100, batch_size=32, lr=1e-3, clip_norm=0, patience=0)
+            )
             times.append(time.perf_counter() - started)
             losses.append(model.evaluate(X, y))
         rows.append(
@@ -56,7 +60,10 @@ def main() -> None:
     )
     print(text)
     if args.write:
-        replace_section("keras-tutorial", f"Command: `python bench/keras_tutorial.py --seeds {args.seeds} --write`\n\n{text}")
+        replace_section(
+            "keras-tutorial",
+            f"Command: `python bench/keras_tutorial.py --seeds {args.seeds} --write`\n\n{text}",
+        )
 
 
 if __name__ == "__main__":

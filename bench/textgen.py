@@ -39,7 +39,9 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "tinyshakespeare.txt"
 
 
-def generation_speed(run_dir: Path, lengths=(100, 300), repeats: int = 3) -> list[tuple[int, float, float]]:
+def generation_speed(
+    run_dir: Path, lengths=(100, 300), repeats: int = 3
+) -> list[tuple[int, float, float]]:
     _, ctx, model, saved = runner.load(run_dir, quiet=True)
     model.to("cpu")
     prompt = [2]
@@ -71,7 +73,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         out = Path(args.out or Path(scratch) / "run")
         started = time.perf_counter()
-        result = seqsuite.run("textgen", data=str(DATA), sets=sets, time_budget=args.minutes * 60, out=out)
+        result = seqsuite.run(
+            "textgen", data=str(DATA), sets=sets, time_budget=args.minutes * 60, out=out
+        )
         wall = time.perf_counter() - started
         rows = list(csv.DictReader((out / "history.csv").open()))
         speed = generation_speed(out)
@@ -82,8 +86,12 @@ def main() -> None:
         fig, ax = plt.subplots(figsize=(7, 4))
         ax.plot(elapsed, val, marker=".", label="seqsuite LSTM (validation)")
         ax.axhline(1.47, color="grey", linestyle="--", label="nanoGPT Transformer, GPU (1.47)")
-        ax.axhline(metrics["baselines"]["kneser_ney_5gram"]["nll"], color="tab:green", linestyle=":",
-                   label="Kneser-Ney 5-gram")
+        ax.axhline(
+            metrics["baselines"]["kneser_ney_5gram"]["nll"],
+            color="tab:green",
+            linestyle=":",
+            label="Kneser-Ney 5-gram",
+        )
         ax.set_xlabel("wall-clock minutes (training + validation)")
         ax.set_ylabel("validation nats / char")
         ax.set_ylim(1.3, 2.2)
@@ -112,9 +120,13 @@ def main() -> None:
         "",
         "Validation loss against wall-clock time (`docs/textgen_curve.png`):",
         "",
-        "| minutes | " + " | ".join(f"{e:.1f}" for e in elapsed[:: max(1, len(elapsed) // 12)]) + " |",
+        "| minutes | "
+        + " | ".join(f"{e:.1f}" for e in elapsed[:: max(1, len(elapsed) // 12)])
+        + " |",
         "|---|" + "---|" * len(elapsed[:: max(1, len(elapsed) // 12)]),
-        "| val nats/char | " + " | ".join(f"{v:.3f}" for v in val[:: max(1, len(val) // 12)]) + " |",
+        "| val nats/char | "
+        + " | ".join(f"{v:.3f}" for v in val[:: max(1, len(val) // 12)])
+        + " |",
         "",
         f"Best validation {best:.3f} nats/char at {elapsed[val.index(best)]:.1f} min.",
         "",

@@ -41,20 +41,27 @@ class ArraySplit:
     """Named tensors with the same first dimension (examples).
 
     ``seq_key`` names the tensor whose second dimension is time; ``lengths`` (optional,
-    (examples,) int64) gives each example's real length when sequences are padded.
+    (examples,) int64, kept on the CPU) gives each example's real length when sequences
+    are padded. Then each batch is cut to its own longest sequence, and with ``bucket``
+    examples of similar length are batched together (sorted within pools of 50 batches,
+    the batch order shuffled) so that padding stays small. Every batch carries
+    ``index``: the examples' positions in the split, to put predictions back in order.
     """
 
     stateful = False
+    POOL = 50  # batches per sorting pool when bucketing
 
-    def __init__(self, tensors: dict[str, Tensor], seq_key: str = "x"):
+    def __init__(self, tensors: dict[str, Tensor], seq_key: str = "x", bucket: bool = False):
         sizes = {name: t.shape[0] for name, t in tensors.items()}
         if len(set(sizes.values())) > 1:
             raise ValueError(f"tensors differ in their first dimension: {sizes}")
         self.tensors = tensors
         self.seq_key = seq_key
+        self.bucket = bucket
         self.size = next(iter(sizes.values())) if sizes else 0
-        if "lengths" in tensors:
-            self.timesteps = int(tensors["lengths"].sum())
+        self.lengths = tensors.get("lengths")
+        if self.lengths is not None:
+            self.timesteps = int(self.lengths.sum())
         elif seq_key in tensors and tensors[seq_key].dim() >= 2:
             self.timesteps = self.size * tensors[seq_key].shape[1]
         else:
@@ -71,29 +78,47 @@ class ArraySplit:
             name: t if name == "lengths" else t.to(device, non_blocking=True)
             for name, t in self.tensors.items()
         }
-        return ArraySplit(moved, self.seq_key)
+        return ArraySplit(moved, self.seq_key, self.bucket)
 
     def num_batches(self, batch_size: int) -> int:
         return -(-self.size // batch_size)
 
+    def _order(
+        self, batch_size: int, shuffle: bool, generator: torch.Generator | None
+    ) -> list[Tensor]:
+        """The example indices of each batch."""
+        order = (
+            torch.randperm(self.size, generator=generator) if shuffle else torch.arange(self.size)
+        )
+        if not (self.bucket and self.lengths is not None):
+            return list(order.split(batch_size))
+        pools = order.split(batch_size * self.POOL) if shuffle else [order]
+        groups = []
+        for pool in pools:
+            by_length = pool[torch.argsort(self.lengths[pool], stable=True)]
+            groups += list(by_length.split(batch_size))
+        if shuffle:
+            groups = [groups[i] for i in torch.randperm(len(groups), generator=generator)]
+        return groups
+
     def batches(
         self, batch_size: int, shuffle: bool = False, generator: torch.Generator | None = None
     ) -> Iterator[Batch]:
-        if shuffle:
-            order = torch.randperm(self.size, generator=generator)
-        else:
-            order = torch.arange(self.size)
-        device_order = {}
-        for start in range(0, self.size, batch_size):
-            idx = order[start : start + batch_size]
-            batch = {}
+        groups = self._order(batch_size, shuffle, generator)
+        sizes = [len(g) for g in groups]
+        everything = torch.cat(groups) if groups else torch.zeros(0, dtype=torch.long)
+        per_device = {torch.device("cpu"): groups}  # the epoch's order moves to a device once
+        for t in self.tensors.values():
+            if t.device not in per_device:
+                per_device[t.device] = everything.to(t.device, non_blocking=True).split(sizes)
+        for i, idx in enumerate(groups):
+            batch: Batch = {"index": idx}
+            longest = int(self.lengths[idx].max()) if self.lengths is not None else None
             for name, t in self.tensors.items():
-                if t.device.type != "cpu":
-                    if t.device not in device_order:
-                        device_order[t.device] = order.to(t.device)
-                    batch[name] = t[device_order[t.device][start : start + batch_size]]
-                else:
-                    batch[name] = t[idx]
+                rows = t[per_device[t.device][i]]
+                if longest is not None and name == self.seq_key:
+                    rows = rows[:, :longest]  # no batch is wider than its longest sequence
+                batch[name] = rows
             yield batch
 
 

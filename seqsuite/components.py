@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 from torch import Tensor, nn
 
 from .backbone import BackboneOutput
@@ -63,3 +64,45 @@ class StepHead(nn.Module):
 
     def forward(self, out: BackboneOutput, batch: dict[str, Any]) -> Tensor:
         return self.linear(self.dropout(out.sequence))
+
+
+class PooledHead(nn.Module):
+    """Class scores from a whole sequence: pool the backbone's outputs over time, then a
+    linear layer. ``last`` takes each sequence's final state (both directions when
+    bidirectional); ``mean`` and ``max`` pool over the real steps only (padding is
+    ignored, using ``batch["lengths"]``); ``attention`` learns a weight per step."""
+
+    POOLINGS = ("last", "mean", "max", "attention")
+
+    def __init__(
+        self, in_features: int, num_classes: int, pooling: str = "last", dropout: float = 0.0
+    ):
+        super().__init__()
+        if pooling not in self.POOLINGS:
+            raise ValueError(f"pooling must be one of {self.POOLINGS}")
+        self.pooling = pooling
+        self.attention = nn.Linear(in_features, 1) if pooling == "attention" else None
+        self.dropout = nn.Dropout(dropout)
+        self.linear = nn.Linear(in_features, num_classes)
+
+    def pool(self, out: BackboneOutput, batch: dict[str, Any]) -> Tensor:
+        if self.pooling == "last":
+            return out.last
+        steps = out.sequence
+        lengths = batch.get("lengths")
+        if lengths is None:
+            mask = steps.new_ones(steps.shape[:2], dtype=torch.bool)
+        else:
+            mask = (
+                torch.arange(steps.shape[1], device=steps.device)[None, :]
+                < lengths.to(steps.device)[:, None]
+            )
+        if self.pooling == "mean":
+            return (steps * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp(min=1)
+        if self.pooling == "max":
+            return steps.masked_fill(~mask[..., None], float("-inf")).amax(1)
+        scores = self.attention(steps).squeeze(-1).masked_fill(~mask, float("-inf"))
+        return (torch.softmax(scores, dim=1)[..., None] * steps).sum(1)
+
+    def forward(self, out: BackboneOutput, batch: dict[str, Any]) -> Tensor:
+        return self.linear(self.dropout(self.pool(out, batch)))

@@ -277,10 +277,17 @@ def resolve(
     files: list[str | Path] = (),
     sets: list[str] = (),
     flags: dict[str, dict[str, Any]] | None = None,
+    base: list[tuple[dict[str, Any], str]] = (),
 ) -> RunConfig:
-    """Apply all layers for ``task`` and return a checked :class:`RunConfig`."""
+    """Apply all layers for ``task`` and return a checked :class:`RunConfig`.
+
+    ``base``: (values, source name) layers between the defaults and the files, such as
+    the backbone of an ``--init-from`` run.
+    """
     values = default_layers(task)
     sources: dict[str, str] = {}
+    for layer, name in base:
+        merge(values, layer, name, sources)
     for path in files:
         merge(values, read_toml(path), str(path), sources)
     for pair in sets:

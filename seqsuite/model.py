@@ -43,6 +43,26 @@ class SequenceModel(nn.Module):
         counts["total"] = sum(counts.values())
         return counts
 
+    def layer_groups(self) -> list[list[nn.Parameter]]:
+        """Parameters from the top of the network down: head, each backbone layer (last
+        first), adapter. For discriminative learning rates and gradual unfreezing."""
+        layers = self.backbone.config.num_layers
+        by_layer: list[list[nn.Parameter]] = [[] for _ in range(layers)]
+        for name, param in self.backbone.named_parameters():
+            layer = int(name.split("_l")[-1].split("_")[0])  # rnn.weight_ih_l1_reverse -> 1
+            by_layer[layer].append(param)
+        groups = [
+            list(self.head.parameters()),
+            *reversed(by_layer),
+            list(self.adapter.parameters()),
+        ]
+        seen: set[int] = set()
+        unique = []
+        for group in groups:  # a tied tensor belongs to its first (highest) group
+            unique.append([p for p in group if id(p) not in seen])
+            seen.update(id(p) for p in group)
+        return [g for g in unique if g]
+
 
 def build_model(
     adapter: nn.Module, input_size: int, config: BackboneConfig, head: nn.Module

@@ -42,3 +42,32 @@ def loss_plot(
     ax.grid(alpha=0.3)
     fig.legend(loc="upper right", fontsize="small")
     save(fig, path)
+
+
+def confusion_plot(matrix: Any, classes: list[str], path: str | Path, title: str) -> None:
+    """Rows: true class; columns: predicted; each cell: count and share of its row."""
+    import numpy as np
+
+    matrix = np.asarray(matrix)
+    shares = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    size = max(4.0, 0.9 * len(classes) + 2)
+    fig, ax = plt.subplots(figsize=(size, size * 0.85))
+    ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
+    ax.set_yticks(range(len(classes)), classes)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    for i in range(len(classes)):
+        for j in range(len(classes)):
+            color = "white" if shares[i, j] > 0.5 else "black"
+            ax.text(
+                j,
+                i,
+                f"{matrix[i, j]}\n{shares[i, j]:.0%}",
+                ha="center",
+                va="center",
+                color=color,
+                fontsize=8,
+            )
+    ax.set_title(title)
+    save(fig, path)

@@ -31,6 +31,7 @@ from .registry import get_task
 from .tables import metrics_table
 from .task import Context, Prepared, Task
 from .trainer import Trainer
+from .transfer import load_backbone, load_source
 
 REFIT = "refit.pt"  # weights retrained on train+val (train.refit); evaluated instead of best.pt
 
@@ -58,30 +59,6 @@ def build_model(task: Task, ctx: Context, spec: dict[str, Any]) -> SequenceModel
     model = SequenceModel(adapter, backbone, head)
     task.finish_model(ctx, model)
     return model
-
-
-def init_backbone_from(model: SequenceModel, source: str | Path) -> None:
-    """Load the backbone weights of another run (``--init-from RUN_DIR``)."""
-    source = Path(source)
-    path = source / checkpoint.BEST if source.is_dir() else source
-    saved = checkpoint.load(path)
-    weights = {
-        k[len("backbone.") :]: v for k, v in saved["model"].items() if k.startswith("backbone.")
-    }
-    own = model.backbone.state_dict()
-    if set(weights) != set(own):
-        raise UserError(
-            f"--init-from {source}: its backbone has a different structure "
-            f"(layers, direction or cell differ: {sorted(set(weights) ^ set(own))[:3]})"
-        )
-    for name, tensor in weights.items():
-        if tensor.shape != own[name].shape:
-            raise UserError(
-                f"--init-from {source}: backbone.{name} has shape {tuple(tensor.shape)}, "
-                f"this model needs {tuple(own[name].shape)} (check hidden_size, proj_size and the "
-                "input size)"
-            )
-    model.backbone.load_state_dict(weights)
 
 
 class _HistoryWriter:
@@ -123,10 +100,17 @@ def run(
     }
     if data and dataset is None:
         flags["run"]["dataset"] = ""
-    config = configs.resolve(task, config_files, sets, flags)
+    source = load_source(init_from) if init_from else None
+    # the source's backbone is the default here, so that its weights fit
+    base = [({"backbone": source.backbone}, f"--init-from {init_from}")] if source else []
+    config = configs.resolve(task, config_files, sets, flags, base)
     console = _console(quiet)
     ctx = Context(
-        config=config, device=resolve_device(config.run.device), console=console, quiet=quiet
+        config=config,
+        device=resolve_device(config.run.device),
+        console=console,
+        quiet=quiet,
+        source=source,
     )
     seed_everything(config.run.seed)
     prepared = task.prepare(ctx)
@@ -152,8 +136,10 @@ def run(
             {"spec": prepared.spec, "state": prepared.state, "dataset": prepared.dataset},
         )
         model = build_model(task, ctx, prepared.spec)
-        if config.run.init_from:
-            init_backbone_from(model, config.run.init_from)
+        if source:
+            load_backbone(model, source)
+            carried = task.transfer(ctx, model, prepared, source)
+            console.print(f"backbone from {source.path}" + (f"; {carried}" if carried else ""))
     except BaseException:
         shutil.rmtree(run_dir, ignore_errors=True)  # nothing worth keeping yet
         raise
@@ -187,6 +173,8 @@ def resume(run_dir: str | Path, *, quiet: bool = False, callbacks: list[Any] = (
         ctx.console.print(f"{ctx.run_dir} is already finished")
         return RunResult(ctx.run_dir, runs.read_json(ctx.run_dir / runs.METRICS, "metrics"))
     seed_everything(ctx.seed)
+    if ctx.config.run.init_from and ctx.config.train.refit:
+        ctx.source = load_source(ctx.config.run.init_from)  # the refit starts from it again
     prepared = task.prepare(ctx)
     model = build_model(task, ctx, saved["spec"])
     has_checkpoint = (ctx.run_dir / checkpoint.LAST).exists()
@@ -257,8 +245,9 @@ def refit(task: Task, ctx: Context, prepared: Prepared, result: Any) -> Sequence
         raise UserError(f"train.refit: task {task.name!r} provides no train+val split to refit on")
     seed_everything(ctx.seed)
     model = build_model(task, ctx, prepared.spec)
-    if ctx.config.run.init_from:
-        init_backbone_from(model, ctx.config.run.init_from)
+    if ctx.source:
+        load_backbone(model, ctx.source)
+        task.transfer(ctx, model, prepared, ctx.source)
     settings = dataclasses.replace(
         ctx.config.train, epochs=max(1, result.best_epoch), patience=0, time_budget=0.0
     )

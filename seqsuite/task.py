@@ -82,6 +82,8 @@ class Context:
     #: where tasks cache expensive preprocessing, keyed by its inputs
     cache_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "seqsuite")
     quiet: bool = False
+    #: the run given with ``--init-from`` (its config, task state and weights), if any
+    source: Any = None
 
     @property
     def options(self) -> Any:
@@ -146,6 +148,12 @@ class Task:
     def finish_model(self, ctx: Context, model: SequenceModel) -> None:
         """Last touches once adapter, backbone and head are composed (optional), e.g.
         tying the output layer to the input embedding."""
+
+    def transfer(self, ctx: Context, model: SequenceModel, prepared: Prepared, source: Any) -> str:
+        """After ``--init-from`` loaded the backbone: carry over what else fits (e.g. the
+        embedding rows of shared words). ``source`` is a :class:`seqsuite.transfer.Source`.
+        Returns a line saying what was carried over."""
+        return ""
 
     # -- evaluation and reports ---------------------------------------------------------
 

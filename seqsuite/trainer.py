@@ -63,6 +63,20 @@ class TrainConfig:
         default=0, metadata={"min": 0, "help": "validate every N steps too (0 = once per epoch)"}
     )
     shuffle: bool = True
+    layer_lr_decay: float = field(
+        default=1.0,
+        metadata={
+            "min": 1.0,
+            "help": "each lower layer group learns this many times slower (ULMFiT: 2.6)",
+        },
+    )
+    unfreeze_epochs: int = field(
+        default=0,
+        metadata={
+            "min": 0,
+            "help": "gradual unfreezing: one more layer group every N epochs (0 = all)",
+        },
+    )
     refit: bool = field(
         default=False,
         metadata={"help": "after early stopping, retrain on train+val for the best epoch count"},
@@ -132,8 +146,15 @@ class Trainer:
     # -- building blocks ---------------------------------------------------------------
 
     def make_optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
+        """One parameter group, or with ``layer_lr_decay`` one per layer group from the
+        top down, each ``layer_lr_decay`` times slower than the one above."""
         c = self.config
-        params = [p for p in model.parameters() if p.requires_grad]
+        params: Any = [p for p in model.parameters() if p.requires_grad]
+        if c.layer_lr_decay != 1.0 and hasattr(model, "layer_groups"):
+            params = [
+                {"params": group, "lr": c.lr / c.layer_lr_decay**depth}
+                for depth, group in enumerate(model.layer_groups())
+            ]
         if c.optimizer == "sgd":
             return torch.optim.SGD(
                 params, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay
@@ -337,6 +358,7 @@ class Trainer:
                 generator.set_state(epoch_rng)
             batches = train.batches(c.batch_size, c.shuffle, generator)
             batches = itertools.islice(batches, loop.step_in_epoch, None)
+            self._unfreeze(model, loop.epoch)
             self.progress.start_epoch(loop.epoch + 1, c.epochs, steps_per_epoch)
             tally = _Tally(self.device)
             state = carried if train.stateful else None
@@ -389,6 +411,8 @@ class Trainer:
                     loop.epoch += 1
                     loop.step_in_epoch = 0
         self.progress.close()
+        for param in model.parameters():  # unfreezing is a training-time matter
+            param.requires_grad_(True)
         if best_state is not None and not keep_last:
             model.load_state_dict(best_state)
         return FitResult(
@@ -401,6 +425,18 @@ class Trainer:
             clipped_steps=loop.clipped,
             precision=self.precision,
         )
+
+    def _unfreeze(self, model: nn.Module, epoch: int) -> None:
+        """Gradual unfreezing: the top layer group trains from the first epoch, one more
+        group joins every ``unfreeze_epochs`` epochs."""
+        every = self.config.unfreeze_epochs
+        if not every or not hasattr(model, "layer_groups"):
+            return
+        groups = model.layer_groups()
+        active = min(len(groups), 1 + epoch // every)
+        for depth, group in enumerate(groups):
+            for param in group:
+                param.requires_grad_(depth < active)
 
     def _better(self, a: float, b: float, higher: bool) -> bool:
         delta = self.config.min_delta

@@ -95,7 +95,9 @@ def test_resolved_config_round_trips_through_toml(forecast):
     assert again == config
 
 
-BUILTIN = sorted(e.name for e in entry_points(group="seqsuite.tasks") if e.dist and e.dist.name == "seqsuite")
+BUILTIN = sorted(
+    e.name for e in entry_points(group="seqsuite.tasks") if e.dist and e.dist.name == "seqsuite"
+)
 
 
 @pytest.mark.parametrize("name", BUILTIN)

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
+from seqsuite import metrics
 from seqsuite_tasks.forecast import baselines
 from seqsuite_tasks.forecast.series import load_file, load_named
 from seqsuite_tasks.forecast.transforms import (
@@ -16,8 +18,6 @@ from seqsuite_tasks.forecast.transforms import (
     fit_transform,
     windows,
 )
-
-from seqsuite import metrics
 
 from .conftest import airpassengers
 

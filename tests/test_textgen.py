@@ -8,8 +8,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from seqsuite_tasks.textgen.ngram import KneserNey, unigram_nll
-from seqsuite_tasks.textgen.task import TiedHead
 
 from seqsuite.backbone import Backbone, BackboneConfig
 from seqsuite.batches import StreamSplit
@@ -17,6 +15,8 @@ from seqsuite.components import TokenInput
 from seqsuite.model import SequenceModel
 from seqsuite.token_lm import generate, generate_rerunning_prefix, stream_nll
 from seqsuite.vocab import UNK, Vocabulary
+from seqsuite_tasks.textgen.ngram import KneserNey, unigram_nll
+from seqsuite_tasks.textgen.task import TiedHead
 
 TEXT = (
     "It is a truth universally acknowledged, that a single man in possession of a good fortune.\n"
@@ -143,7 +143,9 @@ def test_textgen_run_generate_and_eval(cli, tmp_path):
     text = Path("g.txt").read_text()
     assert text.startswith("It is Ω") and len(text) == len("It is Ω") + 40
     assert "not in the vocabulary" in generated.out
-    again = cli("generate", "r", "--prompt", "It is Ω", "--length", "40", "--seed", "3", "--out", "h.txt")
+    again = cli(
+        "generate", "r", "--prompt", "It is Ω", "--length", "40", "--seed", "3", "--out", "h.txt"
+    )
     assert again.code == 0
     assert Path("h.txt").read_text() == text
     assert cli("eval", "r").code == 0

@@ -1,0 +1,297 @@
+"""The sentiment task: classify a text into any number of classes.
+
+Text -> word tokens (lower-cased; URLs and @mentions folded into placeholders) ->
+embedding -> the shared backbone (bidirectional by default, packed) -> pooling over time
+-> class scores. Batches group texts of similar length so that padding stays small.
+
+Transfer: with ``--init-from RUN_DIR`` (for example a word-level ``textgen`` language
+model) the backbone starts from that run's weights and the embedding rows of the words
+both vocabularies share are copied; ``train.layer_lr_decay`` and
+``train.unfreeze_epochs`` give ULMFiT's discriminative learning rates and gradual
+unfreezing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from seqsuite.batches import ArraySplit
+from seqsuite.components import PooledHead, TokenInput
+from seqsuite.errors import UserError
+from seqsuite.metrics import classification, confusion_matrix
+from seqsuite.plots import confusion_plot
+from seqsuite.splits import stratified_split
+from seqsuite.task import Context, Prepared, Task
+from seqsuite.vocab import Vocabulary
+
+from . import data as sources
+
+URL = re.compile(r"https?://\S+|www\.\S+")
+MENTION = re.compile(r"@\w+")
+
+
+def normalize(text: str) -> str:
+    """URLs and @mentions say little about sentiment but a lot of distinct words."""
+    return MENTION.sub(" @user ", URL.sub(" http ", text))
+
+
+@dataclass
+class SentimentConfig:
+    """The ``[task]`` section of ``seqsuite run sentiment``."""
+
+    text_column: str = "text"
+    label_column: str = "label"
+    split_column: str = field(default="split", metadata={"help": "optional column: train/val/test"})
+    lowercase: bool = True
+    min_freq: int = field(default=2, metadata={"min": 1, "help": "rarer words become <unk>"})
+    max_vocab: int = field(default=30_000, metadata={"min": 3})
+    max_length: int = field(default=100, metadata={"min": 1, "help": "tokens kept per text"})
+    embedding_dim: int = field(
+        default=0, metadata={"min": 0, "help": "0 = 128, or the --init-from run's"}
+    )
+    pooling: Literal["last", "mean", "max", "attention"] = "max"
+    dropout: float = field(default=0.4, metadata={"min": 0.0, "below": 1.0})
+    val_fraction: float = field(default=0.1, metadata={"min": 0.0, "below": 0.5})
+    test_fraction: float = field(default=0.1, metadata={"min": 0.0, "below": 0.5})
+
+
+class SentimentTask(Task):
+    name = "sentiment"
+    summary = (
+        "text classification: word embeddings, BiLSTM, pooling; transfer from a language model"
+    )
+    config_class = SentimentConfig
+    datasets = tuple(sources.NAMED)
+    primary_metric = "accuracy"
+    higher_is_better = True
+    defaults = {
+        "backbone": {"hidden_size": 128, "bidirectional": True},
+        "train": {"epochs": 20, "batch_size": 64, "lr": 2e-3, "patience": 4, "clip_norm": 1.0},
+    }
+
+    # -- data -----------------------------------------------------------------------
+
+    def prepare(self, ctx: Context) -> Prepared:
+        o, run = ctx.options, ctx.config.run
+        if run.data:
+            data = sources.load_file(run.data, o.text_column, o.label_column, o.split_column)
+        else:
+            data = sources.load_named(
+                run.dataset or self.default_dataset, o.text_column, o.label_column
+            )
+        where = run.data or data.name
+        state = ctx.state or {}
+        if "classes" in state:
+            classes = list(state["classes"])
+        else:
+            classes = sorted(set(data.labels), key=_label_order)
+            if len(classes) < 2:
+                raise UserError(
+                    f"{where}: the label column has a single class ({classes[0]!r}); need two or more"
+                )
+        index = {c: i for i, c in enumerate(classes)}
+        unknown = sorted({lab for lab in data.labels if lab not in index})
+        if unknown:
+            raise UserError(
+                f"{where}: labels {unknown[:5]} were not in the training run's classes {classes}"
+            )
+        labels = np.array([index[lab] for lab in data.labels])
+        parts = self._split(data, labels, o, ctx.seed, where)
+
+        texts = [normalize(t) for t in data.texts]
+        if "vocab" in state:
+            vocab = Vocabulary.from_dict(state["vocab"])
+        else:
+            splitter = Vocabulary("word", lowercase=o.lowercase)
+            vocab = Vocabulary.build(
+                (w for i in parts["train"] for w in splitter.split(texts[i])),
+                "word",
+                min_freq=o.min_freq,
+                max_size=o.max_vocab,
+                lowercase=o.lowercase,
+            )
+        encoded = [vocab.encode(t)[: o.max_length] for t in texts]
+
+        rows = {name: [i for i in parts[name] if encoded[i]] for name in parts}
+
+        def split(name: str) -> ArraySplit:
+            rows_ = rows[name]
+            tokens, lengths = pad_tokens([encoded[i] for i in rows_])
+            return ArraySplit(
+                {"tokens": tokens, "lengths": lengths, "label": torch.from_numpy(labels[rows_])},
+                seq_key="tokens",
+                bucket=True,
+            )
+
+        train, val, test = split("train"), split("val"), split("test")
+        empty = sum(1 for e in encoded if not e)
+        if min(train.size, val.size, test.size) == 0:
+            raise UserError(
+                f"{where}: too few texts for a train / val / test split ({len(texts)} usable)"
+            )
+        return Prepared(
+            train=train,
+            val=val,
+            test=test,
+            spec={
+                "vocab_size": len(vocab),
+                "classes": len(classes),
+                "embedding_dim": o.embedding_dim or (ctx.source.input_size if ctx.source else 128),
+            },
+            state={"vocab": vocab.to_dict(), "classes": classes},
+            dataset=data.name,
+            summary=(
+                f"{len(texts):,} texts, {len(classes)} classes, {len(vocab):,} words: "
+                f"{train.size:,} train / {val.size:,} val / {test.size:,} test"
+                + (f" ({empty} empty texts skipped)" if empty else "")
+            ),
+            extra={
+                "classes": classes,
+                "texts": data.texts,
+                "rows": rows,
+                "labels": labels,
+                "vocab": vocab,
+            },
+        )
+
+    @staticmethod
+    def _split(
+        data: sources.Labelled, labels: np.ndarray, o: SentimentConfig, seed: int, where: str
+    ) -> dict:
+        if data.splits is not None:
+            parts = {
+                name: [i for i, s in enumerate(data.splits) if s == name]
+                for name in ("train", "val", "test")
+            }
+            missing = [name for name, rows in parts.items() if not rows]
+            if missing:
+                raise UserError(f"{where}: the split column has no {'/'.join(missing)} rows")
+            return parts
+        return stratified_split(labels, o.val_fraction, o.test_fraction, seed)
+
+    # -- model ----------------------------------------------------------------------
+
+    def input_adapter(self, ctx: Context, spec: dict[str, Any]) -> TokenInput:
+        return TokenInput(spec["vocab_size"], spec["embedding_dim"], dropout=ctx.options.dropout)
+
+    def head(self, ctx: Context, spec: dict[str, Any], in_features: int) -> PooledHead:
+        return PooledHead(in_features, spec["classes"], ctx.options.pooling, ctx.options.dropout)
+
+    def loss(self, output: torch.Tensor, batch: dict[str, Any]) -> torch.Tensor:
+        return F.cross_entropy(output.float(), batch["label"])
+
+    def transfer(self, ctx: Context, model: Any, prepared: Prepared, source: Any) -> str:
+        """Copy the embedding rows of the words both vocabularies know."""
+        vocab = source.state.get("vocab")
+        weight = source.weights.get("adapter.embedding.weight")
+        if not vocab or weight is None or vocab.get("level") != "word":
+            return "no word embedding in the source run: the embedding starts fresh"
+        own = model.adapter.embedding.weight
+        if weight.shape[1] != own.shape[1]:
+            return f"embedding sizes differ ({weight.shape[1]} there, {own.shape[1]} here): it starts fresh"
+        theirs = {token: i for i, token in enumerate(vocab["tokens"])}
+        mine = prepared.extra["vocab"].tokens
+        shared = [(i, theirs[t]) for i, t in enumerate(mine) if t in theirs]
+        with torch.no_grad():
+            for i, j in shared:
+                own[i] = weight[j]
+        return (
+            f"embedding: {len(shared):,} of {len(mine):,} words copied from the source vocabulary"
+        )
+
+    # -- evaluation -------------------------------------------------------------------
+
+    @torch.no_grad()
+    def probabilities(self, ctx: Context, model: Any, split: ArraySplit) -> np.ndarray:
+        model.eval()
+        rows = []
+        for batch in split.to(ctx.device).batches(256):
+            logits, _ = model(batch)
+            rows.append((batch["index"], torch.softmax(logits.float(), -1).cpu()))
+        out = torch.zeros(split.size, rows[0][1].shape[1]) if rows else torch.zeros(0, 0)
+        for index, probs in rows:
+            out[index] = probs
+        return out.numpy()
+
+    def evaluate(
+        self, ctx: Context, model: Any, prepared: Prepared, split: str
+    ) -> dict[str, float]:
+        data = getattr(prepared, split)
+        predicted = self.probabilities(ctx, model, data).argmax(1)
+        if split == "test":
+            prepared.extra["test_predicted"] = predicted
+        return classification(data["label"].numpy(), predicted, len(prepared.extra["classes"]))
+
+    def baselines(self, ctx: Context, prepared: Prepared) -> dict[str, dict[str, float]]:
+        from .baselines import bag_of_words, majority
+
+        rows, texts, labels = (
+            prepared.extra["rows"],
+            prepared.extra["texts"],
+            prepared.extra["labels"],
+        )
+        train, test = rows["train"], rows["test"]
+        k = len(prepared.extra["classes"])
+        predicted = bag_of_words(
+            [texts[i] for i in train], labels[train], [texts[i] for i in test], ctx.seed
+        )
+        return {
+            "majority": classification(labels[test], majority(labels[train], len(test)), k),
+            "bow_logreg": classification(labels[test], predicted, k),
+        }
+
+    def report(self, ctx: Context, model: Any, prepared: Prepared, metrics: dict[str, Any]) -> None:
+        classes = prepared.extra["classes"]
+        truth = prepared.test["label"].numpy()
+        matrix = confusion_matrix(truth, prepared.extra["test_predicted"], len(classes))
+        confusion_plot(
+            matrix,
+            classes,
+            ctx.path("plots/confusion.png"),
+            f"{self.name} on {prepared.dataset} (test)",
+        )
+
+    # -- inference ----------------------------------------------------------------------
+
+    def predict(
+        self, ctx: Context, model: Any, inputs: list[str], options: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        texts = list(inputs)
+        if options.get("data"):
+            texts += sources.load_texts(options["data"], ctx.options.text_column)
+        if not texts:
+            raise UserError(
+                'give texts to classify, e.g. seqsuite predict RUN_DIR "a great movie", or --data FILE'
+            )
+        vocab = Vocabulary.from_dict(ctx.state["vocab"])
+        classes = ctx.state["classes"]
+        encoded = [vocab.encode(normalize(t))[: ctx.options.max_length] or [1] for t in texts]
+        tokens, lengths = pad_tokens(encoded)
+        split = ArraySplit({"tokens": tokens, "lengths": lengths}, seq_key="tokens", bucket=True)
+        probs = self.probabilities(ctx, model, split)
+        return [
+            {"text": t, "label": classes[int(p.argmax())], "probability": round(float(p.max()), 4)}
+            for t, p in zip(texts, probs, strict=True)
+        ]
+
+
+def pad_tokens(encoded: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token lists -> (texts, longest) ids padded with 0, and the lengths."""
+    tokens = torch.zeros(len(encoded), max(map(len, encoded), default=1), dtype=torch.long)
+    for r, ids in enumerate(encoded):
+        tokens[r, : len(ids)] = torch.tensor(ids, dtype=torch.long)
+    return tokens, torch.tensor([len(e) for e in encoded], dtype=torch.long)
+
+
+def _label_order(label: str) -> tuple:
+    """Numbers in numeric order, words alphabetically."""
+    try:
+        return (0, float(label), "")
+    except ValueError:
+        return (1, 0.0, label)
