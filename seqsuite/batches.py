@@ -42,7 +42,8 @@ class ArraySplit:
 
     ``seq_key`` names the tensor whose second dimension is time; ``lengths`` (optional,
     (examples,) int64, kept on the CPU) gives each example's real length when sequences
-    are padded. Then each batch is cut to its own longest sequence, and with ``bucket``
+    are padded. Then each batch is cut to its own longest sequence (every tensor whose
+    second dimension is as long as ``seq_key``'s: inputs and per-step targets alike), and with ``bucket``
     examples of similar length are batched together (sorted within pools of 50 batches,
     the batch order shuffled) so that padding stays small. Every batch carries
     ``index``: the examples' positions in the split, to put predictions back in order.
@@ -60,6 +61,16 @@ class ArraySplit:
         self.bucket = bucket
         self.size = next(iter(sizes.values())) if sizes else 0
         self.lengths = tensors.get("lengths")
+        width = (
+            tensors[seq_key].shape[1]
+            if seq_key in tensors and tensors[seq_key].dim() >= 2
+            else None
+        )
+        self.time_keys = {
+            n
+            for n, t in tensors.items()
+            if width is not None and t.dim() >= 2 and t.shape[1] == width
+        }
         if self.lengths is not None:
             self.timesteps = int(self.lengths.sum())
         elif seq_key in tensors and tensors[seq_key].dim() >= 2:
@@ -116,7 +127,7 @@ class ArraySplit:
             longest = int(self.lengths[idx].max()) if self.lengths is not None else None
             for name, t in self.tensors.items():
                 rows = t[per_device[t.device][i]]
-                if longest is not None and name == self.seq_key:
+                if longest is not None and name in self.time_keys:
                     rows = rows[:, :longest]  # no batch is wider than its longest sequence
                 batch[name] = rows
             yield batch

@@ -129,6 +129,7 @@ def run(
         return resume(run_dir, quiet=quiet, callbacks=callbacks)
 
     ctx.run_dir = run_dir
+    ctx.state = prepared.state  # from here on, hooks read the fitted state from the context
     try:
         atomic.write_text(run_dir / runs.CONFIG, config.to_toml())
         atomic.write_json(

@@ -77,7 +77,8 @@ class Context:
     device: torch.device
     console: Console
     run_dir: Path | None = None
-    #: preprocessing state of an existing run (eval, predict, resume); None when fitting anew
+    #: the run's fitted preprocessing state: None while ``prepare`` fits it anew, the saved
+    #: state when an existing run is evaluated, resumed or used; set for every later hook
     state: dict[str, Any] | None = None
     #: where tasks cache expensive preprocessing, keyed by its inputs
     cache_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "seqsuite")

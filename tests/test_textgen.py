@@ -11,12 +11,11 @@ import torch
 
 from seqsuite.backbone import Backbone, BackboneConfig
 from seqsuite.batches import StreamSplit
-from seqsuite.components import TokenInput
+from seqsuite.components import StepHead, TokenInput
 from seqsuite.model import SequenceModel
 from seqsuite.token_lm import generate, generate_rerunning_prefix, stream_nll
 from seqsuite.vocab import UNK, Vocabulary
 from seqsuite_tasks.textgen.ngram import KneserNey, unigram_nll
-from seqsuite_tasks.textgen.task import TiedHead
 
 TEXT = (
     "It is a truth universally acknowledged, that a single man in possession of a good fortune.\n"
@@ -80,7 +79,7 @@ def test_stream_batches_continue_the_same_streams():
 def tiny_lm(vocab_size=12, seed=0):
     torch.manual_seed(seed)
     backbone = Backbone(8, BackboneConfig(hidden_size=8, num_layers=2))
-    return SequenceModel(TokenInput(vocab_size, 8), backbone, TiedHead(8, vocab_size, 0.0)).eval()
+    return SequenceModel(TokenInput(vocab_size, 8), backbone, StepHead(8, vocab_size)).eval()
 
 
 def test_stream_likelihood_carries_state_across_chunks():

@@ -72,7 +72,7 @@ class SentimentTask(Task):
     higher_is_better = True
     defaults = {
         "backbone": {"hidden_size": 128, "bidirectional": True},
-        "train": {"epochs": 20, "batch_size": 64, "lr": 2e-3, "patience": 4, "clip_norm": 1.0},
+        "train": {"epochs": 8, "batch_size": 64, "lr": 2e-3, "patience": 3, "clip_norm": 1.0},
     }
 
     # -- data -----------------------------------------------------------------------

@@ -15,12 +15,10 @@ from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from seqsuite import atomic
-from seqsuite.backbone import BackboneOutput
 from seqsuite.batches import StreamSplit
-from seqsuite.components import TokenInput
+from seqsuite.components import StepHead, TokenInput
 from seqsuite.errors import UserError
 from seqsuite.task import Context, Prepared, Task
 from seqsuite.token_lm import generate, lm_metrics, stream_nll
@@ -62,19 +60,6 @@ class TextgenConfig:
     def validate(self) -> None:
         if self.val_fraction <= 0:
             raise UserError("val_fraction: must be > 0 (validation chooses the best checkpoint)")
-
-
-class TiedHead(nn.Module):
-    """Logits over the vocabulary at every step (the decoder weight may be tied to the
-    embedding by :meth:`TextgenTask.finish_model`)."""
-
-    def __init__(self, in_features: int, vocab_size: int, dropout: float):
-        super().__init__()
-        self.dropout = nn.Dropout(dropout)
-        self.decoder = nn.Linear(in_features, vocab_size)
-
-    def forward(self, out: BackboneOutput, batch: dict[str, Any]) -> torch.Tensor:
-        return self.decoder(self.dropout(out.sequence))
 
 
 class TextgenTask(Task):
@@ -172,12 +157,12 @@ class TextgenTask(Task):
     def input_adapter(self, ctx: Context, spec: dict[str, Any]) -> TokenInput:
         return TokenInput(spec["vocab_size"], self._embedding_dim(ctx), dropout=ctx.options.dropout)
 
-    def head(self, ctx: Context, spec: dict[str, Any], in_features: int) -> TiedHead:
-        return TiedHead(in_features, spec["vocab_size"], ctx.options.dropout)
+    def head(self, ctx: Context, spec: dict[str, Any], in_features: int) -> StepHead:
+        return StepHead(in_features, spec["vocab_size"], ctx.options.dropout)
 
     def finish_model(self, ctx: Context, model: Any) -> None:
         """Tie the output layer to the embedding when their shapes agree."""
-        embedding, decoder = model.adapter.embedding, model.head.decoder
+        embedding, decoder = model.adapter.embedding, model.head.linear
         if ctx.options.tie_weights and embedding.weight.shape == decoder.weight.shape:
             decoder.weight = embedding.weight
 

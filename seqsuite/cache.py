@@ -1,0 +1,49 @@
+"""An on-disk cache for expensive preprocessing (synthesised audio, features, parsed
+scores), keyed by everything the result depends on.
+
+    features = cache.load_or_compute("mfcc", {"file": ..., "mtime": ..., "n_mfcc": 20}, compute)
+
+The key is hashed (SHA-256 of its JSON) into a file name; a changed setting is a new key,
+so stale entries are never read. Entries are written atomically and read with
+``torch.load(weights_only=True)``: tensors, numbers, strings, lists and dicts only.
+``SEQSUITE_CACHE`` moves the cache (default ``~/.cache/seqsuite``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from . import checkpoint
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("SEQSUITE_CACHE", Path.home() / ".cache" / "seqsuite"))
+
+
+def key_hash(key: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def path_for(kind: str, key: dict[str, Any], root: Path | None = None) -> Path:
+    return (root or cache_dir()) / kind / f"{key_hash(key)}.pt"
+
+
+def load_or_compute(
+    kind: str, key: dict[str, Any], compute: Callable[[], Any], root: Path | None = None
+) -> tuple[Any, bool]:
+    """The cached value for ``key``, or ``compute()`` stored under it. Returns the value
+    and whether it came from the cache. An unreadable entry is recomputed."""
+    path = path_for(kind, key, root)
+    if path.exists():
+        try:
+            return checkpoint.load(path)["value"], True
+        except Exception:  # noqa: BLE001 - a torn or foreign file is just recomputed
+            pass
+    value = compute()
+    checkpoint.save(path, {"key": json.loads(json.dumps(key, default=str)), "value": value})
+    return value, False

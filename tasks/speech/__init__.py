@@ -1,0 +1,5 @@
+"""Spoken-word recognition: MFCCs -> the shared backbone -> pooling -> which word."""
+
+from .task import SpeechConfig, SpeechTask
+
+__all__ = ["SpeechConfig", "SpeechTask"]

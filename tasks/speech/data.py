@@ -1,0 +1,112 @@
+"""The user's recordings: a folder per label, or a CSV manifest.
+
+Folder layout (Speech Commands): ``DATA/<label>/*.wav``; folders whose name starts with
+``_`` (``_background_noise_``) are not labels. ``validation_list.txt`` and
+``testing_list.txt`` in ``DATA`` (paths like ``yes/0a7c2a8d_nohash_0.wav``) choose the
+validation and test files; without them the split is stratified and seeded.
+
+Manifest: a CSV with ``path,label[,split]``; paths are relative to the manifest, split
+values are ``train``, ``val`` or ``test``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from seqsuite.errors import UserError
+
+AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".aiff", ".aif"}
+
+
+@dataclass
+class Recording:
+    path: Path
+    label: str
+    split: str | None  # train / val / test when the data says so
+
+
+def _read_list(root: Path, name: str, labels: set[str]) -> set[str]:
+    path = root / name
+    if not path.exists():
+        return set()
+    entries = set()
+    for number, line in enumerate(
+        path.read_text(encoding="utf-8", errors="replace").splitlines(), start=1
+    ):
+        entry = line.strip()
+        if not entry:
+            continue
+        label = entry.split("/")[0]
+        if label not in labels:
+            raise UserError(
+                f"{path}, line {number}: {entry!r} names label {label!r}, which has no folder in {root}"
+            )
+        entries.add(entry)
+    return entries
+
+
+def from_folders(root: Path) -> list[Recording]:
+    folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
+    if not folders:
+        raise UserError(f"{root}: no label folders (expected DATA/<label>/*.wav)")
+    labels = {p.name for p in folders}
+    validation = _read_list(root, "validation_list.txt", labels)
+    testing = _read_list(root, "testing_list.txt", labels)
+    recordings = []
+    for folder in folders:
+        for path in sorted(folder.rglob("*")):
+            if path.suffix.lower() not in AUDIO_SUFFIXES or not path.is_file():
+                continue
+            key = path.relative_to(root).as_posix()
+            split = (
+                "test"
+                if key in testing
+                else "val"
+                if key in validation
+                else ("train" if testing or validation else None)
+            )
+            recordings.append(Recording(path, folder.name, split))
+    if not recordings:
+        raise UserError(
+            f"{root}: the label folders hold no audio files ({', '.join(sorted(AUDIO_SUFFIXES))})"
+        )
+    return recordings
+
+
+def from_manifest(manifest: Path) -> list[Recording]:
+    from seqsuite.tabular import find_column, read_table
+
+    frame = read_table(manifest)
+    path_col = find_column(frame, "path", manifest, "path", "the manifest's path column")
+    label_col = find_column(frame, "label", manifest, "label", "the manifest's label column")
+    splits = frame["split"] if "split" in frame.columns else None
+    recordings = []
+    for row, (path, label) in enumerate(zip(frame[path_col], frame[label_col], strict=True)):
+        if pd.isna(path) or pd.isna(label):
+            raise UserError(f"{manifest}: data row {row + 1}: missing path or label")
+        split = None
+        if splits is not None and not pd.isna(splits.iloc[row]):
+            split = str(splits.iloc[row]).strip().lower()
+            split = "val" if split == "validation" else split
+            if split not in ("train", "val", "test"):
+                raise UserError(
+                    f"{manifest}: data row {row + 1}: split {split!r}; expected train, val or test"
+                )
+        recordings.append(
+            Recording((manifest.parent / str(path)).resolve(), str(label).strip(), split)
+        )
+    if not recordings:
+        raise UserError(f"{manifest}: no rows")
+    return recordings
+
+
+def load(path: str | Path) -> list[Recording]:
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"{path}: not found")
+    if path.is_dir():
+        return from_folders(path)
+    return from_manifest(path)

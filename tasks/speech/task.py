@@ -1,0 +1,435 @@
+"""The speech task: which word was spoken, from MFCC frames.
+
+Waveform -> mono at ``task.sample_rate`` -> MFCCs (or log-mel) with deltas, normalised per
+utterance -> the shared backbone (bidirectional, packed) -> pooling -> class scores.
+During training whole bands of frequencies and stretches of time are masked at random
+(SpecAugment), a cheap guard against memorising voices. Features are cached on disk,
+keyed by the file (path, size, modification time) and every feature setting.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from seqsuite import atomic, cache
+from seqsuite.batches import ArraySplit, pad_sequences
+from seqsuite.components import PooledHead
+from seqsuite.errors import UserError
+from seqsuite.metrics import classification, confusion_matrix
+from seqsuite.plots import confusion_plot
+from seqsuite.splits import stratified_split
+from seqsuite.task import Context, Prepared, Task
+
+from . import data as recordings
+from .audio import BadAudio, read_audio
+from .features import FeatureExtractor, FeatureSettings, normalise
+from .report import example_plot
+from .synth import DIGITS, synthesise
+
+NAMED = {"digits": "the ten digits, synthesised by eSpeak NG over many accents and voices"}
+
+
+@dataclass
+class SpeechConfig:
+    """The ``[task]`` section of ``seqsuite run speech``."""
+
+    sample_rate: int = field(default=16_000, metadata={"min": 4000})
+    features: Literal["mfcc", "logmel"] = "mfcc"
+    n_mfcc: int = field(default=20, metadata={"min": 4})
+    n_mels: int = field(default=40, metadata={"min": 8})
+    deltas: int = field(
+        default=1, metadata={"min": 0, "max": 2, "help": "0, 1 (deltas) or 2 (+ delta-deltas)"}
+    )
+    pooling: Literal["last", "mean", "max", "attention"] = "mean"
+    dropout: float = field(default=0.3, metadata={"min": 0.0, "below": 1.0})
+    freq_mask: int = field(
+        default=4, metadata={"min": 0, "help": "SpecAugment: widest masked band (coefficients)"}
+    )
+    time_mask: int = field(
+        default=10, metadata={"min": 0, "help": "SpecAugment: longest masked stretch (frames)"}
+    )
+    max_seconds: float = field(default=4.0, metadata={"min": 0.1, "help": "longer audio is cut"})
+    val_fraction: float = field(default=0.1, metadata={"min": 0.0, "below": 0.5})
+    test_fraction: float = field(default=0.1, metadata={"min": 0.0, "below": 0.5})
+    speakers: int = field(
+        default=160, metadata={"min": 4, "help": "digits: training speakers (accent + voice)"}
+    )
+    takes: int = field(
+        default=2, metadata={"min": 1, "help": "digits: utterances per speaker and word"}
+    )
+
+    def settings(self) -> FeatureSettings:
+        return FeatureSettings(
+            self.features, self.sample_rate, self.n_mfcc, self.n_mels, deltas=self.deltas
+        )
+
+
+class SpecAugmentInput(nn.Module):
+    """Features ``batch["x"]`` (batch, frames, size); in training, one random frequency
+    band and one random stretch of time per example are set to zero."""
+
+    def __init__(self, size: int, freq_mask: int, time_mask: int):
+        super().__init__()
+        self.output_size = size
+        self.freq_mask, self.time_mask = freq_mask, time_mask
+
+    def forward(self, batch: dict[str, Any]) -> torch.Tensor:
+        x = batch["x"]
+        if not self.training or not (self.freq_mask or self.time_mask):
+            return x
+        b, t, f = x.shape
+        keep = torch.ones_like(x, dtype=torch.bool)
+        if self.freq_mask:
+            width = torch.randint(0, self.freq_mask + 1, (b, 1), device=x.device)
+            start = (torch.rand(b, 1, device=x.device) * (f - width + 1)).long()
+            bins = torch.arange(f, device=x.device)[None, :]
+            keep &= ~((bins >= start) & (bins < start + width))[:, None, :]
+        if self.time_mask:
+            width = torch.randint(0, self.time_mask + 1, (b, 1), device=x.device)
+            start = (torch.rand(b, 1, device=x.device) * (t - width + 1).clamp(min=1)).long()
+            frames = torch.arange(t, device=x.device)[None, :]
+            keep &= ~((frames >= start) & (frames < start + width))[:, :, None]
+        return x * keep
+
+
+class SpeechTask(Task):
+    name = "speech"
+    summary = "spoken-word recognition from MFCCs (synthesised digits, or your recordings)"
+    config_class = SpeechConfig
+    datasets = tuple(NAMED)
+    primary_metric = "accuracy"
+    higher_is_better = True
+    defaults = {
+        "backbone": {"hidden_size": 128, "num_layers": 2, "bidirectional": True, "dropout": 0.2},
+        "train": {"epochs": 30, "batch_size": 32, "lr": 2e-3, "patience": 6, "schedule": "cosine"},
+    }
+
+    # -- data -----------------------------------------------------------------------
+
+    def prepare(self, ctx: Context) -> Prepared:
+        o, run = ctx.options, ctx.config.run
+        settings = o.settings()
+        extractor = FeatureExtractor(settings)
+        started = time.perf_counter()
+        if run.data:
+            items, skipped, audio_seconds, cached = self._from_files(
+                run.data, settings, extractor, o, ctx
+            )
+            name = Path(run.data).name
+        else:
+            name = run.dataset or self.default_dataset
+            if name != "digits":
+                raise UserError(f"--dataset {name!r}: unknown; embedded: {', '.join(NAMED)}")
+            items, audio_seconds, cached = self._digits(settings, extractor, o, ctx.seed)
+            skipped = []
+        seconds = time.perf_counter() - started
+        where = run.data or name
+        if not items:
+            reasons = "; ".join(f"{p}: {why}" for p, why in skipped[:3])
+            raise UserError(f"{where}: no usable audio ({len(skipped)} files skipped: {reasons})")
+
+        state = ctx.state or {}
+        labels_seen = sorted({i["label"] for i in items})
+        classes = list(state.get("classes") or labels_seen)
+        if len(classes) < 2:
+            raise UserError(f"{where}: only one label ({classes[0]!r}); need two or more")
+        index = {c: k for k, c in enumerate(classes)}
+        unknown = [lab for lab in labels_seen if lab not in index]
+        if unknown:
+            raise UserError(
+                f"{where}: labels {unknown[:5]} are not among the run's classes {classes}"
+            )
+        labels = np.array([index[i["label"]] for i in items])
+        parts = self._split(items, labels, o, ctx.seed, where)
+
+        def split(name: str) -> ArraySplit:
+            rows = parts[name]
+            x, lengths = pad_sequences(
+                [torch.from_numpy(normalise(items[r]["features"])) for r in rows]
+            )
+            return ArraySplit(
+                {"x": x, "lengths": lengths, "label": torch.from_numpy(labels[rows])}, bucket=True
+            )
+
+        train, val, test = split("train"), split("val"), split("test")
+        if min(train.size, val.size, test.size) == 0:
+            raise UserError(
+                f"{where}: too few usable recordings for a train / val / test split ({len(items)})"
+            )
+        speed = audio_seconds / seconds if seconds > 0 and not cached else float("nan")
+        return Prepared(
+            train=train,
+            val=val,
+            test=test,
+            spec={"features": settings.size, "classes": len(classes)},
+            state={"classes": classes, "settings": asdict(settings)},
+            dataset=name,
+            summary=(
+                f"{len(items):,} utterances ({audio_seconds / 60:.1f} min of audio), {len(classes)} words: "
+                f"{train.size} train / {val.size} val / {test.size} test"
+                + (f", {len(skipped)} unusable files skipped" if skipped else "")
+                + (
+                    f"; features {'from the cache' if cached else f'at {speed:.0f} s of audio per s'} in {seconds:.1f} s"
+                )
+            ),
+            extra={
+                "classes": classes,
+                "items": items,
+                "parts": parts,
+                "labels": labels,
+                "skipped": skipped,
+                "prepare_seconds": seconds,
+                "cached": cached,
+                "audio_seconds": audio_seconds,
+            },
+        )
+
+    @staticmethod
+    def _cut(audio: np.ndarray, o: SpeechConfig) -> np.ndarray:
+        return audio[: int(o.max_seconds * o.sample_rate)]
+
+    def _digits(
+        self, settings: FeatureSettings, extractor: FeatureExtractor, o: SpeechConfig, seed: int
+    ):
+        key = {
+            "data": "digits-v1",
+            "seed": seed,
+            "speakers": o.speakers,
+            "takes": o.takes,
+            "max_seconds": o.max_seconds,
+            "features": asdict(settings),
+        }
+
+        def compute() -> list[dict]:
+            made = synthesise(DIGITS, seed, o.speakers, o.takes, o.sample_rate)
+            return [
+                {
+                    "features": torch.from_numpy(extractor(self._cut(u.audio, o))),
+                    "label": u.label,
+                    "split": u.split,
+                    "seconds": len(u.audio) / o.sample_rate,
+                    "source": u.speaker,
+                    "audio": torch.from_numpy(u.audio) if k < 1 else None,
+                }
+                for k, u in enumerate(made)
+            ]
+
+        value, cached = cache.load_or_compute("speech", key, compute)
+        items = [dict(v, features=v["features"].numpy()) for v in value]
+        return items, sum(i["seconds"] for i in items), cached
+
+    def _from_files(
+        self,
+        path: str,
+        settings: FeatureSettings,
+        extractor: FeatureExtractor,
+        o: SpeechConfig,
+        ctx: Context,
+    ):
+        found = recordings.load(path)
+        items, skipped, seconds, all_cached = [], [], 0.0, True
+        for rec in found:
+            try:
+                stat = rec.path.stat()
+                key = {
+                    "file": str(rec.path),
+                    "size": stat.st_size,
+                    "mtime": stat.st_mtime_ns,
+                    "max_seconds": o.max_seconds,
+                    "features": asdict(settings),
+                }
+                value, cached = cache.load_or_compute(
+                    "speech-file", key, lambda rec=rec: self._file_features(rec.path, extractor, o)
+                )
+            except (BadAudio, OSError) as err:
+                skipped.append((str(rec.path), str(err)))
+                continue
+            all_cached &= cached
+            seconds += value["seconds"]
+            items.append(
+                {
+                    "features": value["features"].numpy(),
+                    "label": rec.label,
+                    "split": rec.split,
+                    "seconds": value["seconds"],
+                    "source": str(rec.path),
+                    "audio": None,
+                }
+            )
+        if skipped and not ctx.quiet:
+            ctx.console.print(
+                f"[yellow]{len(skipped)} unusable audio files skipped, e.g. {skipped[0][0]}: {skipped[0][1]}[/]"
+            )
+        return items, skipped, seconds, all_cached and bool(items)
+
+    def _file_features(self, path: Path, extractor: FeatureExtractor, o: SpeechConfig) -> dict:
+        audio = self._cut(read_audio(path, o.sample_rate), o)
+        return {
+            "features": torch.from_numpy(extractor(audio)),
+            "seconds": len(audio) / o.sample_rate,
+        }
+
+    @staticmethod
+    def _split(
+        items: list[dict], labels: np.ndarray, o: SpeechConfig, seed: int, where: str
+    ) -> dict[str, list[int]]:
+        given = [i["split"] for i in items]
+        if all(s is not None for s in given):
+            parts = {
+                s: [k for k, g in enumerate(given) if g == s] for s in ("train", "val", "test")
+            }
+            if (
+                not parts["val"] and parts["train"]
+            ):  # a test list alone: carve validation from training
+                inner = stratified_split(
+                    labels[parts["train"]], o.val_fraction / (1 - o.test_fraction), 0.0, seed
+                )
+                parts["val"] = [parts["train"][k] for k in inner["val"]]
+                parts["train"] = [parts["train"][k] for k in inner["train"]]
+            return parts
+        return stratified_split(labels, o.val_fraction, o.test_fraction, seed)
+
+    # -- model ----------------------------------------------------------------------
+
+    def input_adapter(self, ctx: Context, spec: dict[str, Any]) -> SpecAugmentInput:
+        return SpecAugmentInput(spec["features"], ctx.options.freq_mask, ctx.options.time_mask)
+
+    def head(self, ctx: Context, spec: dict[str, Any], in_features: int) -> PooledHead:
+        return PooledHead(in_features, spec["classes"], ctx.options.pooling, ctx.options.dropout)
+
+    def loss(self, output: torch.Tensor, batch: dict[str, Any]) -> torch.Tensor:
+        return F.cross_entropy(output.float(), batch["label"])
+
+    # -- evaluation -------------------------------------------------------------------
+
+    @torch.no_grad()
+    def probabilities(self, ctx: Context, model: Any, split: ArraySplit) -> np.ndarray:
+        model.eval()
+        out = None
+        for batch in split.to(ctx.device).batches(256):
+            probs = torch.softmax(model(batch)[0].float(), -1).cpu()
+            out = torch.zeros(split.size, probs.shape[1]) if out is None else out
+            out[batch["index"]] = probs
+        return out.numpy()
+
+    def evaluate(
+        self, ctx: Context, model: Any, prepared: Prepared, split: str
+    ) -> dict[str, float]:
+        data = getattr(prepared, split)
+        predicted = self.probabilities(ctx, model, data).argmax(1)
+        if split == "test":
+            prepared.extra["test_predicted"] = predicted
+        return classification(data["label"].numpy(), predicted, len(prepared.extra["classes"]))
+
+    def baselines(self, ctx: Context, prepared: Prepared) -> dict[str, dict[str, float]]:
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        items, parts, labels = (
+            prepared.extra["items"],
+            prepared.extra["parts"],
+            prepared.extra["labels"],
+        )
+        k = len(prepared.extra["classes"])
+
+        def summary(rows: list[int]) -> np.ndarray:  # mean and spread of each coefficient over time
+            return np.stack(
+                [
+                    np.concatenate([items[r]["features"].mean(0), items[r]["features"].std(0)])
+                    for r in rows
+                ]
+            )
+
+        train, test = parts["train"], parts["test"]
+        model = make_pipeline(
+            StandardScaler(), LogisticRegression(max_iter=2000, C=1.0, random_state=ctx.seed)
+        )
+        model.fit(summary(train), labels[train])
+        majority = np.full(len(test), np.bincount(labels[train], minlength=k).argmax())
+        return {
+            "majority": classification(labels[test], majority, k),
+            "mfcc_stats_logreg": classification(labels[test], model.predict(summary(test)), k),
+        }
+
+    def report(self, ctx: Context, model: Any, prepared: Prepared, metrics: dict[str, Any]) -> None:
+        classes = prepared.extra["classes"]
+        truth = prepared.test["label"].numpy()
+        matrix = confusion_matrix(truth, prepared.extra["test_predicted"], len(classes))
+        confusion_plot(
+            matrix,
+            classes,
+            ctx.path("plots/confusion.png"),
+            f"{self.name} on {prepared.dataset} (test)",
+        )
+        example = next((i for i in prepared.extra["items"] if i.get("audio") is not None), None)
+        audio = example["audio"].numpy() if example is not None else None
+        if audio is None:
+            first = prepared.extra["items"][0]
+            if Path(first["source"]).exists():
+                audio = read_audio(first["source"], ctx.options.sample_rate)
+            example = first
+        if audio is not None:
+            example_plot(
+                audio,
+                example["features"],
+                ctx.options.sample_rate,
+                example["label"],
+                ctx.path("plots/example.png"),
+            )
+        skipped = prepared.extra["skipped"]
+        if skipped:
+            atomic.write_text(
+                ctx.path("skipped_files.txt"), "".join(f"{p}\t{why}\n" for p, why in skipped)
+            )
+        metrics["skipped_files"] = len(skipped)
+        metrics["feature_seconds"] = round(prepared.extra["prepare_seconds"], 3)
+
+    # -- inference ----------------------------------------------------------------------
+
+    def predict(
+        self, ctx: Context, model: Any, inputs: list[str], options: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        paths = [Path(p) for p in inputs]
+        if options.get("data"):
+            paths += [r.path for r in recordings.load(options["data"])]
+        if not paths:
+            raise UserError(
+                "give audio files to classify, e.g. seqsuite predict RUN_DIR a.wav b.wav"
+            )
+        settings = FeatureSettings(**ctx.state["settings"])
+        extractor = FeatureExtractor(settings)
+        classes = ctx.state["classes"]
+        rows: list[dict[str, Any]] = []
+        features, kept = [], []
+        for path in paths:
+            try:
+                audio = self._cut(read_audio(path, settings.sample_rate), ctx.options)
+            except BadAudio as err:
+                if len(paths) == 1:
+                    raise UserError(f"{path}: {err}") from None
+                rows.append(
+                    {"file": str(path), "label": None, "probability": None, "error": str(err)}
+                )
+                continue
+            features.append(torch.from_numpy(normalise(extractor(audio))))
+            kept.append(len(rows))
+            rows.append({"file": str(path)})
+        if features:
+            x, lengths = pad_sequences(features)
+            probs = self.probabilities(
+                ctx, model, ArraySplit({"x": x, "lengths": lengths}, bucket=True)
+            )
+            for row, q in zip(kept, probs, strict=True):
+                rows[row].update(
+                    label=classes[int(q.argmax())], probability=round(float(q.max()), 4), error=""
+                )
+        return rows
