@@ -53,10 +53,10 @@ class SentimentConfig:
     max_vocab: int = field(default=30_000, metadata={"min": 3})
     max_length: int = field(default=100, metadata={"min": 1, "help": "tokens kept per text"})
     embedding_dim: int = field(
-        default=0, metadata={"min": 0, "help": "0 = 128, or the --init-from run's"}
+        default=0, metadata={"min": 0, "help": "0 = 300, or the --init-from run's"}
     )
     pooling: Literal["last", "mean", "max", "attention"] = "max"
-    dropout: float = field(default=0.4, metadata={"min": 0.0, "below": 1.0})
+    dropout: float = field(default=0.5, metadata={"min": 0.0, "below": 1.0})
     val_fraction: float = field(default=0.1, metadata={"min": 0.0, "below": 0.5})
     test_fraction: float = field(default=0.1, metadata={"min": 0.0, "below": 0.5})
 
@@ -142,7 +142,7 @@ class SentimentTask(Task):
             spec={
                 "vocab_size": len(vocab),
                 "classes": len(classes),
-                "embedding_dim": o.embedding_dim or (ctx.source.input_size if ctx.source else 128),
+                "embedding_dim": o.embedding_dim or (ctx.source.input_size if ctx.source else 300),
             },
             state={"vocab": vocab.to_dict(), "classes": classes},
             dataset=data.name,
