@@ -7,7 +7,9 @@ Exit codes: 0 success; 2 the user's input or usage is wrong (one line on stderr)
 from __future__ import annotations
 
 import json
+import shlex
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import click
@@ -25,6 +27,7 @@ app = typer.Typer(
     help="Sequence applications on one shared LSTM core.",
 )
 
+_ARGV: list[str] = []  # the command line, for files that say which command made them
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, no tables.")]
 Json = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
 
@@ -188,6 +191,73 @@ def generate_command(
     runner.generate(run_dir, options)
 
 
+@app.command("compare")
+def compare_command(
+    tasks: Annotated[list[str] | None, typer.Argument(help="Tasks to compare (or --all).")] = None,
+    all_tasks: Annotated[bool, typer.Option("--all", help="Every installed task.")] = False,
+    config: Annotated[
+        list[str] | None, typer.Option("--config", help="TOML config file (repeatable).")
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="KEY=VALUE for all; TASK.KEY=VALUE for one task."),
+    ] = None,
+    backbones: Annotated[
+        list[str] | None, typer.Option("--backbones", help="Backbone TOML files to compare.")
+    ] = None,
+    sweep: Annotated[str | None, typer.Option(help="e.g. backbone.hidden_size=64,128,256")] = None,
+    quick: Annotated[
+        bool, typer.Option("--quick", help="Small epochs/data: minutes, not hours.")
+    ] = False,
+    seed: Annotated[int | None, typer.Option(help="Seed for every task.")] = None,
+    device: Annotated[str | None, typer.Option(help="auto, cpu or cuda.")] = None,
+    out: Annotated[
+        str | None, typer.Option(help="Output folder (default runs/compare-<time>).")
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """Train and evaluate several tasks on one backbone configuration; table, files, plot."""
+    from . import compare as comparing
+    from .registry import discover
+
+    names = [i.name for i in discover()] if all_tasks else list(tasks or [])
+    if not names:
+        raise UserError(
+            "name the tasks to compare (e.g. seqsuite compare forecast textgen) or use --all"
+        )
+    common, per_task = comparing.route_sets(set_ or [], names)
+    plan = comparing.Plan(
+        tasks=names,
+        backbones=comparing.backbone_variants(config or [], backbones or [], sweep),
+        config_files=config or [],
+        common_sets=common,
+        task_sets=per_task,
+        quick=quick,
+        seed=seed,
+        device=device,
+    )
+    folder = Path(out) if out else comparing.default_out()
+    folder.mkdir(parents=True, exist_ok=True)
+    console = Console(stderr=True, quiet=as_json)
+    rows = comparing.compare(
+        plan, folder, progress=lambda line: console.print(line, highlight=False)
+    )
+    command = "seqsuite " + " ".join(shlex.quote(a) for a in _ARGV)
+    comparing.write_outputs(rows, folder, command)
+    if as_json:
+        print(
+            json.dumps(
+                {"out": str(folder), "rows": [r.__dict__ for r in rows]}, indent=2, default=str
+            )
+        )
+    else:
+        Console().print(comparing.table(rows))
+        Console().print(f"wrote {folder}/compare.json, compare.csv, compare.md, plots/compare.png")
+    failed = [r for r in rows if r.status != "ok"]
+    if failed:
+        raise typer.Exit(code=1)
+
+
 def _write_rows(path: str, rows: list[dict]) -> None:
     import csv
     import io
@@ -208,8 +278,28 @@ def _write_rows(path: str, rows: list[dict]) -> None:
     atomic.write_text(Path(path), buffer.getvalue())
 
 
+def _spread_backbones(argv: list[str]) -> list[str]:
+    """``--backbones A.toml B.toml`` (several values after one option) -> repeated options."""
+    out, i = [], 0
+    while i < len(argv):
+        out.append(argv[i])
+        if argv[i] == "--backbones":
+            i += 1
+            values = []
+            while i < len(argv) and argv[i].endswith(".toml"):
+                values.append(argv[i])
+                i += 1
+            for k, value in enumerate(values):
+                out += ([] if k == 0 else ["--backbones"]) + [value]
+            continue
+        i += 1
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: maps errors to exit codes."""
+    argv = _spread_backbones(list(sys.argv[1:] if argv is None else argv))
+    _ARGV[:] = argv
     try:
         code = app(args=argv, prog_name="seqsuite", standalone_mode=False)
     except UserError as err:

@@ -293,6 +293,7 @@ def finish(
         "baseline_seconds": round(baseline_seconds, 3),
         "device": ctx.device.type,
         "precision": result.precision,
+        "peak_memory_mb": peak_memory_mb(ctx.device),
         "seqsuite_version": __version__,
     }
     runs.write_history(run_dir, result.history)
@@ -305,6 +306,15 @@ def finish(
     show_metrics(ctx.console, task, metrics, f"{task.name} on {prepared.dataset} (test)")
     ctx.console.print(f"run directory: {run_dir}")
     return metrics
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    """Peak memory of this process: accelerator memory on CUDA, resident memory on CPU."""
+    if device.type == "cuda":
+        return round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KiB on Linux
 
 
 def show_metrics(console: Console, task: Task, metrics: dict[str, Any], title: str) -> None:

@@ -116,6 +116,8 @@ class Task:
     config_class: ClassVar[type] = NoOptions
     #: overrides of the core defaults, e.g. ``{"train": {"epochs": 50}}``
     defaults: ClassVar[dict[str, dict[str, Any]]] = {}
+    #: overrides for ``seqsuite compare --quick`` (fewer epochs or less data; not the backbone)
+    quick: ClassVar[dict[str, dict[str, Any]]] = {}
     #: embedded data sets that work offline; the first is the default
     datasets: ClassVar[tuple[str, ...]] = ()
     #: the metric early stopping and comparisons use, and its direction

@@ -78,6 +78,7 @@ class ForecastTask(Task):
     datasets = tuple(NAMED)
     primary_metric = "mase"
     higher_is_better = False
+    quick = {"train": {"epochs": 40, "patience": 10}}
     defaults = {
         "backbone": {"hidden_size": 32},
         "train": {"epochs": 200, "batch_size": 16, "lr": 5e-4, "patience": 40, "clip_norm": 1.0},

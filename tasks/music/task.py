@@ -64,6 +64,7 @@ class MusicTask(Task):
     datasets = tuple(NAMED)
     primary_metric = "nll"
     higher_is_better = False
+    quick = {"train": {"epochs": 4}}
     defaults = {
         "backbone": {"hidden_size": 256, "num_layers": 2, "dropout": 0.3},
         "train": {"epochs": 60, "batch_size": 16, "lr": 2e-3, "patience": 8, "clip_norm": 1.0},

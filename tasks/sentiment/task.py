@@ -70,6 +70,7 @@ class SentimentTask(Task):
     datasets = tuple(sources.NAMED)
     primary_metric = "accuracy"
     higher_is_better = True
+    quick = {"train": {"epochs": 2}}
     defaults = {
         "backbone": {"hidden_size": 128, "bidirectional": True},
         "train": {"epochs": 8, "batch_size": 64, "lr": 2e-3, "patience": 3, "clip_norm": 1.0},

@@ -107,6 +107,7 @@ class SpeechTask(Task):
     datasets = tuple(NAMED)
     primary_metric = "accuracy"
     higher_is_better = True
+    quick = {"train": {"epochs": 4}, "task": {"speakers": 40}}
     defaults = {
         "backbone": {"hidden_size": 128, "num_layers": 2, "bidirectional": True, "dropout": 0.2},
         "train": {"epochs": 30, "batch_size": 32, "lr": 2e-3, "patience": 6, "schedule": "cosine"},

@@ -1,0 +1,78 @@
+"""seqsuite compare: one backbone for several tasks, a row per run, failures isolated."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+
+from seqsuite.compare import COLUMNS, route_sets
+
+from .conftest import PLUGINS
+
+
+def test_sets_route_to_all_tasks_or_one():
+    common, per_task = route_sets(
+        ["backbone.hidden_size=8", "forecast.lookback=12", "toy.train.epochs=1"],
+        ["forecast", "toy"],
+    )
+    assert common == ["backbone.hidden_size=8"]
+    assert per_task == {"forecast": ["task.lookback=12"], "toy": ["train.epochs=1"]}
+
+
+def test_quick_compare_over_two_tasks_a_plugin_and_a_broken_one(cli, monkeypatch, tmp_path):
+    # the child processes find the plugins the same way: on PYTHONPATH
+    paths = [str(PLUGINS / "toy"), str(PLUGINS / "broken")]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(paths + [os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.syspath_prepend(paths[0])
+    monkeypatch.syspath_prepend(paths[1])
+    result = cli(
+        "compare",
+        "forecast",
+        "toy",
+        "broken",
+        "--quick",
+        "--out",
+        "cmp",
+        "--set",
+        "backbone.hidden_size=8",
+        "--set",
+        "forecast.train.epochs=3",
+        "--set",
+        "toy.examples=64",
+    )
+    assert result.code == 1, result.err  # one task failed
+    out = Path("cmp")
+    for name in ("compare.json", "compare.csv", "compare.md", "plots/compare.png"):
+        assert (out / name).exists(), name
+    rows = list(csv.DictReader((out / "compare.csv").open()))
+    assert list(rows[0]) == COLUMNS
+    by_task = {r["task"]: r for r in rows}
+    assert by_task["forecast"]["status"] == by_task["toy"]["status"] == "ok"
+    assert by_task["broken"]["status"] == "error" and "failed to load" in by_task["broken"]["error"]
+    forecast = by_task["forecast"]
+    assert forecast["primary_metric"] == "mase" and forecast["best_baseline"]
+    assert float(forecast["backbone_params"]) > 0 and float(forecast["peak_memory_mb"]) > 0
+    assert (out / "forecast" / "metrics.json").exists() and (out / "toy" / "metrics.json").exists()
+    config = (out / "forecast" / "config.toml").read_text()
+    assert "hidden_size = 8" in config and "epochs = 3" in config  # one backbone; per-task set
+    data = json.loads((out / "compare.json").read_text())
+    assert data["command"].startswith("seqsuite compare forecast toy broken --quick")
+    assert "| forecast |" in (out / "compare.md").read_text()
+
+
+def test_sweep_makes_one_row_per_backbone(cli, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", str(PLUGINS / "toy"))
+    monkeypatch.syspath_prepend(str(PLUGINS / "toy"))
+    result = cli("compare", "toy", "--sweep", "backbone.hidden_size=4,6", "--out", "cmp", "--json")
+    assert result.code == 0, result.err
+    rows = json.loads(result.out)["rows"]
+    assert [r["backbone"] for r in rows] == ["hidden_size=4", "hidden_size=6"]
+    assert rows[0]["backbone_params"] < rows[1]["backbone_params"]
+    assert (Path("cmp") / "toy-hidden_size=4" / "metrics.json").exists()
+
+
+def test_bad_sweep_is_a_user_error(cli):
+    result = cli("compare", "forecast", "--sweep", "backbone.hiden_size=4")
+    assert result.code == 2 and "did you mean 'backbone.hidden_size'" in result.err
