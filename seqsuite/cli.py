@@ -65,6 +65,20 @@ def config_command(
     print(configs.resolve(get_task(task), config or [], set_ or []).to_toml(), end="")
 
 
+@app.command("new-task")
+def new_task_command(
+    name: Annotated[str, typer.Argument(help="The new task's name (lower case, e.g. video).")],
+    dir_: Annotated[
+        str | None, typer.Option("--dir", help="Where to write it (default ./seqsuite-NAME).")
+    ] = None,
+) -> None:
+    """Write a complete, installable task plugin to start from (pip install -e it)."""
+    from .scaffold import new_task
+
+    root = new_task(name, dir_)
+    print(f"wrote {root}; next: pip install -e {root} && seqsuite run {name}")
+
+
 @app.command("run")
 def run_command(
     task: Annotated[str, typer.Argument(help="Task name (see `seqsuite tasks`).")],
