@@ -1,0 +1,1 @@
+"""Moving-digit clips for seqsuite: a per-frame CNN, then the shared LSTM backbone."""
