@@ -65,6 +65,18 @@ def config_command(
     print(configs.resolve(get_task(task), config or [], set_ or []).to_toml(), end="")
 
 
+@app.command("export")
+def export_command(
+    run_dir: Annotated[str, typer.Argument(help="A finished run directory.")],
+    fmt: Annotated[str, typer.Option("--format", help="onnx or torchscript.")] = "onnx",
+    out: Annotated[
+        str | None, typer.Option(help="Output file (default RUN_DIR/export/model.*).")
+    ] = None,
+) -> None:
+    """Export the trained model (input adapter + backbone + head) for serving."""
+    runner.export(run_dir, fmt, out)
+
+
 @app.command("new-task")
 def new_task_command(
     name: Annotated[str, typer.Argument(help="The new task's name (lower case, e.g. video).")],

@@ -382,3 +382,22 @@ def generate(
     seed_everything(int(options.get("seed", ctx.seed)))
     with torch.no_grad():
         return task.generate(ctx, model, options)
+
+
+def export(
+    run_dir: str | Path, fmt: str, out: str | Path | None = None, *, quiet: bool = False
+) -> dict[str, Any]:
+    """Write a run's best model as ONNX or TorchScript (see :mod:`seqsuite.export`)."""
+    from .export import export as write
+
+    task, ctx, model, saved = load(run_dir, quiet=quiet)
+    suffix = {"onnx": "model.onnx", "torchscript": "model.torchscript.pt"}.get(fmt)
+    if suffix is None:
+        raise UserError(f"--format {fmt!r}: expected onnx or torchscript")
+    target = Path(out) if out else ctx.run_dir / "export" / suffix
+    description = write(model, task, ctx, saved["spec"], fmt, target)
+    ctx.console.print(
+        f"wrote {target} and {target.name}.json ({', '.join(description['inputs'])} + state in; "
+        f"{', '.join(description['outputs'])} out)"
+    )
+    return {"path": str(target), **description}

@@ -44,7 +44,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise UserError(f"{path}: file is empty")
     try:
         if kind == "csv":
-            frame = pd.read_csv(path, sep=None, engine="python")  # sniffs , ; | and tabs
+            frame = pd.read_csv(path, sep=_delimiter(path))
         elif kind == "tsv":
             frame = pd.read_csv(path, sep="\t")
         elif kind == "json":
@@ -66,6 +66,18 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise UserError(f"{path}: no rows")
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame
+
+
+def _delimiter(path: Path) -> str:
+    """, ; | or tab, whichever the file uses (a one-column file has none: ",")."""
+    import csv
+
+    with path.open("r", encoding="utf-8", errors="replace", newline="") as handle:
+        sample = handle.read(65536)
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+    except csv.Error:
+        return ","
 
 
 def _read_json(path: Path) -> pd.DataFrame:

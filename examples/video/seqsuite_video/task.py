@@ -104,6 +104,10 @@ class VideoTask(Task):
             extra={"clips": clips, "y": y, "parts": parts, "classes": classes},
         )
 
+    def export_inputs(self, ctx, spec):
+        """Example inputs for `seqsuite export`: clips (batch, frames, height, width)."""
+        return {"clips": torch.randn(2, 5, *spec["frame_shape"])}
+
     def input_adapter(self, ctx, spec):
         return FrameEncoder(ctx.options.channels, ctx.options.frame_code)
 
@@ -125,9 +129,12 @@ class VideoTask(Task):
         self, classes: list[str], truth: np.ndarray, predicted: np.ndarray
     ) -> dict[str, float]:
         scores = classification(truth, predicted, len(classes))
-        parts = lambda ids, k: np.array(
-            [classes[i].split("-")[k] if "-" in classes[i] else classes[i] for i in ids]
-        )  # noqa: E731
+
+        def parts(ids: np.ndarray, k: int) -> np.ndarray:
+            return np.array(
+                [classes[i].split("-")[k] if "-" in classes[i] else classes[i] for i in ids]
+            )
+
         scores["digit_accuracy"] = float((parts(truth, 0) == parts(predicted, 0)).mean())
         scores["direction_accuracy"] = float((parts(truth, -1) == parts(predicted, -1)).mean())
         return scores

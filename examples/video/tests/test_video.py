@@ -100,6 +100,11 @@ def test_run_predict_and_compare_as_a_third_party_plugin(installed, tmp_path):
     assert predicted.returncode == 0, predicted.stderr
     assert json.loads(predicted.stdout)[0]["clip"] == str(clip)
 
+    for fmt in ("onnx", "torchscript"):
+        exported = seqsuite(installed, "export", "run", "--format", fmt, cwd=tmp_path)
+        assert exported.returncode == 0, exported.stderr
+    assert (tmp_path / "run" / "export" / "model.onnx").exists()
+
     compared = seqsuite(
         installed,
         "compare",
