@@ -114,10 +114,17 @@ def run_command(
     out: Annotated[
         str | None, typer.Option(help="Run directory (default runs/<task>-<time>).")
     ] = None,
+    nproc: Annotated[
+        int, typer.Option(help="Train in N processes (DDP) through torch.distributed.run.")
+    ] = 1,
     quiet: Quiet = False,
     as_json: Json = False,
 ) -> None:
     """Train and evaluate TASK; write a run directory with metrics, checkpoints and plots."""
+    from . import distributed
+
+    if nproc > 1 and not distributed.requested():
+        raise typer.Exit(code=distributed.launch(nproc, _without_nproc(_ARGV)))
     result = runner.run(
         task,
         config_files=config or [],
@@ -132,6 +139,8 @@ def run_command(
         out=out,
         quiet=quiet or as_json,
     )
+    if not distributed.is_main():
+        return
     if as_json:
         print(json.dumps({"run_dir": str(result.run_dir), **result.metrics}, indent=2))
     elif quiet:
@@ -302,6 +311,18 @@ def _write_rows(path: str, rows: list[dict]) -> None:
         writer.writeheader()
         writer.writerows(rows)
     atomic.write_text(Path(path), buffer.getvalue())
+
+
+def _without_nproc(argv: list[str]) -> list[str]:
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--nproc":
+            skip = True
+        elif not arg.startswith("--nproc="):
+            out.append(arg)
+    return out
 
 
 def _spread_backbones(argv: list[str]) -> list[str]:

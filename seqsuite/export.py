@@ -153,7 +153,9 @@ def _saved(module: Any) -> bytes:
     import io
 
     buffer = io.BytesIO()
-    with warnings.catch_warnings():  # TorchScript is deprecated upstream, still what many servers load
+    with (
+        warnings.catch_warnings()
+    ):  # TorchScript is deprecated upstream, still what many servers load
         warnings.simplefilter("ignore")
         torch.jit.save(module, buffer)
     return buffer.getvalue()

@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from rich.console import Console
 
-from . import __version__, atomic, checkpoint, plots, runs
+from . import __version__, atomic, checkpoint, distributed, plots, runs
 from . import config as configs
 from .config import RunConfig
 from .devices import resolve_device, seed_everything
@@ -104,24 +104,24 @@ def run(
     # the source's backbone is the default here, so that its weights fit
     base = [({"backbone": source.backbone}, f"--init-from {init_from}")] if source else []
     config = configs.resolve(task, config_files, sets, flags, base)
+    device = distributed.local_device(resolve_device(config.run.device))
+    distributed.init(device)
+    quiet = quiet or not distributed.is_main()
     console = _console(quiet)
-    ctx = Context(
-        config=config,
-        device=resolve_device(config.run.device),
-        console=console,
-        quiet=quiet,
-        source=source,
-    )
+    ctx = Context(config=config, device=device, console=console, quiet=quiet, source=source)
     seed_everything(config.run.seed)
     prepared = task.prepare(ctx)
 
     config_dict = config.to_dict()
-    status = "new"
-    if out is not None:
-        status = runs.claim_out_dir(out, config_dict)
-        run_dir = Path(out)
-    else:
-        run_dir = runs.new_run_dir(task.name, runs_root)
+    status, run_dir = "new", None
+    if distributed.is_main():  # only rank 0 creates and writes the run directory
+        if out is not None:
+            status = runs.claim_out_dir(out, config_dict)
+            run_dir = Path(out)
+        else:
+            run_dir = runs.new_run_dir(task.name, runs_root)
+    status, run_dir = distributed.broadcast((status, str(run_dir)))
+    run_dir = Path(run_dir)
     if status == "finished":
         console.print(f"{run_dir} already holds this finished run")
         return RunResult(run_dir, runs.read_json(run_dir / runs.METRICS, "metrics"))
@@ -131,18 +131,20 @@ def run(
     ctx.run_dir = run_dir
     ctx.state = prepared.state  # from here on, hooks read the fitted state from the context
     try:
-        atomic.write_text(run_dir / runs.CONFIG, config.to_toml())
-        atomic.write_json(
-            run_dir / runs.STATE,
-            {"spec": prepared.spec, "state": prepared.state, "dataset": prepared.dataset},
-        )
+        if distributed.is_main():
+            atomic.write_text(run_dir / runs.CONFIG, config.to_toml())
+            atomic.write_json(
+                run_dir / runs.STATE,
+                {"spec": prepared.spec, "state": prepared.state, "dataset": prepared.dataset},
+            )
         model = build_model(task, ctx, prepared.spec)
         if source:
             load_backbone(model, source)
             carried = task.transfer(ctx, model, prepared, source)
             console.print(f"backbone from {source.path}" + (f"; {carried}" if carried else ""))
     except BaseException:
-        shutil.rmtree(run_dir, ignore_errors=True)  # nothing worth keeping yet
+        if distributed.is_main():
+            shutil.rmtree(run_dir, ignore_errors=True)  # nothing worth keeping yet
         raise
     return _train_and_finish(task, ctx, model, prepared, resume_training=False, callbacks=callbacks)
 
@@ -170,6 +172,10 @@ def _load_context(run_dir: str | Path, quiet: bool) -> tuple[Task, Context, dict
 def resume(run_dir: str | Path, *, quiet: bool = False, callbacks: list[Any] = ()) -> RunResult:
     """Continue an interrupted run from its ``last.pt``; a finished run is left as it is."""
     task, ctx, saved = _load_context(run_dir, quiet)
+    ctx.device = distributed.local_device(ctx.device)
+    distributed.init(ctx.device)
+    if not distributed.is_main():
+        ctx.quiet, ctx.console = True, _console(True)
     if runs.is_finished(ctx.run_dir):
         ctx.console.print(f"{ctx.run_dir} is already finished")
         return RunResult(ctx.run_dir, runs.read_json(ctx.run_dir / runs.METRICS, "metrics"))
@@ -232,6 +238,8 @@ def _train_and_finish(
         ctx.console.print(f"interrupted; continue with: seqsuite resume {run_dir}")
         raise
     model.eval()
+    if not distributed.is_main():
+        return RunResult(run_dir, {}, model, prepared)  # rank 0 evaluates and reports
     metrics = finish(task, ctx, model, prepared, result)
     return RunResult(run_dir, metrics, model, prepared)
 
@@ -294,6 +302,7 @@ def finish(
         "device": ctx.device.type,
         "precision": result.precision,
         "peak_memory_mb": peak_memory_mb(ctx.device),
+        "processes": distributed.world(),
         "seqsuite_version": __version__,
     }
     runs.write_history(run_dir, result.history)

@@ -27,7 +27,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
-from . import checkpoint
+from . import checkpoint, distributed
 from .batches import Split
 from .errors import TrainingDiverged, UserError
 from .progress import NullProgress
@@ -248,6 +248,20 @@ class Trainer:
         """
         c = self.config
         model.to(self.device)
+        engine = (
+            model  # what runs the forward pass: the model, or its DistributedDataParallel wrapper
+        )
+        if distributed.active():
+            if c.unfreeze_epochs:
+                raise UserError(
+                    "train.unfreeze_epochs does not work with several processes (DDP); set it to 0"
+                )
+            rnn = getattr(getattr(model, "backbone", None), "rnn", None)
+            if rnn is not None:
+                rnn.flatten_parameters()
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            engine = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
+        main = distributed.is_main()
         train = train.to(self.device)
         steps_per_epoch = _num_batches(train, c.batch_size)
         optimizer = self.make_optimizer(model)
@@ -285,7 +299,9 @@ class Trainer:
         def end_round(tally: _Tally, epoch_done: bool) -> None:
             """Validate, record, keep the best, decide whether to stop, checkpoint."""
             nonlocal best_state
-            train_loss = tally.loss()
+            loss_sum, seen = distributed.all_sum(float(tally.loss_sum), tally.seen)
+            train_loss = loss_sum / max(seen, 1)
+            tally.seen = int(seen)
             if tally.bad_step() >= 0 or not math.isfinite(train_loss):
                 kept = (
                     f"; the best checkpoint (epoch {loop.best_epoch:g}) is kept"
@@ -329,7 +345,8 @@ class Trainer:
             if loop.best is None or self._better(current, loop.best, higher_is_better):
                 loop.best, loop.best_epoch, loop.bad_rounds = current, record["epoch"], 0
                 best_state = copy.deepcopy(model.state_dict())
-                self._save_best(best_state, record["epoch"], current, key)
+                if main:
+                    self._save_best(best_state, record["epoch"], current, key)
             else:
                 loop.bad_rounds += 1
             if isinstance(schedule, torch.optim.lr_scheduler.ReduceLROnPlateau):
@@ -346,9 +363,12 @@ class Trainer:
             record["stop_reason"] = loop.stop_reason if loop.done else ""
             self.history.append(record)
             self.progress.end_epoch(record, key)
-            self._save_last(model, optimizer, schedule, scaler, generator, epoch_rng, loop, carried)
-            for callback in self.callbacks:
-                callback.on_epoch_end(self, record)
+            if main:
+                self._save_last(
+                    model, optimizer, schedule, scaler, generator, epoch_rng, loop, carried
+                )
+                for callback in self.callbacks:
+                    callback.on_epoch_end(self, record)
 
         model.train()
         while not loop.done and loop.epoch < c.epochs:
@@ -363,11 +383,15 @@ class Trainer:
             tally = _Tally(self.device)
             state = carried if train.stateful else None
             for batch in batches:
+                batch, rows, global_rows = distributed.share(batch)
                 with self.autocast():
-                    output, state = model(batch, state)
+                    output, state = engine(batch, state)
                     loss = loss_fn(output, batch)
                 optimizer.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
+                # DDP averages gradients over ranks; weighting by rows makes that the
+                # gradient of the global batch's mean loss, also when shares differ
+                share = rows * distributed.world() / global_rows
+                scaler.scale(loss * share if share != 1 else loss).backward()
                 if c.clip_norm > 0:
                     scaler.unscale_(optimizer)
                     norm = torch.nn.utils.clip_grad_norm_(model.parameters(), c.clip_norm)
@@ -376,7 +400,7 @@ class Trainer:
                 scaler.update()
                 if per_step_schedule:
                     schedule.step()
-                tally.add(loss, _batch_size(batch), loop.step_in_epoch)
+                tally.add(loss, rows, loop.step_in_epoch)
                 loop.step_in_epoch += 1
                 loop.global_step += 1
                 state = _detach(state) if train.stateful else None
@@ -389,6 +413,8 @@ class Trainer:
                 tally.seconds += now - tally.clock
                 tally.clock = now
                 out_of_time = bool(c.time_budget) and loop.elapsed >= c.time_budget
+                if c.time_budget and distributed.active():
+                    out_of_time = distributed.any_rank(out_of_time)  # all ranks stop together
                 epoch_done = loop.step_in_epoch >= steps_per_epoch
                 if (
                     out_of_time
@@ -535,10 +561,3 @@ def _detach(state: Any) -> Any:
 
 def _as_state(saved: Any) -> Any:
     return tuple(saved) if isinstance(saved, list) else saved
-
-
-def _batch_size(batch: dict[str, Any]) -> int:
-    for value in batch.values():
-        if isinstance(value, Tensor) and value.dim() > 0:
-            return value.shape[0]
-    return 1
