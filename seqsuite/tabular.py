@@ -42,6 +42,11 @@ def read_table(path: str | Path) -> pd.DataFrame:
         )
     if path.stat().st_size == 0:
         raise UserError(f"{path}: file is empty")
+    if kind != "parquet":
+        with path.open("rb") as handle:
+            head = handle.read(8192)
+        if b"\x00" in head:
+            raise UserError(f"{path}: looks like a binary file, expected {kind.upper()} text")
     try:
         if kind == "csv":
             frame = pd.read_csv(path, sep=_delimiter(path))

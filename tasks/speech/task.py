@@ -273,6 +273,9 @@ class SpeechTask(Task):
 
     def _file_features(self, path: Path, extractor: FeatureExtractor, o: SpeechConfig) -> dict:
         audio = self._cut(read_audio(path, o.sample_rate), o)
+        window = int(o.sample_rate * extractor.settings.win_ms / 1000)
+        if len(audio) <= window:
+            raise BadAudio(f"too short ({len(audio)} samples; one analysis window is {window})")
         return {
             "features": torch.from_numpy(extractor(audio)),
             "seconds": len(audio) / o.sample_rate,
@@ -414,6 +417,8 @@ class SpeechTask(Task):
         for path in paths:
             try:
                 audio = self._cut(read_audio(path, settings.sample_rate), ctx.options)
+                if len(audio) <= int(settings.sample_rate * settings.win_ms / 1000):
+                    raise BadAudio(f"too short ({len(audio)} samples)")
             except BadAudio as err:
                 if len(paths) == 1:
                     raise UserError(f"{path}: {err}") from None
