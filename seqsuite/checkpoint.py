@@ -1,12 +1,18 @@
-"""Checkpoint files: written atomically, read without ever running code from them.
+"""Checkpoint files: written atomically, verified, read without ever running code.
 
 A checkpoint is a dict of tensors and plain values (numbers, strings, lists, dicts).
 ``torch.load(..., weights_only=True)`` refuses anything else, so a crafted file cannot
 execute code when a run is evaluated, resumed or used with ``--init-from``.
+
+Each ``X.pt`` has a digest file ``X.pt.sha256`` holding the SHA-256 of the previous and
+of the new version; it is written (atomically) before the new ``X.pt`` replaces the old
+one, so whenever a process is killed, the file on disk matches one of the two digests. A
+file that matches neither (torn, truncated, modified) is refused, never read as valid.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 from pathlib import Path
 from typing import Any
@@ -20,18 +26,40 @@ BEST = "best.pt"  # weights with the best validation metric (what eval/predict u
 LAST = "last.pt"  # full training state after the latest epoch (what resume uses)
 
 
+def _digest_file(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
+
+
+def _digests(path: Path) -> list[str]:
+    sidecar = _digest_file(path)
+    if not sidecar.exists():
+        return []
+    return sidecar.read_text(encoding="ascii", errors="replace").split()
+
+
 def save(path: str | Path, payload: dict[str, Any]) -> None:
+    path = Path(path)
     buffer = io.BytesIO()
     torch.save(payload, buffer)
-    atomic.write_bytes(path, buffer.getvalue())
+    data = buffer.getvalue()
+    new = hashlib.sha256(data).hexdigest()
+    previous = hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else ""
+    atomic.write_text(_digest_file(path), f"{previous}\n{new}\n" if previous else f"{new}\n")
+    atomic.write_bytes(path, data)
 
 
 def load(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     path = Path(path)
     if not path.exists():
         raise UserError(f"{path}: checkpoint not found")
+    data = path.read_bytes()
+    known = _digests(path)
+    if known and hashlib.sha256(data).hexdigest() not in known:
+        raise UserError(
+            f"{path}: checksum does not match {_digest_file(path).name}: the file is torn or was changed"
+        )
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        return torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
     except Exception as err:  # noqa: BLE001 - any failure means the file is unusable
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise UserError(f"{path}: not a valid seqsuite checkpoint ({first})") from None

@@ -10,6 +10,7 @@ The flow of :func:`run`::
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import shutil
 import time
@@ -130,6 +131,20 @@ def run(
 
     ctx.run_dir = run_dir
     ctx.state = prepared.state  # from here on, hooks read the fitted state from the context
+    with contextlib.ExitStack() as held:
+        if distributed.is_main():
+            held.enter_context(runs.RunLock(run_dir))  # refuses a second process on this run
+        model = _start(task, ctx, prepared, config, source, console)
+        return _train_and_finish(
+            task, ctx, model, prepared, resume_training=False, callbacks=callbacks
+        )
+
+
+def _start(
+    task: Task, ctx: Context, prepared: Prepared, config: RunConfig, source: Any, console: Console
+) -> SequenceModel:
+    """Write the run's config and state, build the model (from --init-from's backbone)."""
+    run_dir = ctx.run_dir
     try:
         if distributed.is_main():
             atomic.write_text(run_dir / runs.CONFIG, config.to_toml())
@@ -144,9 +159,9 @@ def run(
             console.print(f"backbone from {source.path}" + (f"; {carried}" if carried else ""))
     except BaseException:
         if distributed.is_main():
-            shutil.rmtree(run_dir, ignore_errors=True)  # nothing worth keeping yet
+            shutil.rmtree(run_dir, ignore_errors=True)  # nothing worth keeping yet (lock file included)
         raise
-    return _train_and_finish(task, ctx, model, prepared, resume_training=False, callbacks=callbacks)
+    return model
 
 
 def _load_context(run_dir: str | Path, quiet: bool) -> tuple[Task, Context, dict[str, Any]]:
@@ -176,6 +191,15 @@ def resume(run_dir: str | Path, *, quiet: bool = False, callbacks: list[Any] = (
     distributed.init(ctx.device)
     if not distributed.is_main():
         ctx.quiet, ctx.console = True, _console(True)
+    with contextlib.ExitStack() as held:
+        if distributed.is_main():
+            held.enter_context(runs.RunLock(ctx.run_dir))  # a second resume of this run is refused
+        return _resume_locked(task, ctx, saved, callbacks)
+
+
+def _resume_locked(
+    task: Task, ctx: Context, saved: dict[str, Any], callbacks: list[Any]
+) -> RunResult:
     if runs.is_finished(ctx.run_dir):
         ctx.console.print(f"{ctx.run_dir} is already finished")
         return RunResult(ctx.run_dir, runs.read_json(ctx.run_dir / runs.METRICS, "metrics"))

@@ -77,6 +77,41 @@ def claim_out_dir(out: str | Path, config: dict[str, Any]) -> str:
     return "new"
 
 
+class RunLock:
+    """An exclusive lock on a run directory while a process trains in it, so that a second
+    ``resume`` (or ``run --out``) of the same run is refused. The operating system drops
+    the lock when the process ends, however it ends (even SIGKILL): no stale locks."""
+
+    def __init__(self, run_dir: str | Path):
+        self.path = Path(run_dir) / ".lock"
+        self.handle = None
+
+    def __enter__(self) -> RunLock:
+        import fcntl
+        import os
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.handle = self.path.open("a+")
+        try:
+            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self.handle.seek(0)
+            holder = self.handle.read().strip() or "?"
+            self.handle.close()
+            raise UserError(
+                f"{self.path.parent}: another seqsuite process (pid {holder}) is training this run"
+            ) from None
+        self.handle.seek(0)
+        self.handle.truncate()
+        self.handle.write(str(os.getpid()))
+        self.handle.flush()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.handle:
+            self.handle.close()  # closing releases the lock
+
+
 def is_finished(run_dir: str | Path) -> bool:
     return (Path(run_dir) / METRICS).exists()
 

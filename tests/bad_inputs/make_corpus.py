@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import io
-import os
 import pickle
-import struct
 from pathlib import Path
 
 import numpy as np
@@ -33,15 +31,22 @@ series = "\n".join(f"2000-{1 + i % 12:02d}-01,{100 + i}" for i in range(12))
 # -- forecast ---------------------------------------------------------------------------
 write("forecast/empty.csv", "")
 write("forecast/binary.csv", JUNK)
-write("forecast/latin1.csv", "month,caf\xe9\n" + "\n".join(f"{i},{i}" for i in range(50)), )
-(HERE / "forecast/latin1.csv").write_bytes(("month,café\n" + "\n".join(f"{i},{i}" for i in range(50))).encode("latin-1"))
+write(
+    "forecast/latin1.csv",
+    "month,caf\xe9\n" + "\n".join(f"{i},{i}" for i in range(50)),
+)
+(HERE / "forecast/latin1.csv").write_bytes(
+    ("month,café\n" + "\n".join(f"{i},{i}" for i in range(50))).encode("latin-1")
+)
 write("forecast/header_only.csv", "month,value\n")
 write("forecast/non_numeric.csv", "value\n1\n2\nthree\n" + "\n".join(str(i) for i in range(60)))
 write("forecast/infinite.csv", "value\n1\ninf\n" + "\n".join(str(i) for i in range(60)))
 write("forecast/all_nan.csv", "value\n" + "\n".join("nan" for _ in range(60)))
 write("forecast/too_short.csv", "value\n" + "\n".join(str(i) for i in range(30)))
 write("forecast/two_numeric_columns.csv", "a,b\n" + "\n".join(f"{i},{2 * i}" for i in range(80)))
-write("forecast/duplicate_times.csv", "date,value\n" + "\n".join(f"2000-01-01,{i}" for i in range(80)))
+write(
+    "forecast/duplicate_times.csv", "date,value\n" + "\n".join(f"2000-01-01,{i}" for i in range(80))
+)
 write("forecast/broken.json", '[{"value": 1}, {"value": 2')
 write("forecast/corrupt.parquet", b"PAR1" + JUNK + b"PAR1")
 write("forecast/spreadsheet.xlsx", JUNK)
@@ -49,7 +54,9 @@ write("forecast/spreadsheet.xlsx", JUNK)
 # -- textgen ----------------------------------------------------------------------------
 write("textgen/empty.txt", "")
 write("textgen/binary.txt", JUNK)
-(HERE / "textgen/latin1.txt").write_bytes(("Ceci est un texte fran\xe7ais. " * 200).encode("latin-1"))
+(HERE / "textgen/latin1.txt").write_bytes(
+    ("Ceci est un texte fran\xe7ais. " * 200).encode("latin-1")
+)
 write("textgen/one_character.txt", "a" * 20000)
 (HERE / "textgen/empty_folder").mkdir(parents=True, exist_ok=True)
 write("textgen/empty_folder/.keep", "")
@@ -58,14 +65,25 @@ write("textgen/whitespace.txt", " \n\t\n " * 1000)
 
 # -- sentiment --------------------------------------------------------------------------
 rows = [("a great film", "pos"), ("dull and long", "neg")] * 20
-write("sentiment/missing_label.csv", "text,stars\n" + "\n".join(f"{t},{label}" for t, label in rows))
-write("sentiment/misspelled_text.csv", "txet,label\n" + "\n".join(f"{t},{label}" for t, label in rows))
+write(
+    "sentiment/missing_label.csv", "text,stars\n" + "\n".join(f"{t},{label}" for t, label in rows)
+)
+write(
+    "sentiment/misspelled_text.csv", "txet,label\n" + "\n".join(f"{t},{label}" for t, label in rows)
+)
 write("sentiment/one_class.csv", "text,label\n" + "\n".join(f"{t},pos" for t, _ in rows))
 write("sentiment/empty_texts.csv", "text,label\n" + "\n".join(f",{label}" for _, label in rows))
 write("sentiment/missing_labels.csv", "text,label\n" + "\n".join(f"{t}," for t, _ in rows))
 write("sentiment/broken.jsonl", '{"text": "good", "label": "pos"}\n{"text": "bad", "lab')
-(HERE / "sentiment/latin1.csv").write_bytes(("text,label\n" + "\n".join(f"tr\xe8s bien {i},pos\nmal {i},neg" for i in range(20))).encode("latin-1"))
-write("sentiment/bad_split.csv", "text,label,split\n" + "\n".join(f"{t},{label},holdout" for t, label in rows))
+(HERE / "sentiment/latin1.csv").write_bytes(
+    ("text,label\n" + "\n".join(f"tr\xe8s bien {i},pos\nmal {i},neg" for i in range(20))).encode(
+        "latin-1"
+    )
+)
+write(
+    "sentiment/bad_split.csv",
+    "text,label,split\n" + "\n".join(f"{t},{label},holdout" for t, label in rows),
+)
 write("sentiment/empty.csv", "")
 
 # -- speech -----------------------------------------------------------------------------
@@ -84,7 +102,10 @@ write("speech/one_label/yes/b.wav", wav_bytes(tone * 0.5, 8000))
 write("speech/bad_manifest.csv", "path,label,split\nyes.wav,yes,training\n")
 write("speech/manifest_missing_column.csv", "file,label\na.wav,yes\n")
 # odd but valid: tolerated, not errors (see test_odd_audio_is_read)
-write("speech/odd/11025hz.wav", wav_bytes((0.3 * np.sin(np.arange(11025) / 3)).astype(np.float32), 11025))
+write(
+    "speech/odd/11025hz.wav",
+    wav_bytes((0.3 * np.sin(np.arange(11025) / 3)).astype(np.float32), 11025),
+)
 write("speech/odd/six_channels.wav", wav_bytes(np.tile(tone[:, None], (1, 6)), 8000))
 
 # -- music ------------------------------------------------------------------------------
@@ -100,7 +121,9 @@ try:
 
     cell = np.empty((1, 1), dtype=object)
     cell[0, 0] = np.zeros((5, 12), dtype=np.uint8)
-    scipy.io.savemat(HERE / "music/wrong_shape.mat", {"traindata": cell, "validdata": cell, "testdata": cell})
+    scipy.io.savemat(
+        HERE / "music/wrong_shape.mat", {"traindata": cell, "validdata": cell, "testdata": cell}
+    )
 except ImportError:  # pragma: no cover
     pass
 
@@ -114,4 +137,6 @@ write("configs/not_toml.toml", "[train\nepochs: 3\n")
 write("configs/binary.toml", JUNK)
 
 # a symlink loop, made by the test (git keeps links, but not on every file system)
-print("wrote", sum(1 for p in HERE.rglob("*") if p.is_file() and p.name != "make_corpus.py"), "files")
+print(
+    "wrote", sum(1 for p in HERE.rglob("*") if p.is_file() and p.name != "make_corpus.py"), "files"
+)
