@@ -177,7 +177,7 @@ def main() -> None:
             rows.insert(
                 1,
                 (
-                    f"seqsuite BiLSTM... from a pretrained word LM (`{' '.join(transfer_sets)}`)",
+                    f"seqsuite LSTM from a pretrained word LM (its backbone: 1 x 256, unidirectional; `{' '.join(transfer_sets)}`)",
                     describe([m["test"]["accuracy"] for m in tuned]),
                 ),
             )
@@ -202,7 +202,7 @@ def main() -> None:
         "",
         lines_lm,
     ]
-    text = "\n".join(lines).replace("BiLSTM... from", "BiLSTM, from")
+    text = "\n".join(lines)
     print(text)
     if args.write:
         replace_section("sentiment", text)
