@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
 
-.PHONY: run test test-all lint bench clean configs
+.PHONY: run test test-all lint bench bench-quality clean configs
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,10 +25,18 @@ test-all: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check seqsuite tasks tests bench
 
+# Speed: ratios against hand-written PyTorch and the machine (about 15 minutes on 2 cores).
 bench: $(STAMP)
+	$(OFFLINE) $(BIN)/python bench/performance.py --write
+
+# Quality against published figures and baselines (about 2 hours on 2 cores).
+bench-quality: $(STAMP)
 	$(OFFLINE) $(BIN)/python bench/forecast.py --write
 	$(OFFLINE) $(BIN)/python bench/keras_tutorial.py --write
 	$(OFFLINE) $(BIN)/python bench/textgen.py --minutes 20 --write
+	$(OFFLINE) $(BIN)/python bench/sentiment_mr.py --seeds 3 --pretrain-minutes 10 --set train.epochs=15 --set train.patience=4 --write
+	$(OFFLINE) $(BIN)/python bench/speech.py --minutes 10 --write
+	$(OFFLINE) $(BIN)/python bench/music.py --minutes 15 --write
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

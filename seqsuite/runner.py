@@ -159,7 +159,9 @@ def _start(
             console.print(f"backbone from {source.path}" + (f"; {carried}" if carried else ""))
     except BaseException:
         if distributed.is_main():
-            shutil.rmtree(run_dir, ignore_errors=True)  # nothing worth keeping yet (lock file included)
+            shutil.rmtree(
+                run_dir, ignore_errors=True
+            )  # nothing worth keeping yet (lock file included)
         raise
     return model
 

@@ -339,6 +339,7 @@ class Trainer:
                 timesteps_per_s=timesteps / seconds if seconds else float("nan"),
                 gflops=3 * flops * timesteps / seconds / 1e9 if seconds else 0.0,
                 clipped=loop.clipped + int(tally.clipped),
+                data_share=round(tally.data_seconds / seconds, 4) if seconds else 0.0,
             )
             loop.clipped = record["clipped"]
             current = record[key]
@@ -382,8 +383,12 @@ class Trainer:
             self.progress.start_epoch(loop.epoch + 1, c.epochs, steps_per_epoch)
             tally = _Tally(self.device)
             state = carried if train.stateful else None
+            fetched = time.perf_counter()
             for batch in batches:
                 batch, rows, global_rows = distributed.share(batch)
+                tally.data_seconds += (
+                    time.perf_counter() - fetched
+                )  # getting the batch, not computing
                 with self.autocast():
                     output, state = engine(batch, state)
                     loss = loss_fn(output, batch)
@@ -429,6 +434,7 @@ class Trainer:
                     tally = _Tally(self.device)
                     if loop.done or epoch_done:
                         break
+                fetched = time.perf_counter()
             else:  # the split yielded fewer batches than expected: close the epoch
                 if tally.seen:
                     carried = None
@@ -524,6 +530,7 @@ class _Tally:
         self.clipped: Tensor | int = 0
         self.seen = 0
         self.seconds = 0.0
+        self.data_seconds = 0.0  # of ``seconds``, spent getting batches rather than computing
         self.clock = self.last_draw = time.perf_counter()
 
     def add(self, loss: Tensor, n: int, step: int) -> None:
