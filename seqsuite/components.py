@@ -16,16 +16,18 @@ from .backbone import BackboneOutput
 
 
 class FeatureInput(nn.Module):
-    """Continuous features ``batch[key]`` (batch, time, size), optionally projected."""
+    """Continuous features ``batch[key]`` (batch, time, size), optionally projected, with
+    optional dropout on the inputs (e.g. on piano-roll keys)."""
 
-    def __init__(self, size: int, key: str = "x", project_to: int = 0):
+    def __init__(self, size: int, key: str = "x", project_to: int = 0, dropout: float = 0.0):
         super().__init__()
         self.key = key
+        self.dropout = nn.Dropout(dropout)
         self.proj = nn.Linear(size, project_to) if project_to else nn.Identity()
         self.output_size = project_to or size
 
     def forward(self, batch: dict[str, Any]) -> Tensor:
-        return self.proj(batch[self.key])
+        return self.proj(self.dropout(batch[self.key]))
 
 
 class TokenInput(nn.Module):

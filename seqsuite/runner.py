@@ -323,6 +323,7 @@ def finish(
         "train_seconds": round(result.train_seconds, 3),
         "samples_per_second": result.samples_per_second,
         "timesteps_per_second": result.timesteps_per_second,
+        "data_share": result.data_share,
         "clipped_steps": result.clipped_steps,
         "baseline_seconds": round(baseline_seconds, 3),
         "device": ctx.device.type,

@@ -108,6 +108,11 @@ class FitResult:
     def timesteps_per_second(self) -> float:
         return _median([h["timesteps_per_s"] for h in self.history])
 
+    @property
+    def data_share(self) -> float:
+        """Median share of training time spent getting batches rather than computing."""
+        return _median([h.get("data_share", float("nan")) for h in self.history])
+
 
 def _median(values: list[float]) -> float:
     values = sorted(v for v in values if v == v)

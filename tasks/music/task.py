@@ -52,6 +52,9 @@ class MusicConfig:
     dropout: float = field(
         default=0.3, metadata={"min": 0.0, "below": 1.0, "help": "input and output dropout"}
     )
+    input_dropout: float = field(
+        default=0.0, metadata={"min": 0.0, "below": 1.0, "help": "pianoroll: dropout on the input keys"}
+    )
     val_fraction: float = field(default=0.1, metadata={"min": 0.0, "below": 0.5})
     test_fraction: float = field(default=0.1, metadata={"min": 0.0, "below": 0.5})
     bpm: float = field(default=90.0, metadata={"min": 10.0, "help": "tempo of generated MIDI"})
@@ -201,7 +204,7 @@ class MusicTask(Task):
 
     def input_adapter(self, ctx: Context, spec: dict[str, Any]):
         if spec["representation"] == "pianoroll":
-            return FeatureInput(spec["keys"])
+            return FeatureInput(spec["keys"], dropout=ctx.options.input_dropout)
         return TokenInput(
             spec["vocab_size"], ctx.options.embedding_dim, dropout=ctx.options.dropout
         )
