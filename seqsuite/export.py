@@ -108,15 +108,23 @@ def export(
         tmp = out.with_name(f".{out.name}.tmp")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            torch.onnx.export(
-                wrapper,
-                args,
-                str(tmp),
-                input_names=[*inputs, *state_names],
-                output_names=output_names,
-                dynamic_axes=dynamic,
-                dynamo=False,
-            )
+            try:
+                torch.onnx.export(
+                    wrapper,
+                    args,
+                    str(tmp),
+                    input_names=[*inputs, *state_names],
+                    output_names=output_names,
+                    dynamic_axes=dynamic,
+                    dynamo=False,
+                )
+            except torch.onnx.errors.OnnxExporterError as err:
+                tmp.unlink(missing_ok=True)
+                first = str(err).strip().splitlines()[0].split(" Please feel free")[0]
+                raise UserError(
+                    f"export --format onnx: the model cannot be exported to ONNX ({first}); "
+                    "try --format torchscript"
+                ) from None
         tmp.replace(out)
     else:
         raise UserError(f"--format {fmt!r}: expected onnx or torchscript")

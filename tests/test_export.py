@@ -118,3 +118,23 @@ def test_custom_activation_is_refused_clearly(cli, tmp_path):
     assert result.code == 0, result.err
     refused = cli("export", "r", "--format", "onnx")
     assert refused.code == 2 and "only the fused tanh path exports" in refused.err
+
+
+def test_an_exporter_failure_is_one_line_and_leaves_no_file(cli, tmp_path, monkeypatch):
+    """A model the ONNX exporter cannot express (a plugin's own layer) gets a clear refusal."""
+    assert (
+        cli(
+            "run", "forecast", "--out", "r", *data_for("forecast", tmp_path), *RUNS["forecast"]
+        ).code
+        == 0
+    )
+
+    def unsupported(*args, **kwargs):
+        raise torch.onnx.errors.OnnxExporterError("Unsupported: ONNX export of operator foo")
+
+    monkeypatch.setattr(torch.onnx, "export", unsupported)
+    result = cli("export", "r", "--format", "onnx")
+    assert result.code == 2 and len(result.err.strip().splitlines()) == 1
+    assert "cannot be exported to ONNX (Unsupported: ONNX export of operator foo" in result.err
+    assert "try --format torchscript" in result.err
+    assert not list(Path("r").glob("*.onnx")) and not list(Path("r").glob(".*.tmp"))

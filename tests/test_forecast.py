@@ -134,7 +134,7 @@ def write_csv(path: Path, values, column="value", times=True) -> Path:
             "file not found",
         ),
         (lambda p: (p.write_text(""), p)[1], "file is empty"),
-        (lambda p: (p.write_bytes(b"\x00\xff\xfe" * 50), p)[1], "not valid UTF-8 text"),
+        (lambda p: (p.write_bytes(b"\x00\xff\xfe" * 50), p)[1], "looks like a binary file"),
         (lambda p: write_csv(p, ["1", "2", "x"] + ["3"] * 97), "data row 3: 'x' is not a number"),
         (lambda p: write_csv(p, [1.0, np.inf] + [1.0] * 98), "data row 2: infinite value"),
         (lambda p: write_csv(p, np.arange(20.0)), "too short for lookback"),

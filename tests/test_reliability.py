@@ -40,6 +40,7 @@ TIMINGS = {
     "timesteps_per_second",
     "baseline_seconds",
     "peak_memory_mb",
+    "data_share",  # share of wall time spent on data: a timing too
 }
 
 

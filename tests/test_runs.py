@@ -146,6 +146,7 @@ def test_init_from_a_different_backbone_is_a_user_error(toy_plugin, cli):
 
 def test_checkpoints_never_run_code(toy_plugin, tmp_path, cli):
     """A pickle that would execute code on load is refused by weights_only loading."""
+    import hashlib
     import pickle
 
     assert cli("run", "toy", "--epochs", "1", "--out", "r", "-q").code == 0
@@ -154,10 +155,22 @@ def test_checkpoints_never_run_code(toy_plugin, tmp_path, cli):
         def __reduce__(self):
             return (Path("pwned").write_text, ("owned",))
 
-    Path("r/best.pt").write_bytes(pickle.dumps({"model": Evil()}))
+    # Whoever can replace best.pt can replace its digest too: weights_only must still hold.
+    evil = pickle.dumps({"model": Evil()})
+    Path("r/best.pt").write_bytes(evil)
+    Path("r/best.pt.sha256").write_text(hashlib.sha256(evil).hexdigest() + "\n")
     result = cli("eval", "r")
     assert result.code == 2 and "not a valid seqsuite checkpoint" in result.err
     assert not Path("pwned").exists()
+
+
+def test_a_changed_checkpoint_is_refused_by_its_digest(toy_plugin, tmp_path, cli):
+    assert cli("run", "toy", "--epochs", "1", "--out", "r", "-q").code == 0
+    data = bytearray(Path("r/best.pt").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    Path("r/best.pt").write_bytes(bytes(data))
+    result = cli("eval", "r")
+    assert result.code == 2 and "checksum does not match best.pt.sha256" in result.err
 
 
 def test_python_module_entry_point_runs(toy_plugin):

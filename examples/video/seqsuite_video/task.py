@@ -36,6 +36,13 @@ class VideoConfig:
     )
 
 
+class SpatialPool(nn.Module):
+    """Mean and max over space: any frame size, and it exports to ONNX (adaptive pooling does not)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([x.mean(dim=(2, 3)), x.amax(dim=(2, 3))], dim=1)
+
+
 class FrameEncoder(nn.Module):
     """The input adapter: a CNN applied to every frame, (batch, time, H, W) -> (batch, time, code)."""
 
@@ -48,9 +55,8 @@ class FrameEncoder(nn.Module):
             nn.MaxPool2d(2),
             nn.Conv2d(channels, 2 * channels, 3, padding=1),
             nn.ReLU(),
-            nn.AdaptiveAvgPool2d(2),
-            nn.Flatten(),
-            nn.Linear(8 * channels, code),
+            SpatialPool(),
+            nn.Linear(4 * channels, code),
             nn.ReLU(),
         )
 
