@@ -53,7 +53,8 @@ class MusicConfig:
         default=0.3, metadata={"min": 0.0, "below": 1.0, "help": "input and output dropout"}
     )
     input_dropout: float = field(
-        default=0.0, metadata={"min": 0.0, "below": 1.0, "help": "pianoroll: dropout on the input keys"}
+        default=0.0,
+        metadata={"min": 0.0, "below": 1.0, "help": "pianoroll: dropout on the input keys"},
     )
     val_fraction: float = field(default=0.1, metadata={"min": 0.0, "below": 0.5})
     test_fraction: float = field(default=0.1, metadata={"min": 0.0, "below": 0.5})
