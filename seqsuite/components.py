@@ -72,9 +72,10 @@ class PooledHead(nn.Module):
     """Class scores from a whole sequence: pool the backbone's outputs over time, then a
     linear layer. ``last`` takes each sequence's final state (both directions when
     bidirectional); ``mean`` and ``max`` pool over the real steps only (padding is
-    ignored, using ``batch["lengths"]``); ``attention`` learns a weight per step."""
+    ignored, using ``batch["lengths"]``); ``meanmax`` is both side by side (the usual
+    choice for keyword spotting); ``attention`` learns a weight per step."""
 
-    POOLINGS = ("last", "mean", "max", "attention")
+    POOLINGS = ("last", "mean", "max", "meanmax", "attention")
 
     def __init__(
         self, in_features: int, num_classes: int, pooling: str = "last", dropout: float = 0.0
@@ -85,7 +86,7 @@ class PooledHead(nn.Module):
         self.pooling = pooling
         self.attention = nn.Linear(in_features, 1) if pooling == "attention" else None
         self.dropout = nn.Dropout(dropout)
-        self.linear = nn.Linear(in_features, num_classes)
+        self.linear = nn.Linear(in_features * (2 if pooling == "meanmax" else 1), num_classes)
 
     def pool(self, out: BackboneOutput, batch: dict[str, Any]) -> Tensor:
         if self.pooling == "last":
@@ -99,10 +100,14 @@ class PooledHead(nn.Module):
                 torch.arange(steps.shape[1], device=steps.device)[None, :]
                 < lengths.to(steps.device)[:, None]
             )
+        mean = (steps * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp(min=1)
         if self.pooling == "mean":
-            return (steps * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp(min=1)
+            return mean
+        top = steps.masked_fill(~mask[..., None], float("-inf")).amax(1)
         if self.pooling == "max":
-            return steps.masked_fill(~mask[..., None], float("-inf")).amax(1)
+            return top
+        if self.pooling == "meanmax":
+            return torch.cat([mean, top], dim=-1)
         scores = self.attention(steps).squeeze(-1).masked_fill(~mask, float("-inf"))
         return (torch.softmax(scores, dim=1)[..., None] * steps).sum(1)
 

@@ -73,6 +73,14 @@ def test_score_to_pianoroll_and_back():
     assert rolls.notes_from_roll(roll) == [(60, 0, 2), (64, 0, 1), (67, 1, 1)]
 
 
+def test_pianoroll_transpositions_stay_on_the_keyboard():
+    roll = rolls.roll_from_notes([(23, 0.0, 1.0), (60, 1.0, 1.0)], step=1.0)  # key 2 and key 39
+    assert rolls.shifts(roll) == [-2, -1, 0, 1, 2, 3, 4, 5]
+    up = rolls.shift(roll, 5)
+    assert rolls.notes_from_roll(up) == [(28, 0, 1), (65, 1, 1)]
+    assert rolls.shifts(np.zeros((3, 88), dtype=np.uint8)) == [0]
+
+
 def test_transposition_keeps_rests_and_durations():
     assert transpose(["60:1", "r:0.5", "67:2"], 3) == ["63:1", "r:0.5", "70:2"]
 

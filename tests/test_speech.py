@@ -181,6 +181,26 @@ def test_folder_layout_with_split_lists_then_predict(cli, tmp_path):
     assert all(r["label"] in WORDS for r in rows)
 
 
+def test_a_new_or_changed_file_is_the_only_one_extracted_again(cli, tmp_path, monkeypatch):
+    from seqsuite_tasks.speech.task import SpeechTask
+
+    data = folder_dataset(tmp_path / "words")
+    assert cli("run", "speech", "--data", str(data), "--out", "r", *SMALL).code == 0
+    extracted = []
+    original = SpeechTask._file_features
+
+    def counting(self, path, *args):
+        extracted.append(Path(path).name)
+        return original(self, path, *args)
+
+    monkeypatch.setattr(SpeechTask, "_file_features", counting)
+    soundfile.write(data / "up" / "new_voice.wav", spoken("up", "en+m4"), 8000)
+    assert cli("run", "speech", "--data", str(data), "--out", "r2", *SMALL).code == 0
+    assert extracted == ["new_voice.wav"]
+    assert cli("run", "speech", "--data", str(data), "--out", "r3", *SMALL).code == 0
+    assert extracted == ["new_voice.wav"]  # the whole listing now comes from one entry
+
+
 def test_manifest_layout_and_skipped_files(cli, tmp_path):
     data = folder_dataset(tmp_path / "words", with_lists=False)
     (data / "yes" / "broken.wav").write_bytes(b"RIFF garbage")

@@ -33,6 +33,19 @@ def roll_from_notes(notes: list[tuple[int, float, float]], step: float) -> np.nd
     return roll
 
 
+def shifts(roll: np.ndarray) -> list[int]:
+    """The transpositions (-6..+5 semitones) that keep every sounding key on the keyboard."""
+    sounding = np.flatnonzero(roll.any(axis=0))
+    if not len(sounding):
+        return [0]
+    return [s for s in range(-6, 6) if sounding[0] + s >= 0 and sounding[-1] + s < KEYS]
+
+
+def shift(roll: np.ndarray, semitones: int) -> np.ndarray:
+    """The roll transposed by ``semitones`` (keys pushed off the keyboard must be silent)."""
+    return np.roll(roll, semitones, axis=1)
+
+
 class _ListsOnly(pickle.Unpickler):
     """Refuses every class: the benchmark pickles hold only lists, dicts and numbers."""
 

@@ -40,7 +40,9 @@ class MusicConfig:
     """The ``[task]`` section of ``seqsuite run music``."""
 
     representation: Literal["events", "pianoroll"] = "events"
-    transpose: bool = field(default=True, metadata={"help": "events: train in all 12 keys"})
+    transpose: bool = field(
+        default=True, metadata={"help": "train in all 12 keys (both representations)"}
+    )
     step: float = field(
         default=1.0, metadata={"min": 0.0625, "help": "pianoroll: quarter notes per frame"}
     )
@@ -116,7 +118,7 @@ class MusicTask(Task):
                     s: [rolls.roll_from_notes(pieces[i]["notes"], o.step) for i in idx]
                     for s, idx in parts.items()
                 }
-            return self._prepare_rolls(benchmark, name, skipped)
+            return self._prepare_rolls(benchmark, name, skipped, o.transpose)
         return self._prepare_events(ctx, pieces, parts, name, skipped)
 
     def _prepare_events(self, ctx, pieces, parts, name, skipped) -> Prepared:
@@ -167,8 +169,12 @@ class MusicTask(Task):
             extra={"vocab": vocab, "melodies": melodies, "skipped": skipped},
         )
 
-    def _prepare_rolls(self, data: dict[str, list[np.ndarray]], name: str, skipped) -> Prepared:
-        def split(pieces: list[np.ndarray]) -> ArraySplit:
+    def _prepare_rolls(
+        self, data: dict[str, list[np.ndarray]], name: str, skipped, augment: bool
+    ) -> Prepared:
+        def split(pieces: list[np.ndarray], augment: bool = False) -> ArraySplit:
+            if augment:
+                pieces = [rolls.shift(p, s) for p in pieces for s in rolls.shifts(p)]
             frames = [torch.from_numpy(p.astype(np.float32)) for p in pieces]
             # the input at t is frame t-1 (silence before the first), the target frame t
             inputs = [torch.cat([torch.zeros(1, rolls.KEYS), f[:-1]]) for f in frames]
@@ -178,14 +184,14 @@ class MusicTask(Task):
 
         sizes = {s: sum(len(p) for p in data[s]) for s in data}
         return Prepared(
-            train=split(data["train"]),
+            train=split(data["train"], augment),
             val=split(data["val"]),
             test=split(data["test"]),
             spec={"representation": "pianoroll", "keys": rolls.KEYS},
             state={},
             dataset=name,
             summary=(
-                f"piano rolls: {len(data['train'])} / {len(data['val'])} / {len(data['test'])} pieces, "
+                f"piano rolls: {len(data['train'])}{' x12 keys' if augment else ''} / {len(data['val'])} / {len(data['test'])} pieces, "
                 f"{sizes['train']:,} / {sizes['val']:,} / {sizes['test']:,} frames"
                 + (f"; {len(skipped)} files skipped" if skipped else "")
             ),

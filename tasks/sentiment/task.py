@@ -55,7 +55,7 @@ class SentimentConfig:
     embedding_dim: int = field(
         default=0, metadata={"min": 0, "help": "0 = 300, or the --init-from run's"}
     )
-    pooling: Literal["last", "mean", "max", "attention"] = "max"
+    pooling: Literal["last", "mean", "max", "meanmax", "attention"] = "max"
     dropout: float = field(default=0.5, metadata={"min": 0.0, "below": 1.0})
     val_fraction: float = field(default=0.1, metadata={"min": 0.0, "below": 0.5})
     test_fraction: float = field(default=0.1, metadata={"min": 0.0, "below": 0.5})

@@ -48,7 +48,7 @@ class SpeechConfig:
     deltas: int = field(
         default=1, metadata={"min": 0, "max": 2, "help": "0, 1 (deltas) or 2 (+ delta-deltas)"}
     )
-    pooling: Literal["last", "mean", "max", "attention"] = "mean"
+    pooling: Literal["last", "mean", "max", "meanmax", "attention"] = "mean"
     dropout: float = field(default=0.3, metadata={"min": 0.0, "below": 1.0})
     freq_mask: int = field(
         default=4, metadata={"min": 0, "help": "SpecAugment: widest masked band (coefficients)"}
@@ -236,24 +236,36 @@ class SpeechTask(Task):
         ctx: Context,
     ):
         found = recordings.load(path)
-        items, skipped, seconds, all_cached = [], [], 0.0, True
-        for rec in found:
-            try:
-                stat = rec.path.stat()
-                key = {
-                    "file": str(rec.path),
-                    "size": stat.st_size,
-                    "mtime": stat.st_mtime_ns,
-                    "max_seconds": o.max_seconds,
-                    "features": asdict(settings),
-                }
-                value, cached = cache.load_or_compute(
-                    "speech-file", key, lambda rec=rec: self._file_features(rec.path, extractor, o)
-                )
-            except (BadAudio, OSError) as err:
-                skipped.append((str(rec.path), str(err)))
+        features = {"max_seconds": o.max_seconds, "features": asdict(settings)}
+        listing = [self._identity(rec.path) for rec in found]
+
+        def per_file() -> list[dict]:
+            """Each file through its own cache entry: a new file costs one extraction."""
+            out = []
+            for rec, (_, size, mtime) in zip(found, listing, strict=True):
+                try:
+                    if size < 0:
+                        raise BadAudio("cannot be read (missing or no permission)")
+                    value, _ = cache.load_or_compute(
+                        "speech-file",
+                        {"file": str(rec.path), "size": size, "mtime": mtime, **features},
+                        lambda rec=rec: self._file_features(rec.path, extractor, o),
+                    )
+                except (BadAudio, OSError) as err:
+                    out.append({"error": str(err)})
+                else:
+                    out.append(value)
+            return out
+
+        # One entry for the whole listing, so a warm start reads one file, not thousands.
+        values, cached = cache.load_or_compute(
+            "speech-files", {"files": listing, **features}, per_file
+        )
+        items, skipped, seconds = [], [], 0.0
+        for rec, value in zip(found, values, strict=True):
+            if "error" in value:
+                skipped.append((str(rec.path), value["error"]))
                 continue
-            all_cached &= cached
             seconds += value["seconds"]
             items.append(
                 {
@@ -269,7 +281,16 @@ class SpeechTask(Task):
             ctx.console.print(
                 f"[yellow]{len(skipped)} unusable audio files skipped, e.g. {skipped[0][0]}: {skipped[0][1]}[/]"
             )
-        return items, skipped, seconds, all_cached and bool(items)
+        return items, skipped, seconds, cached and bool(items)
+
+    @staticmethod
+    def _identity(path: Path) -> tuple[str, int, int]:
+        """(path, size, mtime): what says a file is unchanged; (path, -1, -1) if unreadable."""
+        try:
+            stat = path.stat()
+        except OSError:
+            return str(path), -1, -1
+        return str(path), stat.st_size, stat.st_mtime_ns
 
     def _file_features(self, path: Path, extractor: FeatureExtractor, o: SpeechConfig) -> dict:
         audio = self._cut(read_audio(path, o.sample_rate), o)
