@@ -117,6 +117,9 @@ def run_command(
     nproc: Annotated[
         int, typer.Option(help="Train in N processes (DDP) through torch.distributed.run.")
     ] = 1,
+    quick: Annotated[
+        bool, typer.Option("--quick", help="The task's quick preset: minutes, not hours.")
+    ] = False,
     quiet: Quiet = False,
     as_json: Json = False,
 ) -> None:
@@ -138,6 +141,7 @@ def run_command(
         init_from=init_from,
         out=out,
         quiet=quiet or as_json,
+        quick=quick,
     )
     if not distributed.is_main():
         return

@@ -1,8 +1,9 @@
 """Typed configuration: dataclass sections, TOML files and ``--set key=value`` overrides.
 
-A run's configuration has four sections, each a dataclass:
+A run's configuration has five sections, each a dataclass:
 
 - ``[run]``      :class:`RunSettings` (task, seed, device, data set, data path)
+- ``[data]``     :class:`DataSettings` (how files named by the user's data are trusted)
 - ``[backbone]`` :class:`seqsuite.backbone.BackboneConfig`
 - ``[train]``    :class:`seqsuite.trainer.TrainConfig`
 - ``[task]``     the task plugin's own ``config_class``
@@ -29,7 +30,7 @@ import tomli_w
 
 from .errors import UserError
 
-SECTIONS = ("run", "backbone", "train", "task")
+SECTIONS = ("run", "data", "backbone", "train", "task")
 
 
 @dataclass
@@ -49,10 +50,21 @@ class RunSettings:
 
 
 @dataclass
+class DataSettings:
+    """How far files named inside the user's data (manifests, lists) are trusted."""
+
+    confine: bool = field(
+        default=False,
+        metadata={"help": "refuse listed paths (and links) that lead outside the data's folder"},
+    )
+
+
+@dataclass
 class RunConfig:
     """A fully resolved configuration: what ``config.toml`` in a run directory holds."""
 
     run: RunSettings
+    data: DataSettings
     backbone: Any
     train: Any
     task: Any
@@ -256,6 +268,7 @@ def section_classes(task_config_class: type) -> dict[str, type]:
 
     return {
         "run": RunSettings,
+        "data": DataSettings,
         "backbone": BackboneConfig,
         "train": TrainConfig,
         "task": task_config_class,

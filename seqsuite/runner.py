@@ -86,8 +86,12 @@ def run(
     runs_root: str | Path = "runs",
     quiet: bool = False,
     callbacks: list[Any] = (),
+    quick: bool = False,
 ) -> RunResult:
-    """Train and evaluate ``task_name``; returns its run directory and metrics."""
+    """Train and evaluate ``task_name``; returns its run directory and metrics.
+
+    ``quick`` applies the task's ``quick`` preset (fewer epochs or less data) under any
+    config files and ``--set`` pairs: a smoke run in minutes."""
     task = get_task(task_name)
     flags = {
         "run": {
@@ -104,6 +108,8 @@ def run(
     source = load_source(init_from) if init_from else None
     # the source's backbone is the default here, so that its weights fit
     base = [({"backbone": source.backbone}, f"--init-from {init_from}")] if source else []
+    if quick:
+        base.append((getattr(task, "quick", {}) or {}, f"task {task.name!r} quick preset"))
     config = configs.resolve(task, config_files, sets, flags, base)
     device = distributed.local_device(resolve_device(config.run.device))
     distributed.init(device)

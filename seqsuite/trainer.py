@@ -3,7 +3,8 @@
 :class:`TrainConfig` is the ``[train]`` section. :meth:`Trainer.fit` runs epochs of
 ``loss_fn(model(batch))`` with the chosen optimizer, schedule and gradient clipping,
 validates after each epoch (and every ``eval_every`` steps), stops early on the
-validation primary metric or when the wall-clock budget is spent, and writes ``last.pt``
+validation primary metric (an equal score moves ``best.pt`` to the later weights but does
+not count as progress) or when the wall-clock budget is spent, and writes ``last.pt``
 (everything needed to resume, mid-epoch too) and ``best.pt`` (the weights to evaluate)
 atomically after each validation.
 
@@ -348,13 +349,15 @@ class Trainer:
             )
             loop.clipped = record["clipped"]
             current = record[key]
-            if loop.best is None or self._better(current, loop.best, higher_is_better):
-                loop.best, loop.best_epoch, loop.bad_rounds = current, record["epoch"], 0
+            improved = loop.best is None or self._better(current, loop.best, higher_is_better)
+            # A tie (a saturated accuracy) keeps the later weights, trained longer at a lower
+            # rate, but is no improvement: patience still runs out.
+            if improved or current == loop.best:
+                loop.best, loop.best_epoch = current, record["epoch"]
                 best_state = copy.deepcopy(model.state_dict())
                 if main:
                     self._save_best(best_state, record["epoch"], current, key)
-            else:
-                loop.bad_rounds += 1
+            loop.bad_rounds = 0 if improved else loop.bad_rounds + 1
             if isinstance(schedule, torch.optim.lr_scheduler.ReduceLROnPlateau):
                 schedule.step(current)
             elif isinstance(schedule, torch.optim.lr_scheduler.StepLR) and epoch_done:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -202,3 +203,12 @@ def test_default_run_beats_seasonal_naive_and_ets(cli):
     m = json.loads(Path("r/metrics.json").read_text())
     assert m["test"]["mase"] < m["baselines"]["seasonal_naive"]["mase"]
     assert m["test"]["mase"] < m["baselines"]["ets"]["mase"]
+
+
+def test_quick_preset_sits_under_the_users_settings(cli, tmp_path):
+    data = write_csv(tmp_path / "s.csv", 100 + np.sin(np.arange(120) / 3))
+    result = cli("run", "forecast", "--data", str(data), "--out", "r", "--quick", *FAST)
+    assert result.code == 0, result.err
+    config = tomllib.loads(Path("r/config.toml").read_text())
+    assert config["train"]["patience"] == 10  # from the quick preset
+    assert config["train"]["epochs"] == 2  # --epochs wins over the preset

@@ -162,6 +162,17 @@ def test_same_seed_same_metrics(tmp_path):
     assert outputs[0] == outputs[1]
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("task", ["forecast", "textgen", "sentiment", "speech", "music"])
+def test_each_task_quick_preset_gives_the_same_metrics_twice(tmp_path, task):
+    outputs = []
+    for name in ("a", "b"):
+        process = seqsuite("run", task, "--quick", "--out", name, "--quiet", cwd=tmp_path)
+        assert process.wait(timeout=1800) == 0, process.stderr.read()
+        outputs.append(metrics_without_timings(tmp_path / name / "metrics.json"))
+    assert outputs[0] == outputs[1]
+
+
 # -- laws of the data functions (hypothesis) ---------------------------------------------
 
 

@@ -238,3 +238,38 @@ def test_nothing_usable_is_a_user_error(cli, tmp_path):
     empty = tmp_path / "e"
     empty.mkdir()
     assert "no label folders" in cli("run", "speech", "--data", str(empty)).err
+
+
+def test_confined_manifest_paths_cannot_leave_the_data_folder(cli, tmp_path):
+    data = folder_dataset(tmp_path / "words", with_lists=False)
+    outside = tmp_path / "secret.wav"
+    soundfile.write(outside, spoken("yes", "en+m1"), 8000)
+    rows = [
+        {"path": str(p.relative_to(data)), "label": p.parent.name}
+        for p in sorted(data.rglob("*.wav"))
+    ]
+    rows.append({"path": "../secret.wav", "label": "yes"})
+    pd.DataFrame(rows).to_csv(data / "manifest.csv", index=False)
+    confined = cli(
+        "run",
+        "speech",
+        "--data",
+        str(data / "manifest.csv"),
+        "--out",
+        "r",
+        *SMALL,
+        "--set",
+        "data.confine=true",
+    )
+    assert confined.code == 2 and len(confined.err.strip().splitlines()) == 1
+    assert f"data row {len(rows)}: '../secret.wav' leads outside" in confined.err
+    assert not Path("r").exists()
+    # a link inside a label folder that points out is refused the same way
+    (data / "manifest.csv").unlink()
+    (data / "no" / "link.wav").symlink_to(outside)
+    linked = cli(
+        "run", "speech", "--data", str(data), "--out", "r", *SMALL, "--set", "data.confine=true"
+    )
+    assert linked.code == 2 and "'no/link.wav' leads outside" in linked.err
+    # without confinement the user's own manifest may point where it likes
+    assert cli("run", "speech", "--data", str(data), "--out", "r", *SMALL).code == 0

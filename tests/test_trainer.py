@@ -3,6 +3,7 @@ and stops on a non-finite loss with a message that says where."""
 
 from __future__ import annotations
 
+import copy
 import math
 
 import pytest
@@ -57,6 +58,26 @@ def test_early_stopping_stops_after_patience_and_keeps_the_best_weights():
     assert result.stop_reason == "early_stopping"
     assert result.epochs == result.best_epoch + 3
     assert val_mse(val)(model.eval())["mse"] == pytest.approx(result.best_metric, rel=1e-5)
+
+
+def test_a_tied_score_keeps_the_later_weights_but_patience_still_runs_out():
+    scores = iter([0.5, 0.9, 0.9, 0.9, 1.0])
+    seen = []
+
+    def validate(model):
+        seen.append(copy.deepcopy(model.state_dict()))
+        return {"accuracy": next(scores)}
+
+    model = make_model()
+    result = Trainer(TrainConfig(epochs=5, lr=1e-2, patience=2)).fit(
+        model, make_data(), mse, validate, primary="accuracy", higher_is_better=True
+    )
+    assert result.stop_reason == "early_stopping" and result.epochs == 4
+    assert result.best_epoch == 4 and result.best_metric == 0.9
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(model.state_dict().values(), seen[3].values(), strict=True)
+    )
 
 
 def test_time_budget_stops_training():

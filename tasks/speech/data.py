@@ -6,7 +6,8 @@ Folder layout (Speech Commands): ``DATA/<label>/*.wav``; folders whose name star
 validation and test files; without them the split is stratified and seeded.
 
 Manifest: a CSV with ``path,label[,split]``; paths are relative to the manifest, split
-values are ``train``, ``val`` or ``test``.
+values are ``train``, ``val`` or ``test``. With ``--set data.confine=true`` no path (or
+link) may lead outside the data's folder.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from seqsuite.errors import UserError
+from seqsuite.listed import resolve_listed
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".aiff", ".aif"}
 
@@ -48,7 +50,7 @@ def _read_list(root: Path, name: str, labels: set[str]) -> set[str]:
     return entries
 
 
-def from_folders(root: Path) -> list[Recording]:
+def from_folders(root: Path, confine: bool = False) -> list[Recording]:
     folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
     if not folders:
         raise UserError(f"{root}: no label folders (expected DATA/<label>/*.wav)")
@@ -61,6 +63,7 @@ def from_folders(root: Path) -> list[Recording]:
             if path.suffix.lower() not in AUDIO_SUFFIXES or not path.is_file():
                 continue
             key = path.relative_to(root).as_posix()
+            path = resolve_listed(root, key, confine=confine, where=f"{root}: {folder.name}")
             split = (
                 "test"
                 if key in testing
@@ -76,7 +79,7 @@ def from_folders(root: Path) -> list[Recording]:
     return recordings
 
 
-def from_manifest(manifest: Path) -> list[Recording]:
+def from_manifest(manifest: Path, confine: bool = False) -> list[Recording]:
     from seqsuite.tabular import find_column, read_table
 
     frame = read_table(manifest)
@@ -95,18 +98,19 @@ def from_manifest(manifest: Path) -> list[Recording]:
                 raise UserError(
                     f"{manifest}: data row {row + 1}: split {split!r}; expected train, val or test"
                 )
-        recordings.append(
-            Recording((manifest.parent / str(path)).resolve(), str(label).strip(), split)
-        )
+        where = f"{manifest}: data row {row + 1}"
+        resolved = resolve_listed(manifest.parent, str(path), confine=confine, where=where)
+        recordings.append(Recording(resolved, str(label).strip(), split))
     if not recordings:
         raise UserError(f"{manifest}: no rows")
     return recordings
 
 
-def load(path: str | Path) -> list[Recording]:
+def load(path: str | Path, confine: bool = False) -> list[Recording]:
+    """The recordings a folder or manifest names; ``confine``: see :mod:`seqsuite.listed`."""
     path = Path(path)
     if not path.exists():
         raise UserError(f"{path}: not found")
     if path.is_dir():
-        return from_folders(path)
-    return from_manifest(path)
+        return from_folders(path, confine)
+    return from_manifest(path, confine)

@@ -48,7 +48,7 @@ class SpeechConfig:
     deltas: int = field(
         default=1, metadata={"min": 0, "max": 2, "help": "0, 1 (deltas) or 2 (+ delta-deltas)"}
     )
-    pooling: Literal["last", "mean", "max", "meanmax", "attention"] = "mean"
+    pooling: Literal["last", "mean", "max", "meanmax", "attention"] = "meanmax"
     dropout: float = field(default=0.3, metadata={"min": 0.0, "below": 1.0})
     freq_mask: int = field(
         default=4, metadata={"min": 0, "help": "SpecAugment: widest masked band (coefficients)"}
@@ -60,7 +60,7 @@ class SpeechConfig:
     val_fraction: float = field(default=0.1, metadata={"min": 0.0, "below": 0.5})
     test_fraction: float = field(default=0.1, metadata={"min": 0.0, "below": 0.5})
     speakers: int = field(
-        default=160, metadata={"min": 4, "help": "digits: training speakers (accent + voice)"}
+        default=100, metadata={"min": 4, "help": "digits: training speakers (accent + voice)"}
     )
     takes: int = field(
         default=2, metadata={"min": 1, "help": "digits: utterances per speaker and word"}
@@ -110,7 +110,7 @@ class SpeechTask(Task):
     quick = {"train": {"epochs": 4}, "task": {"speakers": 40}}
     defaults = {
         "backbone": {"hidden_size": 128, "num_layers": 2, "bidirectional": True, "dropout": 0.2},
-        "train": {"epochs": 30, "batch_size": 32, "lr": 2e-3, "patience": 6, "schedule": "cosine"},
+        "train": {"epochs": 20, "batch_size": 32, "lr": 2e-3, "patience": 6, "schedule": "cosine"},
     }
 
     # -- data -----------------------------------------------------------------------
@@ -235,7 +235,7 @@ class SpeechTask(Task):
         o: SpeechConfig,
         ctx: Context,
     ):
-        found = recordings.load(path)
+        found = recordings.load(path, ctx.config.data.confine)
         features = {"max_seconds": o.max_seconds, "features": asdict(settings)}
         listing = [self._identity(rec.path) for rec in found]
 

@@ -1,0 +1,25 @@
+"""Paths named inside the user's data (a manifest's rows, files in label folders).
+
+A manifest written by someone else can point anywhere: ``../../etc/passwd`` or a link out
+of the folder. With ``[data] confine = true`` every listed path must resolve (links
+followed) inside the data's own folder; the refusal names the file, the row and the path.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .errors import UserError
+
+
+def resolve_listed(base: Path, listed: str | Path, *, confine: bool, where: str) -> Path:
+    """``listed`` relative to ``base``, resolved; refused if ``confine`` and it leaves ``base``.
+
+    ``where`` says where the path was found, e.g. ``"fsdd.csv: data row 3"``.
+    """
+    path = (base / listed).resolve()
+    if confine and not path.is_relative_to(base.resolve()):
+        raise UserError(
+            f"{where}: {str(listed)!r} leads outside {base} (refused: [data] confine = true)"
+        )
+    return path
