@@ -56,6 +56,12 @@ CASES = [
     ("speech", "speech/one_label", [], "only one label"),
     ("speech", "speech/bad_manifest.csv", [], "split 'training'"),
     ("speech", "speech/manifest_missing_column.csv", [], "no path column 'path'"),
+    (
+        "speech",
+        "speech/escaping_manifest.csv",
+        ["--set", "data.confine=true"],
+        "data row 2: '../../../../etc/passwd' leads outside",
+    ),
     ("music", "music/empty_folder", [], "no MIDI, MusicXML or ABC files"),
     ("music", "music/no_notes", [], "no usable scores"),
     ("music", "music/corrupt_midi", [], "no usable scores"),
