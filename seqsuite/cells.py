@@ -8,7 +8,11 @@ fused path and this one without changing its weights. With ``activation=tanh`` t
 result equals the fused kernel's (a test checks it).
 
 Speed: the input projection of a whole sequence is one matrix product; only the
-recurrent product and the element-wise gate maths run per time step.
+recurrent product and the element-wise gate maths run per time step. For LSTM layers
+without projection and an activation whose derivative is known (:data:`DERIVATIVES`),
+:class:`LSTMRecurrence` runs the time loop outside autograd and back-propagates through
+time with hand-derived gradients (checked against autograd by ``gradcheck``): autograd's
+per-step bookkeeping, not the arithmetic, is what makes a Python loop slow.
 """
 
 from __future__ import annotations
@@ -33,6 +37,91 @@ ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
 }
 
 
+# d act(x) / dx from x and y = act(x): what the hand-written backward pass needs.
+DERIVATIVES: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
+    "tanh": lambda x, y: 1 - y * y,
+    "relu": lambda x, y: (x > 0).to(x.dtype),
+    "sigmoid": lambda x, y: y * (1 - y),
+    "linear": lambda x, y: torch.ones_like(x),
+    "hardtanh": lambda x, y: ((x > -1) & (x < 1)).to(x.dtype),
+    "softsign": lambda x, y: (1 - y.abs()) ** 2,
+    "elu": lambda x, y: torch.where(x > 0, torch.ones_like(x), y + 1),
+}
+
+
+class LSTMRecurrence(torch.autograd.Function):
+    """The recurrent part of one LSTM layer: gates_x (batch, time, 4H) already holds the
+    input projection and both biases. Returns outputs (batch, time, H) and the final h, c.
+    ``mask`` (batch, time) float, 0 on padding: the state is held and the output is 0."""
+
+    @staticmethod
+    def forward(ctx, gates_x, h0, c0, w_hh, mask, activation: str):  # noqa: PLR0913
+        act = ACTIVATIONS[activation]
+        batch, steps, four = gates_x.shape
+        size = four // 4
+        w_t = w_hh.t()
+        out = gates_x.new_empty(batch, steps, size)
+        sig = gates_x.new_empty(batch, steps, 3, size)  # input, forget, output gates
+        pre_g = gates_x.new_empty(batch, steps, size)
+        c_new = gates_x.new_empty(batch, steps, size)
+        hs = gates_x.new_empty(batch, steps + 1, size)  # state before each step
+        cs = gates_x.new_empty(batch, steps + 1, size)
+        h, c = h0, c0
+        hs[:, 0], cs[:, 0] = h0, c0
+        for t in range(steps):
+            gates = torch.addmm(gates_x[:, t], h, w_t)
+            i, f, g, o = gates.chunk(4, 1)
+            si, sf, so = torch.sigmoid(i), torch.sigmoid(f), torch.sigmoid(o)
+            cn = torch.addcmul(sf * c, si, act(g))
+            hn = so * act(cn)
+            sig[:, t, 0], sig[:, t, 1], sig[:, t, 2] = si, sf, so
+            pre_g[:, t], c_new[:, t] = g, cn
+            if mask is None:
+                h, c = hn, cn
+                out[:, t] = hn
+            else:
+                m = mask[:, t : t + 1]
+                h, c = torch.lerp(h, hn, m), torch.lerp(c, cn, m)
+                out[:, t] = hn * m
+            hs[:, t + 1], cs[:, t + 1] = h, c
+        ctx.save_for_backward(sig, pre_g, c_new, hs, cs, w_hh, mask)
+        ctx.activation = activation
+        return out, h, c
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, d_out, d_h, d_c):
+        sig, pre_g, c_new, hs, cs, w_hh, mask = ctx.saved_tensors
+        act, derivative = ACTIVATIONS[ctx.activation], DERIVATIVES[ctx.activation]
+        batch, steps, size = pre_g.shape
+        d_gates = pre_g.new_empty(batch, steps, 4 * size)
+        dh = d_h.clone() if d_h is not None else pre_g.new_zeros(batch, size)
+        dc = d_c.clone() if d_c is not None else pre_g.new_zeros(batch, size)
+        for t in range(steps - 1, -1, -1):
+            si, sf, so = sig[:, t, 0], sig[:, t, 1], sig[:, t, 2]
+            g, cn = pre_g[:, t], c_new[:, t]
+            ag, ac = act(g), act(cn)
+            if mask is None:
+                dh_new, dc_new = dh + d_out[:, t], dc
+                dh_held = dc_held = None
+            else:
+                m = mask[:, t : t + 1]
+                dh_new, dc_new = (dh + d_out[:, t]) * m, dc * m
+                dh_held, dc_held = dh * (1 - m), dc * (1 - m)
+            dc_new = dc_new + dh_new * so * derivative(cn, ac)
+            d = d_gates[:, t]
+            d[:, :size] = dc_new * ag * si * (1 - si)
+            d[:, size : 2 * size] = dc_new * cs[:, t] * sf * (1 - sf)
+            d[:, 2 * size : 3 * size] = dc_new * si * derivative(g, ag)
+            d[:, 3 * size :] = dh_new * ac * so * (1 - so)
+            dc = dc_new * sf
+            dh = d @ w_hh
+            if dh_held is not None:
+                dh, dc = dh + dh_held, dc + dc_held
+        d_w = d_gates.reshape(-1, 4 * size).t() @ hs[:, :-1].reshape(-1, size)
+        return d_gates, dh, dc, d_w, None, None
+
+
 def lstm_layer(
     x: Tensor,
     h: Tensor,
@@ -42,7 +131,7 @@ def lstm_layer(
     b_ih: Tensor | None,
     b_hh: Tensor | None,
     w_hr: Tensor | None,
-    act: Callable[[Tensor], Tensor],
+    activation: str,
     mask: Tensor | None,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """One LSTM layer in one direction.
@@ -54,6 +143,11 @@ def lstm_layer(
     gates_x = F.linear(x, w_ih, b_ih)
     if b_hh is not None:
         gates_x = gates_x + b_hh
+    autocast = torch.is_autocast_enabled(x.device.type)
+    if w_hr is None and activation in DERIVATIVES and not autocast:
+        weights = None if mask is None else mask.to(gates_x.dtype)
+        return LSTMRecurrence.apply(gates_x, h, c, w_hh, weights, activation)
+    act = ACTIVATIONS[activation]
     outputs = []
     for t in range(x.size(1)):
         gates = gates_x[:, t] + h @ w_hh.t()
@@ -158,7 +252,9 @@ def run_rnn(
             seq = reverse_padded(layer_input, lengths) if direction else layer_input
             if is_lstm:
                 w_hr = getattr(rnn, "weight_hr" + suffix) if rnn.proj_size > 0 else None
-                out, h, c = lstm_layer(seq, h0[k], c0[k], w_ih, w_hh, b_ih, b_hh, w_hr, act, mask)
+                out, h, c = lstm_layer(
+                    seq, h0[k], c0[k], w_ih, w_hh, b_ih, b_hh, w_hr, activation, mask
+                )
                 final_c.append(c)
             else:
                 out, h = gru_layer(seq, h0[k], w_ih, w_hh, b_ih, b_hh, act, mask)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from seqsuite.backbone import Backbone, BackboneConfig
-from seqsuite.cells import run_rnn
+from seqsuite.cells import DERIVATIVES, LSTMRecurrence, run_rnn
 
 CONFIGS = [
     BackboneConfig(hidden_size=8),
@@ -38,6 +38,43 @@ def test_custom_cell_with_tanh_equals_fused_kernel(config):
     sequence, state = run_rnn(backbone.rnn, x, lengths, None, "tanh")
     torch.testing.assert_close(sequence, fused.sequence, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(state_h(state), state_h(fused.state), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("config", CONFIGS[:3], ids=ids)
+def test_custom_cell_with_tanh_has_the_fused_kernels_gradients(config):
+    torch.manual_seed(0)
+    backbone = Backbone(3, config)
+    x = torch.randn(5, 7, 3)
+    lengths = torch.tensor([7, 3, 5, 1, 6])
+    grads = []
+    for custom in (False, True):
+        backbone.zero_grad()
+        if custom:
+            sequence, _ = run_rnn(backbone.rnn, x, lengths, None, "tanh")
+        else:
+            sequence = backbone(x, lengths).sequence
+        (sequence * torch.linspace(-1, 1, sequence.shape[-1])).sum().backward()
+        grads.append([p.grad.clone() for p in backbone.parameters()])
+    for fused, custom in zip(*grads, strict=True):
+        torch.testing.assert_close(custom, fused, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("activation", sorted(DERIVATIVES))
+def test_hand_written_lstm_gradients_match_autograd(activation):
+    """gradcheck in float64, with padding: outputs, final state, every input."""
+    torch.manual_seed(0)
+    batch, steps, size = 3, 5, 4
+    mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 0, 0, 0], [1, 1, 1, 0, 0]], dtype=torch.double)
+    inputs = [
+        torch.randn(batch, steps, 4 * size, dtype=torch.double, requires_grad=True),
+        torch.randn(batch, size, dtype=torch.double, requires_grad=True),
+        torch.randn(batch, size, dtype=torch.double, requires_grad=True),
+        torch.randn(4 * size, size, dtype=torch.double, requires_grad=True),
+    ]
+    for weights in (None, mask):
+        assert torch.autograd.gradcheck(
+            lambda g, h, c, w, m=weights: LSTMRecurrence.apply(g, h, c, w, m, activation), inputs
+        )
 
 
 @pytest.mark.parametrize("activation", ["tanh", "relu"])
