@@ -45,5 +45,6 @@ def load_or_compute(
         except Exception:  # noqa: BLE001 - a torn or foreign file is just recomputed
             pass
     value = compute()
-    checkpoint.save(path, {"key": json.loads(json.dumps(key, default=str)), "value": value})
+    # the key as one string: a listing of thousands of files unpickles in no time
+    checkpoint.save(path, {"key": json.dumps(key, sort_keys=True, default=str), "value": value})
     return value, False

@@ -85,14 +85,15 @@ def from_manifest(manifest: Path, confine: bool = False) -> list[Recording]:
     frame = read_table(manifest)
     path_col = find_column(frame, "path", manifest, "path", "the manifest's path column")
     label_col = find_column(frame, "label", manifest, "label", "the manifest's label column")
-    splits = frame["split"] if "split" in frame.columns else None
+    splits = frame["split"].tolist() if "split" in frame.columns else [None] * len(frame)
     recordings = []
-    for row, (path, label) in enumerate(zip(frame[path_col], frame[label_col], strict=True)):
+    rows = zip(frame[path_col].tolist(), frame[label_col].tolist(), splits, strict=True)
+    for row, (path, label, given) in enumerate(rows):
         if pd.isna(path) or pd.isna(label):
             raise UserError(f"{manifest}: data row {row + 1}: missing path or label")
         split = None
-        if splits is not None and not pd.isna(splits.iloc[row]):
-            split = str(splits.iloc[row]).strip().lower()
+        if given is not None and not pd.isna(given):
+            split = str(given).strip().lower()
             split = "val" if split == "validation" else split
             if split not in ("train", "val", "test"):
                 raise UserError(

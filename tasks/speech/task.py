@@ -239,7 +239,7 @@ class SpeechTask(Task):
         features = {"max_seconds": o.max_seconds, "features": asdict(settings)}
         listing = [self._identity(rec.path) for rec in found]
 
-        def per_file() -> list[dict]:
+        def per_file() -> dict:
             """Each file through its own cache entry: a new file costs one extraction."""
             out = []
             for rec, (_, size, mtime) in zip(found, listing, strict=True):
@@ -255,24 +255,27 @@ class SpeechTask(Task):
                     out.append({"error": str(err)})
                 else:
                     out.append(value)
-            return out
+            return _packed(out)
 
-        # One entry for the whole listing, so a warm start reads one file, not thousands.
-        values, cached = cache.load_or_compute(
-            "speech-files", {"files": listing, **features}, per_file
+        # One entry for the whole listing, one tensor inside: a warm start reads one file.
+        packed, cached = cache.load_or_compute(
+            "speech-files", {"files": listing, "format": 2, **features}, per_file
         )
+        frames = packed["features"].numpy()
+        ends = np.cumsum(packed["frames"].numpy())
         items, skipped, seconds = [], [], 0.0
-        for rec, value in zip(found, values, strict=True):
-            if "error" in value:
-                skipped.append((str(rec.path), value["error"]))
+        for k, rec in enumerate(found):
+            if packed["errors"][k]:
+                skipped.append((str(rec.path), packed["errors"][k]))
                 continue
-            seconds += value["seconds"]
+            length = float(packed["seconds"][k])
+            seconds += length
             items.append(
                 {
-                    "features": value["features"].numpy(),
+                    "features": frames[ends[k] - packed["frames"][k].item() : ends[k]],
                     "label": rec.label,
                     "split": rec.split,
-                    "seconds": value["seconds"],
+                    "seconds": length,
                     "source": str(rec.path),
                     "audio": None,
                 }
@@ -460,3 +463,15 @@ class SpeechTask(Task):
                     label=classes[int(q.argmax())], probability=round(float(q.max()), 4), error=""
                 )
         return rows
+
+
+def _packed(values: list[dict]) -> dict:
+    """Per-file results as one tensor of frames plus per-file counts (fast to load)."""
+    good = [v["features"] for v in values if "error" not in v]
+    width = good[0].shape[1] if good else 0
+    return {
+        "features": torch.cat(good) if good else torch.zeros(0, width),
+        "frames": torch.tensor([0 if "error" in v else len(v["features"]) for v in values]),
+        "seconds": torch.tensor([v.get("seconds", 0.0) for v in values], dtype=torch.float64),
+        "errors": [v.get("error", "") for v in values],
+    }
