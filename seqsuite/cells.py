@@ -52,7 +52,11 @@ DERIVATIVES: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
 class LSTMRecurrence(torch.autograd.Function):
     """The recurrent part of one LSTM layer: gates_x (batch, time, 4H) already holds the
     input projection and both biases. Returns outputs (batch, time, H) and the final h, c.
-    ``mask`` (batch, time) float, 0 on padding: the state is held and the output is 0."""
+    ``mask`` (batch, time) float, 0 on padding: the state is held and the output is 0.
+
+    The forward loop keeps only each step's gate pre-activations and new cell; the
+    backward pass turns those into per-step coefficients in a few whole-sequence
+    operations, so its time loop is a handful of element-wise products and one matmul."""
 
     @staticmethod
     def forward(ctx, gates_x, h0, c0, w_hh, mask, activation: str):  # noqa: PLR0913
@@ -61,64 +65,74 @@ class LSTMRecurrence(torch.autograd.Function):
         size = four // 4
         w_t = w_hh.t()
         out = gates_x.new_empty(batch, steps, size)
-        sig = gates_x.new_empty(batch, steps, 3, size)  # input, forget, output gates
-        pre_g = gates_x.new_empty(batch, steps, size)
+        pre = gates_x.new_empty(batch, steps, four)  # gate pre-activations
         c_new = gates_x.new_empty(batch, steps, size)
-        hs = gates_x.new_empty(batch, steps + 1, size)  # state before each step
-        cs = gates_x.new_empty(batch, steps + 1, size)
+        held = None if mask is None else gates_x.new_empty(2, batch, steps + 1, size)
         h, c = h0, c0
-        hs[:, 0], cs[:, 0] = h0, c0
         for t in range(steps):
             gates = torch.addmm(gates_x[:, t], h, w_t)
-            i, f, g, o = gates.chunk(4, 1)
-            si, sf, so = torch.sigmoid(i), torch.sigmoid(f), torch.sigmoid(o)
-            cn = torch.addcmul(sf * c, si, act(g))
-            hn = so * act(cn)
-            sig[:, t, 0], sig[:, t, 1], sig[:, t, 2] = si, sf, so
-            pre_g[:, t], c_new[:, t] = g, cn
+            pre[:, t] = gates
+            s = torch.sigmoid(gates)
+            cn = torch.addcmul(
+                s[:, size : 2 * size] * c, s[:, :size], act(gates[:, 2 * size : 3 * size])
+            )
+            c_new[:, t] = cn
+            hn = s[:, 3 * size :] * act(cn)
             if mask is None:
                 h, c = hn, cn
                 out[:, t] = hn
             else:
+                held[0, :, t], held[1, :, t] = h, c
                 m = mask[:, t : t + 1]
                 h, c = torch.lerp(h, hn, m), torch.lerp(c, cn, m)
                 out[:, t] = hn * m
-            hs[:, t + 1], cs[:, t + 1] = h, c
-        ctx.save_for_backward(sig, pre_g, c_new, hs, cs, w_hh, mask)
+        if held is not None:
+            held[0, :, steps], held[1, :, steps] = h, c
+        ctx.save_for_backward(pre, c_new, out, h0, c0, w_hh, mask, held)
         ctx.activation = activation
         return out, h, c
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, d_out, d_h, d_c):
-        sig, pre_g, c_new, hs, cs, w_hh, mask = ctx.saved_tensors
+        pre, c_new, out, h0, c0, w_hh, mask, held = ctx.saved_tensors
         act, derivative = ACTIVATIONS[ctx.activation], DERIVATIVES[ctx.activation]
-        batch, steps, size = pre_g.shape
-        d_gates = pre_g.new_empty(batch, steps, 4 * size)
-        dh = d_h.clone() if d_h is not None else pre_g.new_zeros(batch, size)
-        dc = d_c.clone() if d_c is not None else pre_g.new_zeros(batch, size)
+        batch, steps, size = c_new.shape
+        # the state each step started from
+        if held is None:
+            h_prev = torch.cat([h0.unsqueeze(1), out[:, :-1]], 1)
+            c_prev = torch.cat([c0.unsqueeze(1), c_new[:, :-1]], 1)
+        else:
+            h_prev, c_prev = held[0, :, :-1], held[1, :, :-1]
+        # whole-sequence coefficients: d gates = (dc * [i, f, g], dh * o) coefficients
+        s = torch.sigmoid(pre).view(batch, steps, 4, size)
+        si, sf, so = s[:, :, 0], s[:, :, 1], s[:, :, 3]
+        g = pre.view(batch, steps, 4, size)[:, :, 2]
+        ag, ac = act(g), act(c_new)
+        by_dc = torch.stack(
+            [ag * si * (1 - si), c_prev * sf * (1 - sf), si * derivative(g, ag)], dim=2
+        )
+        by_dh = ac * so * (1 - so)
+        c_from_h = so * derivative(c_new, ac)
+        d_gates = pre.new_empty(batch, steps, 4, size)
+        dh = d_h.clone() if d_h is not None else pre.new_zeros(batch, size)
+        dc = d_c.clone() if d_c is not None else pre.new_zeros(batch, size)
         for t in range(steps - 1, -1, -1):
-            si, sf, so = sig[:, t, 0], sig[:, t, 1], sig[:, t, 2]
-            g, cn = pre_g[:, t], c_new[:, t]
-            ag, ac = act(g), act(cn)
             if mask is None:
-                dh_new, dc_new = dh + d_out[:, t], dc
-                dh_held = dc_held = None
-            else:
+                dh = dh + d_out[:, t]
+            else:  # a padded step held the state: its gradient passes straight through
                 m = mask[:, t : t + 1]
-                dh_new, dc_new = (dh + d_out[:, t]) * m, dc * m
                 dh_held, dc_held = dh * (1 - m), dc * (1 - m)
-            dc_new = dc_new + dh_new * so * derivative(cn, ac)
-            d = d_gates[:, t]
-            d[:, :size] = dc_new * ag * si * (1 - si)
-            d[:, size : 2 * size] = dc_new * cs[:, t] * sf * (1 - sf)
-            d[:, 2 * size : 3 * size] = dc_new * si * derivative(g, ag)
-            d[:, 3 * size :] = dh_new * ac * so * (1 - so)
-            dc = dc_new * sf
-            dh = d @ w_hh
-            if dh_held is not None:
+                dh, dc = (dh + d_out[:, t]) * m, dc * m
+            dc = torch.addcmul(dc, dh, c_from_h[:, t])
+            torch.mul(dc.unsqueeze(1), by_dc[:, t], out=d_gates[:, t, :3])
+            torch.mul(dh, by_dh[:, t], out=d_gates[:, t, 3])
+            dc = dc * sf[:, t]
+            dh = d_gates[:, t].view(batch, 4 * size) @ w_hh
+            if mask is not None:
                 dh, dc = dh + dh_held, dc + dc_held
-        d_w = d_gates.reshape(-1, 4 * size).t() @ hs[:, :-1].reshape(-1, size)
+        d_gates = d_gates.view(batch, steps, 4 * size)
+        d_w = d_gates.reshape(-1, 4 * size).t() @ h_prev.reshape(-1, size)
         return d_gates, dh, dc, d_w, None, None
 
 
