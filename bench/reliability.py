@@ -22,13 +22,22 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).parent))
 from results_doc import replace_section  # noqa: E402
+
 from tests.test_reliability import kill_and_resume  # noqa: E402
 
 
 def bad_inputs() -> tuple[int, int]:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_bad_inputs.py"],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "tests/test_bad_inputs.py",
+        ],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -57,7 +66,9 @@ def main() -> None:
             result, killed = kill_and_resume(folder, kills=args.kills, seed=seed)
             cycles += killed
             same += result["resumed"] == result["straight"]
-            print(f"run {seed}: killed {killed} times, same metrics: {result['resumed'] == result['straight']}")
+            print(
+                f"run {seed}: killed {killed} times, same metrics: {result['resumed'] == result['straight']}"
+            )
     text = "\n".join(
         [
             f"Command: `python bench/reliability.py --runs {args.runs} --kills {args.kills} --write`",

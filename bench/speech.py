@@ -98,7 +98,9 @@ def main() -> None:
                 old = next(line for line in text.splitlines() if line.startswith("FSDD feature"))
                 replace_section(
                     "speech",
-                    text.split("<!-- speech:end -->")[0].strip().replace(
+                    text.split("<!-- speech:end -->")[0]
+                    .strip()
+                    .replace(
                         old, f"{preparation} (`python bench/speech.py --prepare-only --write`)"
                     ),
                 )
