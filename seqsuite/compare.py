@@ -367,16 +367,14 @@ def plot(rows: list[Row], path: Path) -> None:
         gains = [100 * (r.improvement or 0.0) for r in ok]
         left.barh(list(y), gains, color=["tab:green" if g >= 0 else "tab:red" for g in gains])
         for i, (r, g) in enumerate(zip(ok, gains, strict=True)):
-            left.text(
-                g,
-                i,
-                f" {g:+.1f} % vs {r.best_baseline}",
-                va="center",
-                ha="left" if g >= 0 else "right",
-                fontsize=8,
-            )
+            # labels start right of the bar or of zero, never over the task names
+            left.text(max(g, 0), i, f" {g:+.1f} % vs {r.best_baseline}", va="center", fontsize=8)
+        low, high = min(gains + [0]), max(gains + [0])
+        span = (high - low) or 1.0
+        left.set_xlim(low - 0.05 * span, high + 0.6 * span)
         left.set_yticks(list(y), labels)
         right.barh(list(y), [r.train_seconds or 0 for r in ok], color="tab:blue")
+        right.set_xlim(0, 1.35 * max([r.train_seconds or 0 for r in ok] + [1e-9]))
         for i, r in enumerate(ok):
             right.text(
                 r.train_seconds or 0,
