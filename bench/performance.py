@@ -41,13 +41,6 @@ from results_doc import replace_section  # noqa: E402
 BATCH, STEPS, HIDDEN, BATCHES = 64, 100, 256, 12
 
 
-def median_value(fn, repeats: int, warmup: int = 1) -> float:
-    """Median of what ``fn`` returns (a time it measured itself, set-up excluded)."""
-    for _ in range(warmup):
-        fn()
-    return statistics.median(fn() for _ in range(repeats))
-
-
 def median_time(fn, repeats: int, warmup: int = 1) -> float:
     for _ in range(warmup):
         fn()
@@ -123,12 +116,18 @@ def with_trainer(tensors, make, loss_fn) -> float:
 
 def overhead(repeats: int) -> list[str]:
     rows = [
-        "| shape | hand-written loop, s/epoch | seqsuite Trainer, s/epoch | seqsuite throughput / hand-written |",
+        "| shape | hand-written loop, s/epoch (median of 7, interleaved) | seqsuite Trainer, s/epoch | seqsuite throughput / hand-written |",
         "|---|---|---|---|",
     ]
     for name, (tensors, make, loss_fn) in shapes().items():
-        hand = median_value(lambda: hand_written(tensors, make, loss_fn), repeats)
-        ours = median_value(lambda: with_trainer(tensors, make, loss_fn), repeats)
+        # interleaved (hand, ours, hand, ours, ...) so that drifts in machine speed hit both
+        hand_written(tensors, make, loss_fn), with_trainer(tensors, make, loss_fn)  # warm-up
+        pairs = [
+            (hand_written(tensors, make, loss_fn), with_trainer(tensors, make, loss_fn))
+            for _ in range(max(repeats, 7))
+        ]
+        hand = statistics.median(h for h, _ in pairs)
+        ours = statistics.median(o for _, o in pairs)
         rows.append(
             f"| {name}, {BATCHES} batches | {hand:.3f} | {ours:.3f} | **{hand / ours:.3f}×** |"
         )
