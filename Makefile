@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
 
-.PHONY: run test test-all lint bench bench-quality clean configs
+.PHONY: run test test-all lint bench bench-keras bench-quality clean configs
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,14 +29,22 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(OFFLINE) $(BIN)/python bench/performance.py --write
 
-# Quality against published figures and baselines (about 2 hours on 2 cores).
+# seqsuite against Keras 3 on the torch backend (Keras is installed for this only).
+bench-keras: $(STAMP)
+	$(BIN)/python -m pip install --quiet keras
+	$(OFFLINE) $(BIN)/python bench/keras_compare.py --write
+
+# Quality against published figures and baselines, the cross-task table and the
+# reliability figures (about 2.5 hours on 2 cores).
 bench-quality: $(STAMP)
 	$(OFFLINE) $(BIN)/python bench/forecast.py --write
 	$(OFFLINE) $(BIN)/python bench/keras_tutorial.py --write
 	$(OFFLINE) $(BIN)/python bench/textgen.py --minutes 20 --write
 	$(OFFLINE) $(BIN)/python bench/sentiment_mr.py --seeds 3 --pretrain-minutes 10 --set train.epochs=15 --set train.patience=4 --write
-	$(OFFLINE) $(BIN)/python bench/speech.py --minutes 10 --write
+	$(OFFLINE) $(BIN)/python bench/speech.py --minutes 10 --set train.patience=0 --set train.epochs=30 --write
 	$(OFFLINE) $(BIN)/python bench/music.py --minutes 15 --write
+	$(OFFLINE) $(BIN)/python bench/compare.py --write
+	$(OFFLINE) $(BIN)/python bench/reliability.py --write
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
