@@ -75,7 +75,7 @@ def main() -> None:
             "",
             "| check | tried | passed |",
             "|---|---|---|",
-            f"| bad inputs (`tests/test_bad_inputs.py`: malformed files for every task's `--data` formats, bad configs and options): exit code 2, one line naming the file or field, no traceback, no finished-looking run left | {passed + failed} | {passed} |",
+            f"| bad-input tests (`tests/test_bad_inputs.py`, one CLI run each: malformed files for every task's `--data` formats, bad configs and options): exit code 2, one line naming the file or field, no traceback, no finished-looking run left | {passed + failed} | {passed} |",
             f"| SIGKILL at a random moment, then `seqsuite resume` (training runs killed {args.kills} times each) | {cycles} kills in {args.runs} runs | {same} of {args.runs} runs ended with `metrics.json` equal (timings aside) to an uninterrupted run's |",
         ]
     )

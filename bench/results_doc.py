@@ -8,9 +8,12 @@ RESULTS = Path(__file__).resolve().parents[1] / "docs" / "results.md"
 
 
 def replace_section(name: str, body: str, path: Path = RESULTS) -> None:
-    """Replace the text between ``<!-- name:start -->`` and ``<!-- name:end -->``."""
+    """Replace the text between ``<!-- name:start -->`` and ``<!-- name:end -->``
+    (a section not there yet is added at the end)."""
     start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
     text = path.read_text(encoding="utf-8")
+    if start not in text:
+        text = f"{text.rstrip()}\n\n{start}\n{end}\n"
     before, rest = text.split(start, 1)
     _, after = rest.split(end, 1)
     path.write_text(f"{before}{start}\n{body}\n{end}{after}", encoding="utf-8")
