@@ -8,9 +8,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+# The same examples on every run: a CI failure is reproducible, never a coin toss.
+# HYPOTHESIS_PROFILE=explore searches afresh (and finds new cases) when run by hand.
+settings.register_profile("ci", derandomize=True, deadline=None)
+settings.register_profile("explore", max_examples=500, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 PLUGINS = Path(__file__).parent / "plugins"
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -56,4 +56,5 @@ class FeatureExtractor:
 
 def normalise(features: np.ndarray) -> np.ndarray:
     """Per-utterance normalisation: each coefficient to zero mean and unit spread."""
-    return ((features - features.mean(0)) / (features.std(0) + 1e-5)).astype(np.float32)
+    x = features.astype(np.float64)  # float32 loses a small spread around a large mean
+    return ((x - x.mean(0)) / (x.std(0) + 1e-5)).astype(np.float32)
