@@ -101,7 +101,9 @@ write("speech/one_label/yes/a.wav", wav_bytes(tone, 8000))
 write("speech/one_label/yes/b.wav", wav_bytes(tone * 0.5, 8000))
 write("speech/bad_manifest.csv", "path,label,split\nyes.wav,yes,training\n")
 write("speech/manifest_missing_column.csv", "file,label\na.wav,yes\n")
-write("speech/escaping_manifest.csv", "path,label\nall_bad/yes/a.wav,yes\n../../../../etc/passwd,no\n")
+write(
+    "speech/escaping_manifest.csv", "path,label\nall_bad/yes/a.wav,yes\n../../../../etc/passwd,no\n"
+)
 # odd but valid: tolerated, not errors (see test_odd_audio_is_read)
 write(
     "speech/odd/11025hz.wav",
