@@ -21,11 +21,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from seqsuite import classify
 from seqsuite.batches import ArraySplit
 from seqsuite.components import PooledHead, TokenInput
 from seqsuite.errors import UserError
-from seqsuite.metrics import classification, confusion_matrix
-from seqsuite.plots import confusion_plot
+from seqsuite.metrics import classification
 from seqsuite.splits import stratified_split
 from seqsuite.task import Context, Prepared, Task
 from seqsuite.vocab import Vocabulary
@@ -208,26 +208,10 @@ class SentimentTask(Task):
 
     # -- evaluation -------------------------------------------------------------------
 
-    @torch.no_grad()
-    def probabilities(self, ctx: Context, model: Any, split: ArraySplit) -> np.ndarray:
-        model.eval()
-        rows = []
-        for batch in split.to(ctx.device).batches(256):
-            logits, _ = model(batch)
-            rows.append((batch["index"], torch.softmax(logits.float(), -1).cpu()))
-        out = torch.zeros(split.size, rows[0][1].shape[1]) if rows else torch.zeros(0, 0)
-        for index, probs in rows:
-            out[index] = probs
-        return out.numpy()
-
     def evaluate(
         self, ctx: Context, model: Any, prepared: Prepared, split: str
     ) -> dict[str, float]:
-        data = getattr(prepared, split)
-        predicted = self.probabilities(ctx, model, data).argmax(1)
-        if split == "test":
-            prepared.extra["test_predicted"] = predicted
-        return classification(data["label"].numpy(), predicted, len(prepared.extra["classes"]))
+        return classify.evaluate(model, prepared, split, ctx.device)
 
     def baselines(self, ctx: Context, prepared: Prepared) -> dict[str, dict[str, float]]:
         from .baselines import bag_of_words, majority
@@ -248,15 +232,7 @@ class SentimentTask(Task):
         }
 
     def report(self, ctx: Context, model: Any, prepared: Prepared, metrics: dict[str, Any]) -> None:
-        classes = prepared.extra["classes"]
-        truth = prepared.test["label"].numpy()
-        matrix = confusion_matrix(truth, prepared.extra["test_predicted"], len(classes))
-        confusion_plot(
-            matrix,
-            classes,
-            ctx.path("plots/confusion.png"),
-            f"{self.name} on {prepared.dataset} (test)",
-        )
+        classify.confusion_report(ctx, prepared, self.name)
 
     # -- inference ----------------------------------------------------------------------
 
@@ -275,7 +251,7 @@ class SentimentTask(Task):
         encoded = [vocab.encode(normalize(t))[: ctx.options.max_length] or [1] for t in texts]
         tokens, lengths = pad_tokens(encoded)
         split = ArraySplit({"tokens": tokens, "lengths": lengths}, seq_key="tokens", bucket=True)
-        probs = self.probabilities(ctx, model, split)
+        probs = classify.class_probabilities(model, split, ctx.device)
         return [
             {"text": t, "label": classes[int(p.argmax())], "probability": round(float(p.max()), 4)}
             for t, p in zip(texts, probs, strict=True)

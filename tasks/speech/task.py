@@ -19,12 +19,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seqsuite import atomic, cache
+from seqsuite import atomic, cache, classify
 from seqsuite.batches import ArraySplit, pad_sequences
 from seqsuite.components import PooledHead
 from seqsuite.errors import UserError
-from seqsuite.metrics import classification, confusion_matrix
-from seqsuite.plots import confusion_plot
+from seqsuite.metrics import classification
 from seqsuite.splits import stratified_split
 from seqsuite.task import Context, Prepared, Task
 
@@ -338,24 +337,10 @@ class SpeechTask(Task):
 
     # -- evaluation -------------------------------------------------------------------
 
-    @torch.no_grad()
-    def probabilities(self, ctx: Context, model: Any, split: ArraySplit) -> np.ndarray:
-        model.eval()
-        out = None
-        for batch in split.to(ctx.device).batches(256):
-            probs = torch.softmax(model(batch)[0].float(), -1).cpu()
-            out = torch.zeros(split.size, probs.shape[1]) if out is None else out
-            out[batch["index"]] = probs
-        return out.numpy()
-
     def evaluate(
         self, ctx: Context, model: Any, prepared: Prepared, split: str
     ) -> dict[str, float]:
-        data = getattr(prepared, split)
-        predicted = self.probabilities(ctx, model, data).argmax(1)
-        if split == "test":
-            prepared.extra["test_predicted"] = predicted
-        return classification(data["label"].numpy(), predicted, len(prepared.extra["classes"]))
+        return classify.evaluate(model, prepared, split, ctx.device)
 
     def baselines(self, ctx: Context, prepared: Prepared) -> dict[str, dict[str, float]]:
         from sklearn.linear_model import LogisticRegression
@@ -389,15 +374,7 @@ class SpeechTask(Task):
         }
 
     def report(self, ctx: Context, model: Any, prepared: Prepared, metrics: dict[str, Any]) -> None:
-        classes = prepared.extra["classes"]
-        truth = prepared.test["label"].numpy()
-        matrix = confusion_matrix(truth, prepared.extra["test_predicted"], len(classes))
-        confusion_plot(
-            matrix,
-            classes,
-            ctx.path("plots/confusion.png"),
-            f"{self.name} on {prepared.dataset} (test)",
-        )
+        classify.confusion_report(ctx, prepared, self.name)
         example = next((i for i in prepared.extra["items"] if i.get("audio") is not None), None)
         audio = example["audio"].numpy() if example is not None else None
         if audio is None:
@@ -455,9 +432,8 @@ class SpeechTask(Task):
             rows.append({"file": str(path)})
         if features:
             x, lengths = pad_sequences(features)
-            probs = self.probabilities(
-                ctx, model, ArraySplit({"x": x, "lengths": lengths}, bucket=True)
-            )
+            split = ArraySplit({"x": x, "lengths": lengths}, bucket=True)
+            probs = classify.class_probabilities(model, split, ctx.device)
             for row, q in zip(kept, probs, strict=True):
                 rows[row].update(
                     label=classes[int(q.argmax())], probability=round(float(q.max()), 4), error=""
