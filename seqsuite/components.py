@@ -100,16 +100,15 @@ class PooledHead(nn.Module):
                 torch.arange(steps.shape[1], device=steps.device)[None, :]
                 < lengths.to(steps.device)[:, None]
             )
-        mean = (steps * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp(min=1)
-        if self.pooling == "mean":
-            return mean
-        top = steps.masked_fill(~mask[..., None], float("-inf")).amax(1)
-        if self.pooling == "max":
-            return top
-        if self.pooling == "meanmax":
-            return torch.cat([mean, top], dim=-1)
-        scores = self.attention(steps).squeeze(-1).masked_fill(~mask, float("-inf"))
-        return (torch.softmax(scores, dim=1)[..., None] * steps).sum(1)
+        if self.pooling == "attention":
+            scores = self.attention(steps).squeeze(-1).masked_fill(~mask, float("-inf"))
+            return (torch.softmax(scores, dim=1)[..., None] * steps).sum(1)
+        parts = []  # only what the pooling needs: this runs on every batch
+        if self.pooling in ("mean", "meanmax"):
+            parts.append((steps * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp(min=1))
+        if self.pooling in ("max", "meanmax"):
+            parts.append(steps.masked_fill(~mask[..., None], float("-inf")).amax(1))
+        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
 
     def forward(self, out: BackboneOutput, batch: dict[str, Any]) -> Tensor:
         return self.linear(self.dropout(self.pool(out, batch)))

@@ -262,6 +262,7 @@ class SpeechTask(Task):
         )
         frames = packed["features"].numpy()
         ends = np.cumsum(packed["frames"].numpy())
+        starts = ends - packed["frames"].numpy()
         items, skipped, seconds = [], [], 0.0
         for k, rec in enumerate(found):
             if packed["errors"][k]:
@@ -271,7 +272,7 @@ class SpeechTask(Task):
             seconds += length
             items.append(
                 {
-                    "features": frames[ends[k] - packed["frames"][k].item() : ends[k]],
+                    "features": frames[starts[k] : ends[k]],
                     "label": rec.label,
                     "split": rec.split,
                     "seconds": length,
