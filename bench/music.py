@@ -23,7 +23,7 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 import seqsuite  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
-from results_doc import replace_section  # noqa: E402
+from results_doc import command_line, replace_section  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 JSB = ROOT.parent / "shared" / "data" / "JSB_Chorales.mat"
@@ -60,9 +60,7 @@ def main() -> None:
             events_wall = time.perf_counter() - started
 
     lines = [
-        f"Command: `python bench/music.py --minutes {args.minutes:g}"
-        + "".join(f" --set {s}" for s in args.sets)
-        + " --write`",
+        command_line("music.py", f"--minutes {args.minutes:g}", args.sets),
         "",
         "JSB Chorales piano rolls, frame-level test NLL (lower is better):",
         "",

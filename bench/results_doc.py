@@ -17,3 +17,10 @@ def replace_section(name: str, body: str, path: Path = RESULTS) -> None:
     before, rest = text.split(start, 1)
     _, after = rest.split(end, 1)
     path.write_text(f"{before}{start}\n{body}\n{end}{after}", encoding="utf-8")
+
+
+def command_line(script: str, options: str, sets: list[str]) -> str:
+    """The ``Command: `...` `` line a section starts with, ``--set`` pairs included."""
+    return (
+        f"Command: `python bench/{script} {options}{''.join(f' --set {s}' for s in sets)} --write`"
+    )

@@ -33,7 +33,7 @@ import seqsuite  # noqa: E402
 from seqsuite.splits import stratified_split  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
-from results_doc import replace_section  # noqa: E402
+from results_doc import command_line, replace_section  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data"
@@ -191,9 +191,11 @@ def main() -> None:
             lines_lm = "Pretraining skipped (`--pretrain-minutes 0`)."
 
     lines += [
-        f"Command: `python bench/sentiment_mr.py --seeds {args.seeds} --pretrain-minutes {args.pretrain_minutes:g}"
-        + "".join(f" --set {s}" for s in args.sets)
-        + " --write`",
+        command_line(
+            "sentiment_mr.py",
+            f"--seeds {args.seeds} --pretrain-minutes {args.pretrain_minutes:g}",
+            args.sets,
+        ),
         "",
         f"| model | test accuracy %, mean ± sd over {args.seeds} seeds (each) |",
         "|---|---|",

@@ -26,7 +26,7 @@ import pandas as pd  # noqa: E402
 import seqsuite  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
-from results_doc import RESULTS, replace_section  # noqa: E402
+from results_doc import RESULTS, command_line, replace_section  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 FSDD = ROOT.parent / "shared" / "data" / "fsdd" / "recordings"
@@ -123,9 +123,7 @@ def main() -> None:
         digits_wall = time.perf_counter() - started
 
     lines = [
-        f"Command: `python bench/speech.py --minutes {args.minutes:g}"
-        + "".join(f" --set {s}" for s in args.sets)
-        + " --write`",
+        command_line("speech.py", f"--minutes {args.minutes:g}", args.sets),
         "",
         "| data | model | test accuracy % | macro F1 | training | published |",
         "|---|---|---|---|---|---|",
