@@ -10,15 +10,15 @@ import pandas as pd
 import pytest
 import torch
 
+from seqsuite import classify
 from seqsuite.adapters import TokenInput
+from seqsuite.assembly import load
 from seqsuite.backbone import Backbone, BackboneConfig
-from seqsuite.batches import ArraySplit
 from seqsuite.heads import PooledHead
 from seqsuite.model import SequenceModel
-from seqsuite.splits import stratified_split
 from seqsuite.vocab import Vocabulary
 from seqsuite_tasks.sentiment.data import clean_tweet
-from seqsuite_tasks.sentiment.task import normalize, pad_tokens
+from seqsuite_tasks.sentiment.task import normalize
 
 SMALL = [
     "--epochs",
@@ -36,6 +36,20 @@ GOOD = [
     "truly great acting",
     "I loved it",
     "a joy to watch",
+]
+TRAINED = [
+    "--epochs",
+    "12",
+    "--set",
+    "backbone.hidden_size=16",
+    "--set",
+    "train.batch_size=16",
+    "--set",
+    "train.patience=0",
+    "--set",
+    "task.min_freq=1",
+    "--set",
+    "task.embedding_dim=16",
 ]
 BAD = ["dull and too long", "a boring mess", "terrible acting", "I hated it", "a waste of time"]
 
@@ -74,67 +88,55 @@ def test_tweet_mojibake_is_repaired():
     )
 
 
-def test_stratified_split_keeps_class_shares_and_is_seeded():
-    labels = np.array([0] * 80 + [1] * 20)
-    parts = stratified_split(labels, 0.1, 0.1, seed=3)
-    assert sorted(parts["train"] + parts["val"] + parts["test"]) == list(range(100))
-    assert (labels[parts["test"]] == 1).sum() == 2 and len(parts["test"]) == 10
-    assert (
-        stratified_split(labels, 0.1, 0.1, seed=3)
-        == parts
-        != stratified_split(labels, 0.1, 0.1, seed=4)
-    )
-
-
-@pytest.mark.parametrize("pooling", PooledHead.POOLINGS)
-def test_padded_batch_gives_the_same_logits_as_one_by_one(pooling):
-    torch.manual_seed(0)
-    backbone = Backbone(6, BackboneConfig(hidden_size=5, bidirectional=True))
-    model = SequenceModel(TokenInput(20, 6), backbone, PooledHead(10, 3, pooling)).eval()
-    texts = [[3, 4, 5, 6, 7], [8, 9], [10, 11, 12]]
-    tokens, lengths = pad_tokens(texts)
-    split = ArraySplit({"tokens": tokens, "lengths": lengths}, seq_key="tokens", bucket=True)
-    together = torch.zeros(3, 3)
-    for batch in split.batches(3):
-        together[batch["index"]] = model(batch)[0].detach()
-    for i, ids in enumerate(texts):
-        alone = model({"tokens": torch.tensor([ids]), "lengths": torch.tensor([len(ids)])})[0]
-        torch.testing.assert_close(together[i], alone[0].detach(), atol=1e-5, rtol=1e-5)
-
-
-def test_bucketing_groups_similar_lengths_and_cuts_padding():
-    lengths = torch.tensor([1, 9, 2, 8, 3, 7, 4, 6] * 25)
-    split = ArraySplit({"x": torch.zeros(200, 9), "lengths": lengths}, bucket=True)
-    widths = [
-        b["x"].shape[1]
-        for b in split.batches(8, shuffle=True, generator=torch.Generator().manual_seed(0))
-    ]
-    assert sum(widths) / len(widths) < 7  # unbucketed, nearly every batch would be 9 wide
-    seen = torch.cat(
-        [b["index"] for b in split.batches(8, shuffle=True, generator=torch.Generator())]
-    )
-    assert sorted(seen.tolist()) == list(range(200))
-
-
-def test_run_predict_and_labels(cli, tmp_path):
-    data = reviews(tmp_path / "reviews.csv")
-    result = cli("run", "sentiment", "--data", str(data), "--out", "r", *SMALL)
+def test_run_then_predict_classifies_clear_texts_after_short_training(cli, tmp_path):
+    data = reviews(tmp_path / "reviews.csv", n=120)
+    result = cli("run", "sentiment", "--data", str(data), "--out", "r", *TRAINED)
     assert result.code == 0, result.err
     metrics = json.loads(Path("r/metrics.json").read_text())
     assert set(metrics["test"]) == {"accuracy", "macro_f1"}
     assert set(metrics["baselines"]) == {"majority", "bow_logreg"}
+    assert metrics["test"]["accuracy"] == 1.0  # the set is easy: every phrase says its class
     assert Path("r/plots/confusion.png").exists()
     state = json.loads(Path("r/task_state.json").read_text())["state"]
     assert state["classes"] == ["neg", "pos"]
 
-    predicted = cli("predict", "r", "a great movie", "a boring mess", "zxqv unseen words", "--json")
+    texts = ["truly great acting", "a boring mess", "zxqv unseen words"]
+    predicted = cli("predict", "r", *texts, "--json", "--option", "probabilities=true")
     assert predicted.code == 0, predicted.err
     rows = json.loads(predicted.out)
-    assert [r["text"] for r in rows] == ["a great movie", "a boring mess", "zxqv unseen words"]
-    assert all(r["label"] in {"neg", "pos"} and 0.5 <= r["probability"] <= 1 for r in rows)
+    assert [r["text"] for r in rows] == texts
+    assert [r["label"] for r in rows[:2]] == ["pos", "neg"]
+    run = load("r", quiet=True)
+    split = classify.labelled_split(
+        [
+            torch.tensor(Vocabulary.from_dict(state["vocab"]).encode(normalize(t)) or [1])
+            for t in texts
+        ],
+        None,
+        "tokens",
+    )
+    expected = classify.class_probabilities(run.model, split, run.ctx.device)
+    for row, p in zip(rows, expected, strict=True):
+        assert row["p(neg)"] + row["p(pos)"] == pytest.approx(1.0, abs=1e-3)
+        assert [row["p(neg)"], row["p(pos)"]] == pytest.approx(p.tolist(), abs=1e-4)
+        assert row["probability"] == pytest.approx(p.max(), abs=1e-4)
 
     out = cli("predict", "r", "--data", str(data), "--out", "preds.csv")
-    assert out.code == 0 and len(pd.read_csv("preds.csv")) == 60
+    assert out.code == 0 and len(pd.read_csv("preds.csv")) == 120
+    frame = pd.read_csv("preds.csv")
+    assert (frame["label"] == pd.read_csv(data)["label"]).all()
+
+
+def test_label_order_option(cli, tmp_path):
+    data = reviews(tmp_path / "reviews.csv")
+    frame = pd.read_csv(data)
+    frame["label"] = frame["label"].map({"neg": "10", "pos": "9"})
+    frame.to_csv(data, index=False)
+    assert cli("run", "sentiment", "--data", str(data), "--out", "a", *SMALL).code == 0
+    assert json.loads(Path("a/task_state.json").read_text())["state"]["classes"] == ["9", "10"]
+    order = ["--set", "task.label_order='first_seen'"]
+    assert cli("run", "sentiment", "--data", str(data), "--out", "b", *SMALL, *order).code == 0
+    assert json.loads(Path("b/task_state.json").read_text())["state"]["classes"] == ["10", "9"]
 
 
 def test_numeric_labels_and_renamed_columns(cli, tmp_path):

@@ -12,7 +12,8 @@ import pytest
 import soundfile
 import torch
 
-from seqsuite import cache
+from seqsuite import cache, classify
+from seqsuite.assembly import load
 from seqsuite_tasks.speech.audio import BadAudio, read_audio, resample
 from seqsuite_tasks.speech.features import FeatureExtractor, FeatureSettings, normalise
 from seqsuite_tasks.speech.synth import Espeak, augment
@@ -164,21 +165,30 @@ def test_folder_layout_with_split_lists_then_predict(cli, tmp_path):
     )
     assert changed.code == 0 and "features at" in changed.out
 
-    wav = data / "yes" / f"{VOICES[2].replace('+', '_')}_2.wav"
-    predicted = cli(
-        "predict",
-        "r",
-        str(wav),
-        str(data / "no" / f"{VOICES[3].replace('+', '_')}_3.wav"),
-        "--json",
-    )
+    wavs = [
+        data / "yes" / f"{VOICES[2].replace('+', '_')}_2.wav",
+        data / "no" / f"{VOICES[3].replace('+', '_')}_3.wav",
+    ]
+    predicted = cli("predict", "r", *map(str, wavs), "--json", "--option", "probabilities=true")
     assert predicted.code == 0, predicted.err
     rows = json.loads(predicted.out)
-    assert [r["file"] for r in rows] == [
-        str(wav),
-        str(data / "no" / f"{VOICES[3].replace('+', '_')}_3.wav"),
+    assert [r["file"] for r in rows] == list(map(str, wavs))
+    run = load("r", quiet=True)
+    settings = FeatureSettings(**run.ctx.state["settings"])
+    extract = FeatureExtractor(settings)
+    features = [
+        torch.from_numpy(normalise(extract(read_audio(w, settings.sample_rate)))) for w in wavs
     ]
-    assert all(r["label"] in WORDS for r in rows)
+    expected = classify.class_probabilities(
+        run.model, classify.labelled_split(features, None, "x"), run.ctx.device
+    )
+    classes = run.ctx.state["classes"]
+    assert classes == ["no", "up", "yes"]
+    for row, p in zip(rows, expected, strict=True):
+        probs = [row[f"p({c})"] for c in classes]
+        assert sum(probs) == pytest.approx(1.0, abs=1e-3)
+        assert probs == pytest.approx(p.tolist(), abs=1e-4)
+        assert row["label"] == classes[int(p.argmax())] and row["error"] == ""
 
 
 def test_a_new_or_changed_file_is_the_only_one_extracted_again(cli, tmp_path, monkeypatch):

@@ -17,18 +17,14 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from seqsuite import classify
 from seqsuite.adapters import TokenInput
-from seqsuite.batches import ArraySplit
 from seqsuite.errors import UserError
 from seqsuite.heads import PooledHead
-from seqsuite.metrics import classification
-from seqsuite.splits import stratified_split
-from seqsuite.task import Context, Prepared, Results, Task
+from seqsuite.task import Context, Evaluation, Prepared, Results, Task
 from seqsuite.vocab import Vocabulary
 
 from . import data as sources
@@ -56,6 +52,10 @@ class SentimentConfig:
     embedding_dim: int = field(
         default=0, metadata={"min": 0, "help": "0 = 300, or the --init-from run's"}
     )
+    label_order: Literal["natural", "alphabetical", "first_seen"] = field(
+        default="natural",
+        metadata={"help": "class order: numbers as numbers, a-z, or as in the data"},
+    )
     pooling: Literal["last", "mean", "max", "meanmax", "attention"] = "max"
     dropout: float = field(default=0.5, metadata={"min": 0.0, "below": 1.0})
     val_fraction: float = field(default=0.1, metadata={"min": 0.0, "below": 0.5})
@@ -72,6 +72,7 @@ class SentimentTask(Task):
     primary_metric = "accuracy"
     higher_is_better = True
     quick = {"train": {"epochs": 2}}
+    predict_options = {"probabilities": "true: a p(CLASS) column for every class"}
     defaults = {
         "backbone": {"hidden_size": 128, "bidirectional": True},
         "train": {"epochs": 8, "batch_size": 64, "lr": 2e-3, "patience": 3, "clip_norm": 1.0},
@@ -88,23 +89,14 @@ class SentimentTask(Task):
                 run.dataset or self.default_dataset, o.text_column, o.label_column
             )
         where = run.data or data.name
+        saved = (ctx.state or {}).get("classes")
+        labels = classify.encode_labels(data.labels, where, saved, o.label_order)
+        classes = labels.classes
+        parts = classify.choose_split(
+            data.splits, labels.index, o.val_fraction, o.test_fraction, ctx.seed, where
+        )
+        labels = labels.index
         state = ctx.state or {}
-        if "classes" in state:
-            classes = list(state["classes"])
-        else:
-            classes = sorted(set(data.labels), key=_label_order)
-            if len(classes) < 2:
-                raise UserError(
-                    f"{where}: the label column has a single class ({classes[0]!r}); need two or more"
-                )
-        index = {c: i for i, c in enumerate(classes)}
-        unknown = sorted({lab for lab in data.labels if lab not in index})
-        if unknown:
-            raise UserError(
-                f"{where}: labels {unknown[:5]} were not in the training run's classes {classes}"
-            )
-        labels = np.array([index[lab] for lab in data.labels])
-        parts = self._split(data, labels, o, ctx.seed, where)
 
         texts = [normalize(t) for t in data.texts]
         if "vocab" in state:
@@ -122,13 +114,9 @@ class SentimentTask(Task):
 
         rows = {name: [i for i in parts[name] if encoded[i]] for name in parts}
 
-        def split(name: str) -> ArraySplit:
-            rows_ = rows[name]
-            tokens, lengths = pad_tokens([encoded[i] for i in rows_])
-            return ArraySplit(
-                {"tokens": tokens, "lengths": lengths, "label": torch.from_numpy(labels[rows_])},
-                seq_key="tokens",
-                bucket=True,
+        def split(name: str) -> Any:
+            return classify.labelled_split(
+                [torch.tensor(encoded[i]) for i in rows[name]], labels[rows[name]], "tokens"
             )
 
         train, val, test = split("train"), split("val"), split("test")
@@ -162,21 +150,6 @@ class SentimentTask(Task):
             },
         )
 
-    @staticmethod
-    def _split(
-        data: sources.Labelled, labels: np.ndarray, o: SentimentConfig, seed: int, where: str
-    ) -> dict:
-        if data.splits is not None:
-            parts = {
-                name: [i for i, s in enumerate(data.splits) if s == name]
-                for name in ("train", "val", "test")
-            }
-            missing = [name for name, rows in parts.items() if not rows]
-            if missing:
-                raise UserError(f"{where}: the split column has no {'/'.join(missing)} rows")
-            return parts
-        return stratified_split(labels, o.val_fraction, o.test_fraction, seed)
-
     # -- model ----------------------------------------------------------------------
 
     def input_adapter(self, ctx: Context, spec: dict[str, Any]) -> TokenInput:
@@ -209,28 +182,22 @@ class SentimentTask(Task):
 
     # -- evaluation -------------------------------------------------------------------
 
-    def evaluate(
-        self, ctx: Context, model: Any, prepared: Prepared, split: str
-    ) -> dict[str, float]:
+    def evaluate(self, ctx: Context, model: Any, prepared: Prepared, split: str) -> Evaluation:
         return classify.evaluate(model, prepared, split, ctx.device)
 
-    def baselines(self, ctx: Context, prepared: Prepared) -> dict[str, dict[str, float]]:
-        from .baselines import bag_of_words, majority
+    def baselines(self, ctx: Context, prepared: Prepared) -> dict[str, Evaluation]:
+        from .baselines import bag_of_words
 
-        rows, texts, labels = (
-            prepared.data["rows"],
-            prepared.data["texts"],
-            prepared.data["labels"],
-        )
-        train, test = rows["train"], rows["test"]
-        k = len(prepared.data["classes"])
-        predicted = bag_of_words(
-            [texts[i] for i in train], labels[train], [texts[i] for i in test], ctx.seed
-        )
-        return {
-            "majority": classification(labels[test], majority(labels[train], len(test)), k),
-            "bow_logreg": classification(labels[test], predicted, k),
+        rows, texts = prepared.data["rows"], prepared.data["texts"]
+        fitted = {
+            "bow_logreg": (
+                bag_of_words(ctx.seed),
+                [texts[i] for i in rows["train"]],
+                [texts[i] for i in rows["test"]],
+            )
         }
+        k = len(prepared.data["classes"])
+        return classify.baselines(prepared.data["labels"], rows, k, fitted)
 
     def report(self, ctx: Context, model: Any, prepared: Prepared, results: Results) -> None:
         classify.confusion_report(ctx, prepared, results, self.name)
@@ -240,6 +207,7 @@ class SentimentTask(Task):
     def predict(
         self, ctx: Context, model: Any, inputs: list[str], options: dict[str, Any]
     ) -> list[dict[str, Any]]:
+        every_class = classify.every_class_option(options)
         texts = list(inputs)
         if options.get("data"):
             texts += sources.load_texts(options["data"], ctx.options.text_column)
@@ -248,28 +216,9 @@ class SentimentTask(Task):
                 'give texts to classify, e.g. seqsuite predict RUN_DIR "a great movie", or --data FILE'
             )
         vocab = Vocabulary.from_dict(ctx.state["vocab"])
-        classes = ctx.state["classes"]
         encoded = [vocab.encode(normalize(t))[: ctx.options.max_length] or [1] for t in texts]
-        tokens, lengths = pad_tokens(encoded)
-        split = ArraySplit({"tokens": tokens, "lengths": lengths}, seq_key="tokens", bucket=True)
+        split = classify.labelled_split([torch.tensor(e) for e in encoded], None, "tokens")
         probs = classify.class_probabilities(model, split, ctx.device)
-        return [
-            {"text": t, "label": classes[int(p.argmax())], "probability": round(float(p.max()), 4)}
-            for t, p in zip(texts, probs, strict=True)
-        ]
-
-
-def pad_tokens(encoded: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Token lists -> (texts, longest) ids padded with 0, and the lengths."""
-    tokens = torch.zeros(len(encoded), max(map(len, encoded), default=1), dtype=torch.long)
-    for r, ids in enumerate(encoded):
-        tokens[r, : len(ids)] = torch.tensor(ids, dtype=torch.long)
-    return tokens, torch.tensor([len(e) for e in encoded], dtype=torch.long)
-
-
-def _label_order(label: str) -> tuple:
-    """Numbers in numeric order, words alphabetically."""
-    try:
-        return (0, float(label), "")
-    except ValueError:
-        return (1, 0.0, label)
+        return classify.prediction_rows(
+            probs, ctx.state["classes"], [{"text": t} for t in texts], every_class
+        )

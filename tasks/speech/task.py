@@ -20,12 +20,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from seqsuite import atomic, cache, classify
-from seqsuite.batches import ArraySplit, pad_sequences
+from seqsuite.batches import ArraySplit
 from seqsuite.errors import UserError
 from seqsuite.heads import PooledHead
-from seqsuite.metrics import classification
-from seqsuite.splits import stratified_split
-from seqsuite.task import Context, Prepared, Results, Task
+from seqsuite.task import Context, Evaluation, Prepared, Results, Task
 
 from . import data as recordings
 from .audio import BadAudio, read_audio
@@ -107,6 +105,7 @@ class SpeechTask(Task):
     primary_metric = "accuracy"
     higher_is_better = True
     quick = {"train": {"epochs": 4}, "task": {"speakers": 40}}
+    predict_options = {"probabilities": "true: a p(CLASS) column for every class"}
     defaults = {
         "backbone": {"hidden_size": 128, "num_layers": 2, "bidirectional": True, "dropout": 0.2},
         "train": {"epochs": 20, "batch_size": 32, "lr": 2e-3, "patience": 6, "schedule": "cosine"},
@@ -137,27 +136,16 @@ class SpeechTask(Task):
             raise UserError(f"{where}: no usable audio ({len(skipped)} files skipped: {reasons})")
 
         state = ctx.state or {}
-        labels_seen = sorted({i["label"] for i in items})
-        classes = list(state.get("classes") or labels_seen)
-        if len(classes) < 2:
-            raise UserError(f"{where}: only one label ({classes[0]!r}); need two or more")
-        index = {c: k for k, c in enumerate(classes)}
-        unknown = [lab for lab in labels_seen if lab not in index]
-        if unknown:
-            raise UserError(
-                f"{where}: labels {unknown[:5]} are not among the run's classes {classes}"
-            )
-        labels = np.array([index[i["label"]] for i in items])
-        parts = self._split(items, labels, o, ctx.seed, where)
+        encoded = classify.encode_labels([i["label"] for i in items], where, state.get("classes"))
+        classes, labels = encoded.classes, encoded.index
+        parts = classify.choose_split(
+            [i["split"] for i in items], labels, o.val_fraction, o.test_fraction, ctx.seed, where
+        )
 
         def split(name: str) -> ArraySplit:
             rows = parts[name]
-            x, lengths = pad_sequences(
-                [torch.from_numpy(normalise(items[r]["features"])) for r in rows]
-            )
-            return ArraySplit(
-                {"x": x, "lengths": lengths, "label": torch.from_numpy(labels[rows])}, bucket=True
-            )
+            features = [torch.from_numpy(normalise(items[r]["features"])) for r in rows]
+            return classify.labelled_split(features, labels[rows], "x")
 
         train, val, test = split("train"), split("val"), split("test")
         if min(train.size, val.size, test.size) == 0:
@@ -306,26 +294,6 @@ class SpeechTask(Task):
             "seconds": len(audio) / o.sample_rate,
         }
 
-    @staticmethod
-    def _split(
-        items: list[dict], labels: np.ndarray, o: SpeechConfig, seed: int, where: str
-    ) -> dict[str, list[int]]:
-        given = [i["split"] for i in items]
-        if all(s is not None for s in given):
-            parts = {
-                s: [k for k, g in enumerate(given) if g == s] for s in ("train", "val", "test")
-            }
-            if (
-                not parts["val"] and parts["train"]
-            ):  # a test list alone: carve validation from training
-                inner = stratified_split(
-                    labels[parts["train"]], o.val_fraction / (1 - o.test_fraction), 0.0, seed
-                )
-                parts["val"] = [parts["train"][k] for k in inner["val"]]
-                parts["train"] = [parts["train"][k] for k in inner["train"]]
-            return parts
-        return stratified_split(labels, o.val_fraction, o.test_fraction, seed)
-
     # -- model ----------------------------------------------------------------------
 
     def input_adapter(self, ctx: Context, spec: dict[str, Any]) -> SpecAugmentInput:
@@ -339,22 +307,15 @@ class SpeechTask(Task):
 
     # -- evaluation -------------------------------------------------------------------
 
-    def evaluate(
-        self, ctx: Context, model: Any, prepared: Prepared, split: str
-    ) -> dict[str, float]:
+    def evaluate(self, ctx: Context, model: Any, prepared: Prepared, split: str) -> Evaluation:
         return classify.evaluate(model, prepared, split, ctx.device)
 
-    def baselines(self, ctx: Context, prepared: Prepared) -> dict[str, dict[str, float]]:
+    def baselines(self, ctx: Context, prepared: Prepared) -> dict[str, Evaluation]:
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
 
-        items, parts, labels = (
-            prepared.data["items"],
-            prepared.data["parts"],
-            prepared.data["labels"],
-        )
-        k = len(prepared.data["classes"])
+        items, parts = prepared.data["items"], prepared.data["parts"]
 
         def summary(rows: list[int]) -> np.ndarray:  # mean and spread of each coefficient over time
             return np.stack(
@@ -364,16 +325,12 @@ class SpeechTask(Task):
                 ]
             )
 
-        train, test = parts["train"], parts["test"]
         model = make_pipeline(
             StandardScaler(), LogisticRegression(max_iter=2000, C=1.0, random_state=ctx.seed)
         )
-        model.fit(summary(train), labels[train])
-        majority = np.full(len(test), np.bincount(labels[train], minlength=k).argmax())
-        return {
-            "majority": classification(labels[test], majority, k),
-            "mfcc_stats_logreg": classification(labels[test], model.predict(summary(test)), k),
-        }
+        fitted = {"mfcc_stats_logreg": (model, summary(parts["train"]), summary(parts["test"]))}
+        k = len(prepared.data["classes"])
+        return classify.baselines(prepared.data["labels"], parts, k, fitted)
 
     def report(self, ctx: Context, model: Any, prepared: Prepared, results: Results) -> None:
         classify.confusion_report(ctx, prepared, results, self.name)
@@ -403,6 +360,7 @@ class SpeechTask(Task):
     def predict(
         self, ctx: Context, model: Any, inputs: list[str], options: dict[str, Any]
     ) -> list[dict[str, Any]]:
+        every_class = classify.every_class_option(options)
         paths = [Path(p) for p in inputs]
         if options.get("data"):
             paths += [r.path for r in recordings.load(options["data"])]
@@ -431,13 +389,11 @@ class SpeechTask(Task):
             kept.append(len(rows))
             rows.append({"file": str(path)})
         if features:
-            x, lengths = pad_sequences(features)
-            split = ArraySplit({"x": x, "lengths": lengths}, bucket=True)
+            split = classify.labelled_split(features, None, "x")
             probs = classify.class_probabilities(model, split, ctx.device)
-            for row, q in zip(kept, probs, strict=True):
-                rows[row].update(
-                    label=classes[int(q.argmax())], probability=round(float(q.max()), 4), error=""
-                )
+            found = classify.prediction_rows(probs, classes, [rows[k] for k in kept], every_class)
+            for k, row in zip(kept, found, strict=True):
+                rows[k] = {**row, "error": ""}
         return rows
 
 
