@@ -99,7 +99,7 @@ def encode_labels(
         classes = order_classes(labels, order)
         if len(classes) < 2:
             raise UserError(
-                f"{where}: the label column has a single class ({classes[0]!r}); need two or more"
+                f"{where}: only one label ({classes[0]!r}), a single class; need two or more"
                 if classes
                 else f"{where}: no labelled examples"
             )

@@ -40,7 +40,18 @@ class Vocabulary:
         lowercase: bool = False,
     ) -> Vocabulary:
         """Tokens seen at least ``min_freq`` times (the ``max_size`` most frequent)."""
-        counts = Counter(pieces)
+        return cls.from_counts(Counter(pieces), level, min_freq, max_size, lowercase)
+
+    @classmethod
+    def from_counts(
+        cls,
+        counts: dict[str, int],
+        level: str,
+        min_freq: int = 1,
+        max_size: int = 0,
+        lowercase: bool = False,
+    ) -> Vocabulary:
+        """As :meth:`build`, from counts already made (e.g. streamed over a large file)."""
         kept = [
             t for t, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if n >= min_freq
         ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ from seqsuite.heads import PooledHead
 from seqsuite.model import SequenceModel
 from seqsuite.vocab import Vocabulary
 from seqsuite_tasks.sentiment.data import clean_tweet
-from seqsuite_tasks.sentiment.task import normalize
+from seqsuite_tasks.sentiment.task import tokenize
 
 SMALL = [
     "--epochs",
@@ -54,6 +55,11 @@ TRAINED = [
 BAD = ["dull and too long", "a boring mess", "terrible acting", "I hated it", "a waste of time"]
 
 
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("SEQSUITE_CACHE", str(tmp_path / "cache"))
+
+
 def reviews(path: Path, n: int = 60, **columns) -> Path:
     rng = np.random.default_rng(0)
     rows = []
@@ -67,17 +73,12 @@ def reviews(path: Path, n: int = 60, **columns) -> Path:
 
 
 def test_word_tokens_fold_urls_and_mentions():
-    vocab = Vocabulary("word", lowercase=True)
-    assert vocab.split(normalize("Loved it!! @bob see http://x.co/a")) == [
-        "loved",
-        "it",
-        "!",
-        "!",
-        "@",
-        "user",
-        "see",
-        "http",
-    ]
+    assert tokenize("Loved it!! @bob see http://x.co/a", 100) == (
+        ["loved", "it", "!", "!", "@", "user", "see", "http"],
+        False,
+    )
+    assert tokenize("One two three four", 3, lowercase=False) == (["One", "two", "three"], True)
+    assert tokenize("a b c", 3) == (["a", "b", "c"], False)
 
 
 def test_tweet_mojibake_is_repaired():
@@ -107,14 +108,9 @@ def test_run_then_predict_classifies_clear_texts_after_short_training(cli, tmp_p
     assert [r["text"] for r in rows] == texts
     assert [r["label"] for r in rows[:2]] == ["pos", "neg"]
     run = load("r", quiet=True)
-    split = classify.labelled_split(
-        [
-            torch.tensor(Vocabulary.from_dict(state["vocab"]).encode(normalize(t)) or [1])
-            for t in texts
-        ],
-        None,
-        "tokens",
-    )
+    index = Vocabulary.from_dict(state["vocab"]).index
+    ids = [[index.get(w, 1) for w in tokenize(t, 100)[0]] for t in texts]
+    split = classify.labelled_split([torch.tensor(i) for i in ids], None, "tokens")
     expected = classify.class_probabilities(run.model, split, run.ctx.device)
     for row, p in zip(rows, expected, strict=True):
         assert row["p(neg)"] + row["p(pos)"] == pytest.approx(1.0, abs=1e-3)
@@ -264,3 +260,82 @@ def test_discriminative_learning_rates_and_gradual_unfreezing():
     assert not any(p.requires_grad for p in model.adapter.parameters())
     trainer._unfreeze(model, epoch=3)
     assert all(p.requires_grad for p in model.parameters())
+
+
+def _prepare(data: Path, *sets: str):
+    """The sentiment task's prepare on ``data``, as ``seqsuite run`` calls it."""
+    from rich.console import Console
+
+    from seqsuite import config as configs
+    from seqsuite.registry import get_task
+    from seqsuite.task import Context
+
+    task = get_task("sentiment")
+    config = configs.resolve(
+        task, sets=list(sets), flags={"run": {"data": str(data), "dataset": ""}}
+    )
+    ctx = Context(
+        config=config, device=torch.device("cpu"), console=Console(quiet=True), quiet=True
+    )
+    return task.prepare(ctx)
+
+
+def test_a_very_long_row_is_cut_and_read_in_bounded_memory(cli, tmp_path):
+    import tracemalloc
+
+    data = reviews(tmp_path / "long.csv", n=60)
+    row = "word " * 1_000_000  # 5 M characters in one text
+    with data.open("a") as handle:
+        handle.write(f"{row},pos,60\n")
+    limit = ["--set", "data.max_line_chars=4000000"]
+    refused = cli("run", "sentiment", "--data", str(data), "--out", "r", *SMALL, *limit)
+    assert refused.code == 2 and len(refused.err.strip().splitlines()) == 1
+    assert (
+        "data row 61 holds a field or line longer than data.max_line_chars (4,000,000"
+        in refused.err
+    )
+
+    tracemalloc.start()
+    try:
+        prepared = _prepare(data)  # within the default limit (10 M characters)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert prepared.info["examples_truncated"] == 1 and prepared.info["max_length"] == 100
+    assert peak < 12 * len(row)  # the row's own size, a few times over; not the whole file's
+    assert prepared.data["store"].lengths.max() == 100
+    again = _prepare(data)
+    assert again.info["tokens_from_cache"] and again.info["examples_truncated"] == 1
+
+
+def test_too_many_rows_or_a_fifo_is_one_clear_line(cli, tmp_path):
+    data = reviews(tmp_path / "reviews.csv")
+    many = cli(
+        "run", "sentiment", "--data", str(data), "--out", "r", *SMALL, "--set", "data.max_rows=10"
+    )
+    assert many.code == 2 and "more than 10 rows (data.max_rows)" in many.err
+    assert len(many.err.strip().splitlines()) == 1
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    piped = cli("run", "sentiment", "--data", str(fifo), "--out", "r", *SMALL)
+    assert piped.code == 2 and "not a regular file" in piped.err and not Path("r").exists()
+
+
+def test_json_lines_with_a_split_column_and_eval_on_another_file(cli, tmp_path):
+    rows = pd.read_csv(reviews(tmp_path / "r.csv", n=60))
+    rows["split"] = ["test"] * 10 + ["val"] * 10 + ["train"] * 40
+    rows.to_json(tmp_path / "r.jsonl", orient="records", lines=True)
+    result = cli("run", "sentiment", "--data", str(tmp_path / "r.jsonl"), "--out", "r", *SMALL)
+    assert result.code == 0, result.err
+    assert "40 train / 10 val / 10 test" in result.out.replace("\n", " ")
+    other = pd.DataFrame(
+        {"text": ["a joy to watch", "a boring mess", "well"], "label": ["pos", "neg", "pos"]}
+    )
+    other.to_csv(tmp_path / "other.csv", index=False)
+    evaluated = cli("eval", "r", "--data", str(tmp_path / "other.csv"))
+    assert evaluated.code == 0, evaluated.err
+    report = json.loads(Path("r/eval.json").read_text())
+    assert report["data"]["examples"] == 3 and set(report["test"]) == {"accuracy", "macro_f1"}
+    other.assign(label=["pos", "meh", "neg"]).to_csv(tmp_path / "bad.csv", index=False)
+    unknown = cli("eval", "r", "--data", str(tmp_path / "bad.csv"))
+    assert unknown.code == 2 and "labels ['meh'] are not among" in unknown.err

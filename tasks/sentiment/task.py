@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Literal
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -25,17 +27,35 @@ from seqsuite.adapters import TokenInput
 from seqsuite.errors import UserError
 from seqsuite.heads import PooledHead
 from seqsuite.task import Context, Evaluation, Prepared, Results, Task
+from seqsuite.token_store import TokenSplit, TokenStore, load_or_build
 from seqsuite.vocab import Vocabulary
 
 from . import data as sources
 
-URL = re.compile(r"https?://\S+|www\.\S+")
-MENTION = re.compile(r"@\w+")
+UNK_ID = 1  # Vocabulary's unknown token
+
+#: a URL or @mention (folded into placeholders: they say little about sentiment but
+#: add many distinct words), a word (with an inner apostrophe), or one punctuation mark
+TOKEN = re.compile(r"(https?://\S+|www\.\S+)|(@\w+)|\w+(?:'\w+)?|[^\w\s]")
+TOKENIZER = {"name": "sentiment-words", "version": 2}
 
 
-def normalize(text: str) -> str:
-    """URLs and @mentions say little about sentiment but a lot of distinct words."""
-    return MENTION.sub(" @user ", URL.sub(" http ", text))
+def tokenize(text: str, limit: int, lowercase: bool = True) -> tuple[list[str], bool]:
+    """The first ``limit`` tokens of ``text``, and whether it has more. Reads only as far
+    as it keeps: a text of millions of characters costs what its first tokens cost."""
+    out: list[str] = []
+    for match in TOKEN.finditer(text):
+        if match.group(1):
+            pieces: tuple[str, ...] = ("http",)
+        elif match.group(2):
+            pieces = ("@", "user")
+        else:
+            pieces = (match.group(0).lower() if lowercase else match.group(0),)
+        for piece in pieces:
+            if len(out) == limit:
+                return out, True
+            out.append(piece)
+    return out, False
 
 
 @dataclass
@@ -83,72 +103,130 @@ class SentimentTask(Task):
     def prepare(self, ctx: Context) -> Prepared:
         o, run = ctx.options, ctx.config.run
         if run.data:
-            data = sources.load_file(run.data, o.text_column, o.label_column, o.split_column)
+            source = sources.from_file(
+                run.data, o.text_column, o.label_column, o.split_column, ctx.config.data
+            )
         else:
-            data = sources.load_named(
+            source = sources.named(
                 run.dataset or self.default_dataset, o.text_column, o.label_column
             )
-        where = run.data or data.name
-        saved = (ctx.state or {}).get("classes")
-        labels = classify.encode_labels(data.labels, where, saved, o.label_order)
-        classes = labels.classes
+        store, cached, usable, encoded = self._examples(ctx, source)
         parts = classify.choose_split(
-            data.splits, labels.index, o.val_fraction, o.test_fraction, ctx.seed, where
+            store.splits(usable),
+            encoded.index,
+            o.val_fraction,
+            o.test_fraction,
+            ctx.seed,
+            source.where,
         )
-        labels = labels.index
-        state = ctx.state or {}
-
-        texts = [normalize(t) for t in data.texts]
-        if "vocab" in state:
-            vocab = Vocabulary.from_dict(state["vocab"])
-        else:
-            splitter = Vocabulary("word", lowercase=o.lowercase)
-            vocab = Vocabulary.build(
-                (w for i in parts["train"] for w in splitter.split(texts[i])),
-                "word",
-                min_freq=o.min_freq,
-                max_size=o.max_vocab,
-                lowercase=o.lowercase,
-            )
-        encoded = [vocab.encode(t)[: o.max_length] for t in texts]
-
-        rows = {name: [i for i in parts[name] if encoded[i]] for name in parts}
-
-        def split(name: str) -> Any:
-            return classify.labelled_split(
-                [torch.tensor(encoded[i]) for i in rows[name]], labels[rows[name]], "tokens"
-            )
-
-        train, val, test = split("train"), split("val"), split("test")
-        empty = sum(1 for e in encoded if not e)
+        rows = {name: usable[part] for name, part in parts.items()}
+        labels = np.full(store.size, -1, np.int64)  # class index of each stored example
+        labels[usable] = encoded.index
+        vocab = self._vocabulary(ctx, store, rows["train"])
+        remap = store.remap(vocab.index, UNK_ID)
+        train, val, test = (
+            TokenSplit(store, rows[name], remap, labels[rows[name]])
+            for name in ("train", "val", "test")
+        )
         if min(train.size, val.size, test.size) == 0:
             raise UserError(
-                f"{where}: too few texts for a train / val / test split ({len(texts)} usable)"
+                f"{source.where}: too few texts for a train / val / test split ({len(usable)} usable)"
             )
+        refit_rows = np.sort(np.concatenate([rows["train"], rows["val"]]))
+        classes = encoded.classes
+        empty = store.size - len(usable)
         return Prepared(
             train=train,
             val=val,
             test=test,
+            refit_train=TokenSplit(store, refit_rows, remap, labels[refit_rows]),
             spec={
                 "vocab_size": len(vocab),
                 "classes": len(classes),
                 "embedding_dim": o.embedding_dim or (ctx.source.input_size if ctx.source else 300),
             },
             state={"vocab": vocab.to_dict(), "classes": classes},
-            dataset=data.name,
+            dataset=source.name,
             summary=(
-                f"{len(texts):,} texts, {len(classes)} classes, {len(vocab):,} words: "
+                f"{len(usable):,} texts, {len(classes)} classes, {len(vocab):,} words: "
                 f"{train.size:,} train / {val.size:,} val / {test.size:,} test"
                 + (f" ({empty} empty texts skipped)" if empty else "")
+                + (
+                    f"; {store.truncated:,} texts cut at {o.max_length} tokens"
+                    if store.truncated
+                    else ""
+                )
+                + ("; tokens from the cache" if cached else "")
             ),
+            info=self._info(store, usable, cached, o),
             data={
                 "classes": classes,
-                "texts": data.texts,
+                "store": store,
                 "rows": rows,
                 "labels": labels,
                 "vocab": vocab,
             },
         )
+
+    def prepare_eval(self, ctx: Context) -> Prepared:
+        """``eval RUN_DIR --data FILE``: every text of the file, read as the run reads."""
+        o = ctx.options
+        source = sources.from_file(
+            ctx.config.run.data, o.text_column, o.label_column, o.split_column, ctx.config.data
+        )
+        store, cached, usable, encoded = self._examples(ctx, source)
+        vocab = Vocabulary.from_dict(ctx.state["vocab"])
+        test = TokenSplit(store, usable, store.remap(vocab.index, UNK_ID), encoded.index)
+        return Prepared(
+            train=test,
+            val=test,
+            test=test,
+            spec={},
+            state=ctx.state,
+            dataset=source.name,
+            info=self._info(store, usable, cached, o),
+            data={"classes": encoded.classes, "store": store, "vocab": vocab},
+        )
+
+    def _examples(
+        self, ctx: Context, source: sources.Source
+    ) -> tuple[TokenStore, bool, np.ndarray, classify.Labels]:
+        """The source's token store, the rows that hold text, and their classes."""
+        o = ctx.options
+        store, cached = self._store(source, o)
+        usable = np.flatnonzero(store.lengths > 0)
+        if not len(usable):
+            raise UserError(f"{source.where}: column {o.text_column!r} holds no text")
+        saved = (ctx.state or {}).get("classes")
+        encoded = classify.encode_labels(store.labels(usable), source.where, saved, o.label_order)
+        return store, cached, usable, encoded
+
+    @staticmethod
+    def _info(store: TokenStore, usable: np.ndarray, cached: bool, o: SentimentConfig) -> dict:
+        return {
+            "examples": store.size,
+            "empty_texts_skipped": int(store.size - len(usable)),
+            "examples_truncated": store.truncated,
+            "max_length": o.max_length,
+            "tokens_from_cache": cached,
+        }
+
+    @staticmethod
+    def _store(source: sources.Source, o: SentimentConfig) -> tuple[TokenStore, bool]:
+        """The source's examples as token ids, tokenized once and cached."""
+        key = {**source.key, "tokenizer": {**TOKENIZER, "lowercase": o.lowercase}}
+        tokenizer = partial(tokenize, lowercase=o.lowercase)
+        return load_or_build("sentiment-tokens", key, source.examples, tokenizer, o.max_length)
+
+    @staticmethod
+    def _vocabulary(ctx: Context, store: TokenStore, train_rows: np.ndarray) -> Vocabulary:
+        """The saved run's vocabulary, or the training texts' words (counted from the store)."""
+        if ctx.state and "vocab" in ctx.state:
+            return Vocabulary.from_dict(ctx.state["vocab"])
+        o = ctx.options
+        counts = store.type_counts(train_rows)
+        seen = {store.types[t]: int(counts[t]) for t in np.flatnonzero(counts)}
+        return Vocabulary.from_counts(seen, "word", o.min_freq, o.max_vocab, o.lowercase)
 
     # -- model ----------------------------------------------------------------------
 
@@ -186,18 +264,22 @@ class SentimentTask(Task):
         return classify.evaluate(model, prepared, split, ctx.device)
 
     def baselines(self, ctx: Context, prepared: Prepared) -> dict[str, Evaluation]:
+        """Majority class, and a bag-of-words model on the same tokens the model reads."""
         from .baselines import bag_of_words
 
-        rows, texts = prepared.data["rows"], prepared.data["texts"]
+        store, rows = prepared.data["store"], prepared.data["rows"]
+        train, test = rows["train"], rows["test"]
         fitted = {
             "bow_logreg": (
                 bag_of_words(ctx.seed),
-                [texts[i] for i in rows["train"]],
-                [texts[i] for i in rows["test"]],
+                list(store.texts(train)),
+                list(store.texts(test)),
             )
         }
         k = len(prepared.data["classes"])
-        return classify.baselines(prepared.data["labels"], rows, k, fitted)
+        labels = prepared.data["labels"]
+        parts = {"train": train, "test": test}
+        return classify.baselines(labels, parts, k, fitted)
 
     def report(self, ctx: Context, model: Any, prepared: Prepared, results: Results) -> None:
         classify.confusion_report(ctx, prepared, results, self.name)
@@ -210,15 +292,26 @@ class SentimentTask(Task):
         every_class = classify.every_class_option(options)
         texts = list(inputs)
         if options.get("data"):
-            texts += sources.load_texts(options["data"], ctx.options.text_column)
+            texts += sources.texts_of_file(
+                options["data"], ctx.options.text_column, ctx.config.data
+            )
         if not texts:
             raise UserError(
                 'give texts to classify, e.g. seqsuite predict RUN_DIR "a great movie", or --data FILE'
             )
-        vocab = Vocabulary.from_dict(ctx.state["vocab"])
-        encoded = [vocab.encode(normalize(t))[: ctx.options.max_length] or [1] for t in texts]
-        split = classify.labelled_split([torch.tensor(e) for e in encoded], None, "tokens")
+        split = self._texts_split(ctx, texts)
         probs = classify.class_probabilities(model, split, ctx.device)
         return classify.prediction_rows(
             probs, ctx.state["classes"], [{"text": t} for t in texts], every_class
         )
+
+    @staticmethod
+    def _texts_split(ctx: Context, texts: list[str]) -> Any:
+        """Texts as the saved run reads them (an empty text as one unknown word)."""
+        o = ctx.options
+        index = Vocabulary.from_dict(ctx.state["vocab"]).index
+        encoded = [
+            [index.get(t, UNK_ID) for t in tokenize(text, o.max_length, o.lowercase)[0]] or [UNK_ID]
+            for text in texts
+        ]
+        return classify.labelled_split([torch.tensor(e) for e in encoded], None, "tokens")
