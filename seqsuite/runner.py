@@ -145,6 +145,9 @@ def _start(
             atomic.write_text(run_dir / rundir.CONFIG, config.to_toml())
             rundir.write_state(run_dir, prepared.spec, prepared.state, prepared.dataset)
         model = build_model(task, ctx, prepared.spec)
+        initialised = task.initialise(ctx, model, prepared)
+        if initialised:
+            console.print(initialised)
         if source:
             load_backbone(model, source)
             carried = task.transfer(ctx, model, prepared, source)
@@ -266,6 +269,7 @@ def refit(task: Task, ctx: Context, prepared: Prepared, result: Any) -> Sequence
         raise UserError(f"train.refit: task {task.name!r} provides no train+val split to refit on")
     seed_everything(ctx.seed)
     model = build_model(task, ctx, prepared.spec)
+    task.initialise(ctx, model, prepared)
     if ctx.source:
         load_backbone(model, ctx.source)
         task.transfer(ctx, model, prepared, ctx.source)

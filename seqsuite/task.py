@@ -222,6 +222,13 @@ class Task:
         """Last touches once adapter, backbone and head are composed (optional), e.g.
         tying the output layer to the input embedding."""
 
+    def initialise(self, ctx: Context, model: SequenceModel, prepared: Prepared) -> str:
+        """Before training starts (and before a refit), set weights that come from the
+        prepared data rather than from chance: pretrained word vectors, statistics of
+        the training split. Not called when a run resumes or is loaded. Returns a line
+        saying what was set ("" for nothing)."""
+        return ""
+
     def transfer(self, ctx: Context, model: SequenceModel, prepared: Prepared, source: Any) -> str:
         """After ``--init-from`` loaded the backbone: carry over what else fits (e.g. the
         embedding rows of shared words). ``source`` is a :class:`seqsuite.transfer.Source`.

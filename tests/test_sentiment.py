@@ -339,3 +339,84 @@ def test_json_lines_with_a_split_column_and_eval_on_another_file(cli, tmp_path):
     other.assign(label=["pos", "meh", "neg"]).to_csv(tmp_path / "bad.csv", index=False)
     unknown = cli("eval", "r", "--data", str(tmp_path / "bad.csv"))
     assert unknown.code == 2 and "labels ['meh'] are not among" in unknown.err
+
+
+def _vectors(words: dict[str, list[float]], path: Path, binary: bool) -> Path:
+    """A word2vec file: text (``COUNT DIM`` then ``word v1 v2 ...``) or binary."""
+    dim = len(next(iter(words.values())))
+    if not binary:
+        lines = [f"{len(words)} {dim}"] + [
+            f"{w} " + " ".join(f"{v:.6f}" for v in vec) for w, vec in words.items()
+        ]
+        path.write_text("\n".join(lines) + "\n")
+        return path
+    body = b"".join(
+        w.encode() + b" " + np.asarray(vec, "<f4").tobytes() + b"\n" for w, vec in words.items()
+    )
+    path.write_bytes(f"{len(words)} {dim}\n".encode() + body)
+    return path
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_pretrained_vectors_initialise_the_embedding(cli, tmp_path, binary):
+    rng = np.random.default_rng(0)
+    words = {w: rng.normal(size=6).round(4).tolist() for w in ["great", "Boring", "zzz"]}
+    words["boring"] = [0.5] * 6  # an exact match wins over the capitalised one
+    words["Movie"] = [0.25] * 6  # found through its lower-cased form
+    vectors = _vectors(words, tmp_path / ("v.bin" if binary else "v.vec"), binary)
+    data = reviews(tmp_path / "reviews.csv")
+    frozen = ["--set", f"task.embeddings='{vectors}'", "--set", "task.freeze_embeddings=true"]
+    result = cli("run", "sentiment", "--data", str(data), "--out", "r", *SMALL, *frozen)
+    assert result.code == 0, result.err
+    assert "embedding: 3 of" in result.out and "frozen" in result.out
+    info = json.loads(Path("r/metrics.json").read_text())["data"]
+    vocab = json.loads(Path("r/task_state.json").read_text())["state"]["vocab"]["tokens"]
+    assert info["vectors_found"] == 3 and info["vectors_missing"] == len(vocab) - 2 - 3
+    weight = torch.load("r/best.pt", weights_only=True)["model"]["adapter.embedding.weight"]
+    assert weight.shape[1] == 6  # the vectors' dimension
+    for word, expected in [("great", words["great"]), ("boring", [0.5] * 6), ("movie", [0.25] * 6)]:
+        torch.testing.assert_close(
+            weight[vocab.index(word)], torch.tensor(expected), atol=1e-4, rtol=0
+        )
+
+    tuned = cli("run", "sentiment", "--data", str(data), "--out", "t", *SMALL, *frozen[:2])
+    assert tuned.code == 0 and "fine-tuned" in tuned.out
+    weight = torch.load("t/best.pt", weights_only=True)["model"]["adapter.embedding.weight"]
+    assert not torch.allclose(weight[vocab.index("boring")], torch.tensor([0.5] * 6), atol=1e-4)
+
+
+def test_bad_vectors_and_an_offline_hub_name_are_one_clear_line(cli, tmp_path):
+    data = reviews(tmp_path / "reviews.csv")
+    broken = tmp_path / "broken.vec"
+    broken.write_text("2 3\ngreat 0.1 0.2 0.3\nboring 0.1 x 0.3\n")
+    for value, message in [
+        (broken, "broken.vec: line 3: not a word followed by numbers"),
+        ("someone/glove-tiny", "task.embeddings someone/glove-tiny: not a local file"),
+    ]:
+        result = cli(
+            "run",
+            "sentiment",
+            "--data",
+            str(data),
+            "--out",
+            "r",
+            *SMALL,
+            "--set",
+            f"task.embeddings='{value}'",
+        )
+        assert result.code == 2 and message in result.err, result.err
+        assert len(result.err.strip().splitlines()) == 1 and not Path("r").exists()
+    sized = cli(
+        "run",
+        "sentiment",
+        "--data",
+        str(data),
+        "--out",
+        "r",
+        *SMALL,
+        "--set",
+        f"task.embeddings='{_vectors({'great': [1.0, 2.0]}, tmp_path / 'g.vec', False)}'",
+        "--set",
+        "task.embedding_dim=16",
+    )
+    assert sized.code == 2 and "have 2 dimensions" in sized.err

@@ -20,17 +20,19 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-import torch.nn.functional as F
+from torch import nn
 
-from seqsuite import classify
+from seqsuite import classify, word_vectors
 from seqsuite.adapters import TokenInput
 from seqsuite.errors import UserError
 from seqsuite.heads import PooledHead
 from seqsuite.task import Context, Evaluation, Prepared, Results, Task
 from seqsuite.token_store import TokenSplit, TokenStore, load_or_build
 from seqsuite.vocab import Vocabulary
+from seqsuite.word_vectors import MatchedVectors
 
 from . import data as sources
+from .hybrid import HybridHead, hybrid_loss, naive_bayes_weights
 
 UNK_ID = 1  # Vocabulary's unknown token
 
@@ -76,8 +78,30 @@ class SentimentConfig:
         default="natural",
         metadata={"help": "class order: numbers as numbers, a-z, or as in the data"},
     )
+    embeddings: str = field(
+        default="",
+        metadata={"help": "word vectors (word2vec/GloVe/fastText, text or binary) or a Hub repo"},
+    )
+    freeze_embeddings: bool = field(
+        default=False, metadata={"help": "keep the pretrained vectors as they are"}
+    )
     pooling: Literal["last", "mean", "max", "meanmax", "attention"] = "max"
     dropout: float = field(default=0.5, metadata={"min": 0.0, "below": 1.0})
+    ngram_orders: int = field(
+        default=3,
+        metadata={
+            "min": 0,
+            "max": 6,
+            "help": "n-gram bag beside the BiLSTM: orders 1..N (0 = none)",
+        },
+    )
+    ngram_buckets: int = field(
+        default=1 << 20, metadata={"min": 1, "help": "hashed n-gram rows of the bag"}
+    )
+    ngram_dropout: float = field(
+        default=0.3,
+        metadata={"min": 0.0, "below": 1.0, "help": "share of n-grams dropped in training"},
+    )
     val_fraction: float = field(default=0.1, metadata={"min": 0.0, "below": 0.5})
     test_fraction: float = field(default=0.1, metadata={"min": 0.0, "below": 0.5})
 
@@ -123,6 +147,7 @@ class SentimentTask(Task):
         labels = np.full(store.size, -1, np.int64)  # class index of each stored example
         labels[usable] = encoded.index
         vocab = self._vocabulary(ctx, store, rows["train"])
+        vectors = self._vectors(ctx, vocab)
         remap = store.remap(vocab.index, UNK_ID)
         train, val, test = (
             TokenSplit(store, rows[name], remap, labels[rows[name]])
@@ -143,7 +168,7 @@ class SentimentTask(Task):
             spec={
                 "vocab_size": len(vocab),
                 "classes": len(classes),
-                "embedding_dim": o.embedding_dim or (ctx.source.input_size if ctx.source else 300),
+                "embedding_dim": self._embedding_dim(ctx, vectors),
             },
             state={"vocab": vocab.to_dict(), "classes": classes},
             dataset=source.name,
@@ -158,13 +183,14 @@ class SentimentTask(Task):
                 )
                 + ("; tokens from the cache" if cached else "")
             ),
-            info=self._info(store, usable, cached, o),
+            info={**self._info(store, usable, cached, o), **_vector_counts(vectors, vocab)},
             data={
                 "classes": classes,
                 "store": store,
                 "rows": rows,
                 "labels": labels,
                 "vocab": vocab,
+                "vectors": vectors,
             },
         )
 
@@ -202,6 +228,30 @@ class SentimentTask(Task):
         return store, cached, usable, encoded
 
     @staticmethod
+    def _vectors(ctx: Context, vocab: Vocabulary) -> MatchedVectors | None:
+        """``task.embeddings`` matched to a new run's vocabulary (a saved run has its
+        embedding in its weights already)."""
+        o, limits = ctx.options, ctx.config.data
+        if not o.embeddings or (ctx.state and "vocab" in ctx.state):
+            return None
+        return word_vectors.match(
+            o.embeddings, vocab.tokens, limits.max_rows, limits.max_line_chars
+        )
+
+    @staticmethod
+    def _embedding_dim(ctx: Context, vectors: MatchedVectors | None) -> int:
+        """``task.embedding_dim``, else the vectors', the --init-from run's, or 300."""
+        o = ctx.options
+        if vectors is not None:
+            if o.embedding_dim and o.embedding_dim != vectors.dim:
+                raise UserError(
+                    f"task.embedding_dim: got {o.embedding_dim}, but the vectors of "
+                    f"task.embeddings ({o.embeddings}) have {vectors.dim} dimensions"
+                )
+            return vectors.dim
+        return o.embedding_dim or (ctx.source.input_size if ctx.source else 300)
+
+    @staticmethod
     def _info(store: TokenStore, usable: np.ndarray, cached: bool, o: SentimentConfig) -> dict:
         return {
             "examples": store.size,
@@ -231,13 +281,47 @@ class SentimentTask(Task):
     # -- model ----------------------------------------------------------------------
 
     def input_adapter(self, ctx: Context, spec: dict[str, Any]) -> TokenInput:
-        return TokenInput(spec["vocab_size"], spec["embedding_dim"], dropout=ctx.options.dropout)
+        o = ctx.options
+        adapter = TokenInput(spec["vocab_size"], spec["embedding_dim"], dropout=o.dropout)
+        if o.embeddings and o.freeze_embeddings:
+            adapter.embedding.weight.requires_grad_(False)
+        return adapter
 
-    def head(self, ctx: Context, spec: dict[str, Any], in_features: int) -> PooledHead:
-        return PooledHead(in_features, spec["classes"], ctx.options.pooling, ctx.options.dropout)
+    def head(self, ctx: Context, spec: dict[str, Any], in_features: int) -> nn.Module:
+        o = ctx.options
+        if not o.ngram_orders:
+            return PooledHead(in_features, spec["classes"], o.pooling, o.dropout)
+        return HybridHead(
+            in_features,
+            spec["classes"],
+            o.pooling,
+            o.dropout,
+            o.ngram_orders,
+            o.ngram_buckets,
+            o.ngram_dropout,
+        )
 
     def loss(self, output: torch.Tensor, batch: dict[str, Any]) -> torch.Tensor:
-        return F.cross_entropy(output.float(), batch["label"])
+        return hybrid_loss(output, batch["label"])
+
+    def initialise(self, ctx: Context, model: Any, prepared: Prepared) -> str:
+        """Pretrained word vectors into the embedding; the n-gram bag from the training
+        split's naive-Bayes ratios."""
+        notes = []
+        vectors = prepared.data["vectors"]
+        if vectors is not None:
+            weight = model.adapter.embedding.weight
+            with torch.no_grad():
+                found = torch.from_numpy(vectors.found)
+                weight[found] = torch.from_numpy(vectors.matrix[vectors.found]).to(weight)
+            how = "frozen" if ctx.options.freeze_embeddings else "fine-tuned"
+            notes.append(
+                f"embedding: {vectors.found_count:,} of {len(vectors.found) - 2:,} words from "
+                f"{ctx.options.embeddings} ({how}; the others start at random)"
+            )
+        if isinstance(model.head, HybridHead):
+            notes.append(naive_bayes_weights(model.head, prepared.train))
+        return "; ".join(notes)
 
     def transfer(self, ctx: Context, model: Any, prepared: Prepared, source: Any) -> str:
         """Copy the embedding rows of the words both vocabularies know."""
@@ -315,3 +399,13 @@ class SentimentTask(Task):
             for text in texts
         ]
         return classify.labelled_split([torch.tensor(e) for e in encoded], None, "tokens")
+
+
+def _vector_counts(vectors: MatchedVectors | None, vocab: Vocabulary) -> dict[str, int]:
+    """How many vocabulary words the pretrained vectors cover (for metrics.json)."""
+    if vectors is None:
+        return {}
+    return {
+        "vectors_found": vectors.found_count,
+        "vectors_missing": len(vocab) - 2 - vectors.found_count,
+    }
