@@ -36,7 +36,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 from results_doc import command_line, replace_section  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
+# ../shared/data beside the checkout (main), or beside the worktrees' folder
+DATA = next(
+    (p / "shared" / "data" for p in (ROOT.parent, ROOT.parents[1]) if (p / "shared").is_dir()),
+    ROOT.parent / "shared" / "data",
+)
 PUBLISHED = [
     ("Kim (2014) CNN-rand", "76.1"),
     ("NBSVM bigrams (Wang & Manning 2012)", "79.4"),

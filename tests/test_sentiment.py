@@ -174,61 +174,45 @@ def test_bad_input_is_one_clear_line(cli, tmp_path, make, message):
     assert not Path("r").exists()
 
 
-def test_transfer_from_a_word_language_model(cli, tmp_path):
+def test_transfer_from_a_bidirectional_language_model(cli, tmp_path):
     text = tmp_path / "unlabelled.txt"
-    text.write_text(" ".join(GOOD + BAD) * 40)
+    text.write_text("".join(f"{t}\n" for t in GOOD + BAD) * 20)
+    tiny = ["--set", "backbone.hidden_size=12", "--set", "task.embedding_dim=10"]
     lm = cli(
         "run",
-        "textgen",
+        "bilm",
         "--data",
         str(text),
         "--out",
         "lm",
         "--epochs",
-        "1",
-        "--set",
-        "task.level='word'",
-        "--set",
-        "backbone.hidden_size=12",
-        "--set",
-        "backbone.num_layers=1",
-        "--set",
-        "backbone.dropout=0.0",
-        "--set",
-        "task.bptt=10",
-        "--set",
-        "train.time_budget=0",
-        "--set",
-        "train.batch_size=4",
-        "--set",
-        "task.sample_length=5",
-    )
-    assert lm.code == 0, lm.err
-    data = reviews(tmp_path / "reviews.csv")
-    result = cli(
-        "run",
-        "sentiment",
-        "--data",
-        str(data),
-        "--out",
-        "r",
-        "--init-from",
-        "lm",
-        "--epochs",
-        "1",
+        "10",
+        *tiny,
         "--set",
         "task.min_freq=1",
         "--set",
-        "train.layer_lr_decay=2.6",
-        "--set",
-        "train.unfreeze_epochs=1",
+        "train.lr=0.01",
     )
+    assert lm.code == 0, lm.err
+    metrics = json.loads(Path("lm/metrics.json").read_text())
+    history = pd.read_csv("lm/history.csv")
+    assert metrics["val"]["nll"] < np.log(30)  # better than guessing among the ~30 words
+    assert history["train_loss"].iloc[-1] < history["train_loss"].iloc[0]
+
+    data = reviews(tmp_path / "reviews.csv")
+    tuned = ["--epochs", "2", "--set", "task.min_freq=1", "--set", "train.layer_lr_decay=2.6"]
+    tuned += ["--set", "train.unfreeze_epochs=1"]
+    result = cli("run", "sentiment", "--data", str(data), "--out", "r", "--init-from", "lm", *tuned)
     assert result.code == 0, result.err
-    assert "words copied from the source vocabulary" in result.out
     config = (Path("r") / "config.toml").read_text()
-    assert (
-        "hidden_size = 12" in config and "bidirectional = false" in config
-    )  # the source's backbone
+    assert "hidden_size = 12" in config and "bidirectional = true" in config  # the source's
+    vocab = json.loads(Path("lm/task_state.json").read_text())["state"]["vocab"]["tokens"]
+    mine = json.loads(Path("r/task_state.json").read_text())["state"]["vocab"]["tokens"]
+    start = torch.load("r/best.pt", weights_only=True)["model"]
+    assert start["adapter.embedding.weight"].shape[1] == 10  # the source's embedding size
+    shared = [w for w in mine if w in vocab]
+    copied = f"embedding: {len(shared)} of {len(mine)} words copied from the source vocabulary"
+    assert len(shared) > 10 and copied in " ".join(result.out.split())
 
     mismatch = cli(
         "run",
@@ -244,6 +228,10 @@ def test_transfer_from_a_word_language_model(cli, tmp_path):
         *SMALL[:2],
     )
     assert mismatch.code == 2 and "has shape" in mismatch.err and not Path("s").exists()
+    two_layers = cli(
+        "run", "bilm", "--data", str(text), "--out", "x", "--set", "backbone.num_layers=2"
+    )
+    assert two_layers.code == 2 and "num_layers = 1" in two_layers.err
 
 
 def test_discriminative_learning_rates_and_gradual_unfreezing():

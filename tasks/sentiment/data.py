@@ -98,7 +98,7 @@ def _file_examples(
         if label is None or (isinstance(label, str) and not label.strip()):
             raise UserError(f"{path}: column {label_column!r}, data row {number}: missing label")
         yield Example(
-            _text(row[text_column]), _label(label), _split(row, split_column, path, number)
+            text_value(row[text_column]), _label(label), _split(row, split_column, path, number)
         )
 
 
@@ -123,10 +123,10 @@ def texts_of_file(path: str | Path, text_column: str, limits: DataSettings) -> l
         max_rows=limits.max_rows,
         max_line_chars=limits.max_line_chars,
     )
-    return [_text(row[text_column]) or "" for row in rows]
+    return [text_value(row[text_column]) or "" for row in rows]
 
 
-def _text(value: Any) -> str | None:
+def text_value(value: Any) -> str | None:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     text = str(value)
@@ -168,4 +168,4 @@ def _hub_examples(name: str, text_column: str, label_column: str) -> Iterator[Ex
     if text_col not in frame.columns or label_col not in frame.columns:
         raise UserError(f"--dataset {name}: needs {text_column!r} and {label_column!r} columns")
     for text, label in zip(frame[text_col], frame[label_col], strict=True):
-        yield Example(_text(text), _label(label))
+        yield Example(text_value(text), _label(label))
