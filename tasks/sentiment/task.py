@@ -119,7 +119,7 @@ class SentimentTask(Task):
     predict_options = {"probabilities": "true: a p(CLASS) column for every class"}
     defaults = {
         "backbone": {"hidden_size": 128, "bidirectional": True},
-        "train": {"epochs": 8, "batch_size": 64, "lr": 2e-3, "patience": 3, "clip_norm": 1.0},
+        "train": {"epochs": 6, "batch_size": 64, "lr": 2e-3, "patience": 2, "clip_norm": 1.0},
     }
 
     # -- data -----------------------------------------------------------------------
