@@ -408,3 +408,43 @@ def test_bad_vectors_and_an_offline_hub_name_are_one_clear_line(cli, tmp_path):
         "task.embedding_dim=16",
     )
     assert sized.code == 2 and "have 2 dimensions" in sized.err
+
+
+def test_ngram_rows_ignore_padding_and_differ_by_order():
+    from seqsuite_tasks.sentiment.hybrid import ngram_rows
+
+    tokens = torch.tensor([[5, 6, 7], [5, 6, 0]])
+    rows, mask = ngram_rows(tokens, torch.tensor([3, 2]), orders=2, buckets=1000)
+    assert rows.shape == mask.shape == (2, 5)  # 3 unigrams + 2 bigrams
+    assert mask.tolist() == [[True, True, True, True, True], [True, True, False, True, False]]
+    assert rows[0, :2].tolist() == rows[1, :2].tolist() and rows[0, 3] == rows[1, 3]  # same n-grams
+    assert len(set(rows[0].tolist())) == 5  # unigram 5 and bigram (5, 6) are different rows
+
+
+def test_naive_bayes_weights_point_each_ngram_to_its_class():
+    from seqsuite.batches import ArraySplit
+    from seqsuite_tasks.sentiment.hybrid import HybridHead, naive_bayes_weights, ngram_rows
+
+    tokens = torch.tensor([[2, 3], [2, 3], [4, 5], [4, 5]])
+    split = ArraySplit(
+        {"tokens": tokens, "lengths": torch.tensor([2] * 4), "label": torch.tensor([1, 1, 0, 0])},
+        seq_key="tokens",
+    )
+    head = HybridHead(4, 2, "max", 0.0, orders=1, buckets=100, bag_dropout=0.0)
+    assert "4 of 100 buckets" in naive_bayes_weights(head, split)
+    rows, _ = ngram_rows(tokens, None, 1, 100)
+    weight = head.bag.weight.detach()
+    assert (weight[rows[0], 1] > 0).all() and (weight[rows[0], 0] < 0).all()  # words of class 1
+    assert (weight[rows[2], 0] > 0).all() and (weight[rows[2], 1] < 0).all()
+    assert weight.abs().sum() == pytest.approx(weight[rows[[0, 2]].flatten()].abs().sum().item())
+
+
+def test_without_ngrams_the_head_is_the_pooled_bilstm_alone(cli, tmp_path):
+    data = reviews(tmp_path / "reviews.csv")
+    plain = ["--set", "task.ngram_orders=0"]
+    assert cli("run", "sentiment", "--data", str(data), "--out", "r", *SMALL, *plain).code == 0
+    weights = torch.load("r/best.pt", weights_only=True)["model"]
+    assert not any(k.startswith("head.bag") for k in weights) and "head.linear.weight" in weights
+    hybrid = ["--set", "task.ngram_buckets=4096", "--set", "task.ngram_dropout=0.5"]
+    assert cli("run", "sentiment", "--data", str(data), "--out", "h", *SMALL, *hybrid).code == 0
+    assert torch.load("h/best.pt", weights_only=True)["model"]["head.bag.weight"].shape == (4096, 2)
