@@ -34,7 +34,9 @@ def torch_default_threads() -> int:
     """What a fresh PyTorch process uses on this machine without being told."""
     code = "import torch; print(torch.get_num_threads())"
     env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
-    return int(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env).stdout)
+    return int(
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env).stdout
+    )
 
 
 def start(task: str, folder: Path, threads: int | None, sets: list[str]) -> subprocess.Popen:
@@ -46,7 +48,9 @@ def start(task: str, folder: Path, threads: int | None, sets: list[str]) -> subp
         command += ["--set", pair]
     env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
     env.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1")
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    return subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
 
 
 def finish(child: subprocess.Popen) -> dict:
@@ -56,9 +60,14 @@ def finish(child: subprocess.Popen) -> dict:
     return json.loads(out)
 
 
-def measure(task: str, threads: int | None, together: int, root: Path, sets: list[str]) -> list[dict]:
+def measure(
+    task: str, threads: int | None, together: int, root: Path, sets: list[str]
+) -> list[dict]:
     """``together`` identical runs started at once; their metrics."""
-    children = [start(task, root / f"{task}-{threads}-{together}-{k}-{time.time_ns()}", threads, sets) for k in range(together)]
+    children = [
+        start(task, root / f"{task}-{threads}-{together}-{k}-{time.time_ns()}", threads, sets)
+        for k in range(together)
+    ]
     return [finish(child) for child in children]
 
 
@@ -80,8 +89,11 @@ def bench_task(task: str, repeats: int, default: int, root: Path, sets: list[str
             "slowdown": statistics.median(pair) / statistics.median(alone),
             "threads": sorted(chosen),
         }
-        print(f"{task:10s} {label:8s} alone {row[label]['alone']:7.2f} s  two at once "
-              f"{row[label]['pair']:7.2f} s ({row[label]['slowdown']:.2f}x)  threads {sorted(chosen)}", flush=True)
+        print(
+            f"{task:10s} {label:8s} alone {row[label]['alone']:7.2f} s  two at once "
+            f"{row[label]['pair']:7.2f} s ({row[label]['slowdown']:.2f}x)  threads {sorted(chosen)}",
+            flush=True,
+        )
     row["solo_ratio"] = row["auto"]["alone"] / row["default"]["alone"]
     return row
 
@@ -122,7 +134,7 @@ def main() -> None:
             "",
             f"Measured {date.today()} on {os.cpu_count()} CPUs (load average before: "
             f"{load[0]:.1f}, after: {os.getloadavg()[0]:.1f}); training seconds of "
-            "`seqsuite run TASK --quick`, median of the repeats; \"two at once\" is the slower of "
+            '`seqsuite run TASK --quick`, median of the repeats; "two at once" is the slower of '
             "two identical runs started together.",
             "",
             table(rows, default),
