@@ -279,3 +279,15 @@ def test_running_a_plugin_that_exits_on_import_is_one_line():
         result.stderr.strip()
         == "error: task 'exits' (from seqsuite-hostile) failed to load: SystemExit: 3"
     )
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["run"], ["Missing argument 'TASK'", "seqsuite run --help"]),
+        (["run", "forecast", "--epochs", "abc"], ["--epochs"]),
+        (["bogus"], ["No such command 'bogus'"]),
+    ],
+)
+def test_usage_errors_are_one_line(cli, args, words):
+    one_line_error(cli(*args), *words)
