@@ -15,12 +15,12 @@ import contextlib
 import csv
 import json
 import os
-import stat
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from .errors import UserError
+from .input_files import regular_file
 from .table_files import READERS, find_column, read_table
 
 #: characters read to guess a CSV file's delimiter
@@ -28,18 +28,9 @@ SNIFF_CHARS = 65_536
 
 
 def check_regular_file(path: Path) -> None:
-    """A readable regular file, not empty; a FIFO, device or folder is refused."""
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        raise UserError(f"{path}: file not found") from None
-    except OSError as err:
-        raise UserError(f"{path}: cannot read ({err.strerror})") from None
-    if stat.S_ISDIR(info.st_mode):
-        raise UserError(f"{path}: is a folder; expected a file ({', '.join(sorted(READERS))})")
-    if not stat.S_ISREG(info.st_mode):
-        raise UserError(f"{path}: not a regular file (a FIFO, device or socket); expected a file")
-    if info.st_size == 0:
+    """A regular file (links followed), not empty; a FIFO, device or folder is refused."""
+    regular_file(path)
+    if path.stat().st_size == 0:
         raise UserError(f"{path}: file is empty")
 
 

@@ -34,6 +34,7 @@ from torch import Tensor
 from . import atomic
 from .batches import Batch, batch_groups
 from .cache import cache_dir, key_hash
+from .vocab import Vocabulary
 
 FORMAT = 1
 NO_SPLIT = -1
@@ -168,6 +169,14 @@ class TokenStore:
         for row in rows:
             start = self.offsets[row]
             yield " ".join(self.types[t] for t in self.ids[start : start + self.lengths[row]])
+
+    def vocabulary(
+        self, rows: np.ndarray, min_freq: int, max_size: int, lowercase: bool
+    ) -> Vocabulary:
+        """A word vocabulary of the types in ``rows`` (e.g. the training split)."""
+        counts = self.type_counts(rows)
+        seen = {self.types[t]: int(counts[t]) for t in np.flatnonzero(counts)}
+        return Vocabulary.from_counts(seen, "word", min_freq, max_size, lowercase)
 
     def remap(self, index: dict[str, int], unknown: int) -> np.ndarray:
         """(types,) vocabulary id of each type; ``unknown`` for types not in ``index``."""

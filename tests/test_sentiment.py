@@ -373,6 +373,10 @@ def test_pretrained_vectors_initialise_the_embedding(cli, tmp_path, binary):
     assert not torch.allclose(weight[vocab.index("boring")], torch.tensor([0.5] * 6), atol=1e-4)
 
 
+def vectors(value: object) -> list[str]:
+    return ["--set", f"task.embeddings='{value}'"]
+
+
 def test_bad_vectors_and_an_offline_hub_name_are_one_clear_line(cli, tmp_path):
     data = reviews(tmp_path / "reviews.csv")
     broken = tmp_path / "broken.vec"
@@ -381,31 +385,12 @@ def test_bad_vectors_and_an_offline_hub_name_are_one_clear_line(cli, tmp_path):
         (broken, "broken.vec: line 3: not a word followed by numbers"),
         ("someone/glove-tiny", "task.embeddings someone/glove-tiny: not a local file"),
     ]:
-        result = cli(
-            "run",
-            "sentiment",
-            "--data",
-            str(data),
-            "--out",
-            "r",
-            *SMALL,
-            "--set",
-            f"task.embeddings='{value}'",
-        )
+        result = cli("run", "sentiment", "--data", str(data), "--out", "r", *SMALL, *vectors(value))
         assert result.code == 2 and message in result.err, result.err
         assert len(result.err.strip().splitlines()) == 1 and not Path("r").exists()
+    small = _vectors({"great": [1.0, 2.0]}, tmp_path / "g.vec", False)
     sized = cli(
-        "run",
-        "sentiment",
-        "--data",
-        str(data),
-        "--out",
-        "r",
-        *SMALL,
-        "--set",
-        f"task.embeddings='{_vectors({'great': [1.0, 2.0]}, tmp_path / 'g.vec', False)}'",
-        "--set",
-        "task.embedding_dim=16",
+        "run", "sentiment", "--data", str(data), *vectors(small), "--set", "task.embedding_dim=16"
     )
     assert sized.code == 2 and "have 2 dimensions" in sized.err
 

@@ -29,11 +29,10 @@ from seqsuite.backbone import BackboneOutput
 from seqsuite.errors import UserError
 from seqsuite.task import Context, Evaluation, Prepared, Task
 from seqsuite.text_rows import check_regular_file, file_identity, iter_rows
-from seqsuite.token_store import Example, TokenSplit, TokenStore, load_or_build
-from seqsuite.vocab import Vocabulary
+from seqsuite.token_store import Example, TokenSplit, load_or_build
 
 from . import data as sources
-from .task import TOKENIZER, UNK_ID, tokenize
+from .task import TOKENIZER, UNK_ID, tokenize, vocabulary
 
 CORPORA = ("tweets", "kjv")
 
@@ -130,7 +129,7 @@ class BiLMTask(Task):
         order = np.random.default_rng(ctx.seed).permutation(usable)
         n_val = max(1, round(len(order) * o.val_fraction))
         rows = {"val": np.sort(order[:n_val]), "train": np.sort(order[n_val:])}
-        vocab = self._vocabulary(ctx, store, rows["train"])
+        vocab = vocabulary(ctx, store, rows["train"])
         remap = store.remap(vocab.index, UNK_ID)
         train, val = (TokenSplit(store, rows[k], remap, None) for k in ("train", "val"))
         return Prepared(
@@ -161,15 +160,6 @@ class BiLMTask(Task):
             key["column"] = o.text_column
         name = "+".join(([Path(run.data).stem] if run.data else []) + corpora)
         return name, key, partial(_examples, run.data, o.text_column, corpora, ctx.config.data)
-
-    @staticmethod
-    def _vocabulary(ctx: Context, store: TokenStore, rows: np.ndarray) -> Vocabulary:
-        if ctx.state and "vocab" in ctx.state:
-            return Vocabulary.from_dict(ctx.state["vocab"])
-        o = ctx.options
-        counts = store.type_counts(rows)
-        seen = {store.types[t]: int(counts[t]) for t in np.flatnonzero(counts)}
-        return Vocabulary.from_counts(seen, "word", o.min_freq, o.max_vocab, o.lowercase)
 
     def input_adapter(self, ctx: Context, spec: dict[str, Any]) -> TokenInput:
         return TokenInput(spec["vocab_size"], spec["embedding_dim"], dropout=ctx.options.dropout)

@@ -146,7 +146,7 @@ class SentimentTask(Task):
         rows = {name: usable[part] for name, part in parts.items()}
         labels = np.full(store.size, -1, np.int64)  # class index of each stored example
         labels[usable] = encoded.index
-        vocab = self._vocabulary(ctx, store, rows["train"])
+        vocab = vocabulary(ctx, store, rows["train"])
         vectors = self._vectors(ctx, vocab)
         remap = store.remap(vocab.index, UNK_ID)
         train, val, test = (
@@ -267,16 +267,6 @@ class SentimentTask(Task):
         key = {**source.key, "tokenizer": {**TOKENIZER, "lowercase": o.lowercase}}
         tokenizer = partial(tokenize, lowercase=o.lowercase)
         return load_or_build("sentiment-tokens", key, source.examples, tokenizer, o.max_length)
-
-    @staticmethod
-    def _vocabulary(ctx: Context, store: TokenStore, train_rows: np.ndarray) -> Vocabulary:
-        """The saved run's vocabulary, or the training texts' words (counted from the store)."""
-        if ctx.state and "vocab" in ctx.state:
-            return Vocabulary.from_dict(ctx.state["vocab"])
-        o = ctx.options
-        counts = store.type_counts(train_rows)
-        seen = {store.types[t]: int(counts[t]) for t in np.flatnonzero(counts)}
-        return Vocabulary.from_counts(seen, "word", o.min_freq, o.max_vocab, o.lowercase)
 
     # -- model ----------------------------------------------------------------------
 
@@ -409,3 +399,11 @@ def _vector_counts(vectors: MatchedVectors | None, vocab: Vocabulary) -> dict[st
         "vectors_found": vectors.found_count,
         "vectors_missing": len(vocab) - 2 - vectors.found_count,
     }
+
+
+def vocabulary(ctx: Context, store: TokenStore, train_rows: np.ndarray) -> Vocabulary:
+    """The saved run's vocabulary, or the training texts' words (counted from the store)."""
+    if ctx.state and "vocab" in ctx.state:
+        return Vocabulary.from_dict(ctx.state["vocab"])
+    o = ctx.options
+    return store.vocabulary(train_rows, o.min_freq, o.max_vocab, o.lowercase)
