@@ -433,3 +433,21 @@ def test_without_ngrams_the_head_is_the_pooled_bilstm_alone(cli, tmp_path):
     hybrid = ["--set", "task.ngram_buckets=4096", "--set", "task.ngram_dropout=0.5"]
     assert cli("run", "sentiment", "--data", str(data), "--out", "h", *SMALL, *hybrid).code == 0
     assert torch.load("h/best.pt", weights_only=True)["model"]["head.bag.weight"].shape == (4096, 2)
+
+
+def test_bilm_reads_a_tables_text_column_and_checks_its_corpora(cli, tmp_path):
+    data = reviews(tmp_path / "reviews.csv", review="text")
+    tiny = ["--set", "backbone.hidden_size=8", "--set", "task.embedding_dim=8", "--epochs", "1"]
+    result = cli(
+        "run", "bilm", "--data", str(data), "--out", "lm", *tiny, "--set", "task.min_freq=1"
+    )
+    assert result.code == 0, result.err
+    assert "60 texts" in " ".join(result.out.split())
+    unknown = cli(
+        "run", "bilm", "--data", str(data), "--out", "x", "--set", "task.corpora=['wiki']"
+    )
+    assert unknown.code == 2 and "'wiki' is not one of tweets, kjv" in unknown.err
+    missing = cli(
+        "run", "bilm", "--data", str(data), "--out", "x", "--set", "task.text_column='body'"
+    )
+    assert missing.code == 2 and "no text column 'body'" in missing.err
