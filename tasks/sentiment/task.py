@@ -35,6 +35,7 @@ from . import data as sources
 from .hybrid import HybridHead, hybrid_loss, naive_bayes_weights
 
 UNK_ID = 1  # Vocabulary's unknown token
+BASELINE_TEXTS = 100_000  # training texts the bag-of-words baseline is fitted on, at most
 
 #: a URL or @mention (folded into placeholders: they say little about sentiment but
 #: add many distinct words), a word (with an inner apostrophe), or one punctuation mark
@@ -338,11 +339,16 @@ class SentimentTask(Task):
         return classify.evaluate(model, prepared, split, ctx.device)
 
     def baselines(self, ctx: Context, prepared: Prepared) -> dict[str, Evaluation]:
-        """Majority class, and a bag-of-words model on the same tokens the model reads."""
+        """Majority class, and a bag-of-words model on the same tokens the model reads,
+        fitted on at most ``BASELINE_TEXTS`` training texts (a seeded sample): its cost
+        in memory and time grows with the vocabulary of word pairs, faster than the data."""
         from .baselines import bag_of_words
 
         store, rows = prepared.data["store"], prepared.data["rows"]
         train, test = rows["train"], rows["test"]
+        if len(train) > BASELINE_TEXTS:
+            rng = np.random.default_rng(ctx.seed)
+            train = np.sort(rng.choice(train, BASELINE_TEXTS, replace=False))
         fitted = {
             "bow_logreg": (
                 bag_of_words(ctx.seed),
@@ -351,9 +357,8 @@ class SentimentTask(Task):
             )
         }
         k = len(prepared.data["classes"])
-        labels = prepared.data["labels"]
         parts = {"train": train, "test": test}
-        return classify.baselines(labels, parts, k, fitted)
+        return classify.baselines(prepared.data["labels"], parts, k, fitted)
 
     def report(self, ctx: Context, model: Any, prepared: Prepared, results: Results) -> None:
         classify.confusion_report(ctx, prepared, results, self.name)
