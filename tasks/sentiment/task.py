@@ -1,14 +1,16 @@
 """The sentiment task: classify a text into any number of classes.
 
-Text -> word tokens (lower-cased; URLs and @mentions folded into placeholders) ->
-embedding -> the shared backbone (bidirectional by default, packed) -> pooling over time
--> class scores. Batches group texts of similar length so that padding stays small.
+Text -> word tokens (lower-cased; URLs and @mentions folded into placeholders), stored
+once as ids in a memory-mapped token store -> embedding (optionally pretrained word
+vectors, ``task.embeddings``) -> the shared backbone (bidirectional by default, packed)
+-> pooling over time -> class scores, plus the class scores of a bag of the text's word
+n-grams that start from naive-Bayes ratios (:mod:`.hybrid`). Batches group texts of
+similar length so that padding stays small.
 
-Transfer: with ``--init-from RUN_DIR`` (for example a word-level ``textgen`` language
-model) the backbone starts from that run's weights and the embedding rows of the words
-both vocabularies share are copied; ``train.layer_lr_decay`` and
-``train.unfreeze_epochs`` give ULMFiT's discriminative learning rates and gradual
-unfreezing.
+Transfer: with ``--init-from RUN_DIR`` (a ``bilm`` run: :mod:`.bilm`) the backbone
+starts from that run's weights and the embedding rows of the words both vocabularies
+share are copied; ``train.layer_lr_decay`` and ``train.unfreeze_epochs`` give ULMFiT's
+discriminative learning rates and gradual unfreezing.
 """
 
 from __future__ import annotations
