@@ -71,6 +71,14 @@ class TrainConfig:
     patience: int = field(default=10, metadata={"min": 0, "help": "early stopping; 0 = off"})
     min_delta: float = field(default=0.0, metadata={"min": 0.0})
     time_budget: float = field(default=0.0, metadata={"min": 0.0, "help": "seconds; 0 = none"})
+    max_steps: int = field(
+        default=0,
+        metadata={
+            "min": 0,
+            "help": "stop after this many optimizer steps (0 = none); unlike a time budget, "
+            "the same on any machine",
+        },
+    )
     precision: Literal["fp32", "bf16", "fp16", "auto"] = field(
         default="fp32",
         metadata={"help": "autocast: bf16 on CPU or CUDA, fp16 on CUDA; auto = bf16 where fast"},
@@ -111,7 +119,7 @@ class FitResult:
     best_epoch: int
     best_metric: float | None
     epochs: int
-    stop_reason: str  # "epochs" | "early_stopping" | "time_budget"
+    stop_reason: str  # "epochs" | "early_stopping" | "time_budget" | "max_steps"
     train_seconds: float
     clipped_steps: int
     precision: str = "fp32"
@@ -249,6 +257,8 @@ class Trainer:
         planned steps or, with ``time_budget``, the wall-clock budget (``elapsed()``)."""
         c = self.config
         total = max(1, c.epochs * steps_per_epoch)
+        if c.max_steps:
+            total = min(total, c.max_steps)
         warm = c.warmup_steps
         if c.schedule == "plateau":
             return torch.optim.lr_scheduler.ReduceLROnPlateau(
@@ -335,7 +345,7 @@ class Trainer:
                 tally.data_seconds += time.perf_counter() - fetched  # getting it, not computing
                 self._train_step(run, batch, rows, global_rows, tally)
                 self._after_step(run, tally)
-                out_of_time = self._out_of_time(loop)  # under DDP a collective: every step
+                out_of_time = self._out_of_time(loop) or self._out_of_steps(loop)
                 epoch_done = loop.step_in_epoch >= run.steps_per_epoch
                 if out_of_time or epoch_done or self._eval_due(loop):
                     self._close_round(run, tally, epoch_done)
@@ -479,6 +489,10 @@ class Trainer:
         if budget and distributed.active():
             out_of_time = distributed.any_rank(out_of_time)
         return out_of_time
+
+    def _out_of_steps(self, loop: LoopState) -> bool:
+        """Whether ``max_steps`` optimizer steps are done (the same count on every rank)."""
+        return bool(self.config.max_steps) and loop.global_step >= self.config.max_steps
 
     def _eval_due(self, loop: LoopState) -> bool:
         every = self.config.eval_every
@@ -631,6 +645,8 @@ class Trainer:
         c = self.config
         if c.time_budget and loop.elapsed >= c.time_budget:
             return "time_budget"
+        if c.max_steps and loop.global_step >= c.max_steps:
+            return "max_steps"
         if c.patience and loop.bad_rounds >= c.patience:
             return "early_stopping"
         if loop.epoch >= c.epochs:

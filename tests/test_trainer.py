@@ -312,3 +312,10 @@ def test_a_fit_killed_mid_epoch_resumes_to_the_same_history(tmp_path):
     )
     assert [h["epoch"] for h in again.history] == [h["epoch"] for h in full.history]
     assert [h["train_loss"] for h in again.history] == [h["train_loss"] for h in full.history]
+
+
+def test_max_steps_stops_after_that_many_steps_on_any_machine():
+    result = Trainer(TrainConfig(epochs=50, batch_size=8, max_steps=7, patience=0)).fit(
+        make_model(), make_data(), mse
+    )
+    assert result.history[-1]["step"] == 7 and result.stop_reason == "max_steps"
