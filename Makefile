@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
 
-.PHONY: run test test-all lint bench bench-keras bench-quality clean configs
+.PHONY: run test test-all check-dist lint bench bench-keras bench-quality clean configs
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,11 +16,15 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(OFFLINE) $(BIN)/seqsuite run forecast
 
-test: $(STAMP)
+# The tests, and the distribution as users install it (wheel in a fresh venv, see .ci/check-dist).
+test: $(STAMP) check-dist
 	$(OFFLINE) $(BIN)/python -m pytest -q
 
-test-all: $(STAMP)
+test-all: $(STAMP) check-dist
 	$(OFFLINE) $(BIN)/python -m pytest -q -m ""
+
+check-dist: $(STAMP)
+	bash .ci/check-dist $(BIN)/python
 
 lint: $(STAMP)
 	$(BIN)/ruff check seqsuite tasks tests bench

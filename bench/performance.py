@@ -32,7 +32,8 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 from seqsuite import ArraySplit, Backbone, BackboneConfig, TrainConfig, Trainer  # noqa: E402
-from seqsuite.components import FeatureInput, LastStateHead, PooledHead, StepHead, TokenInput  # noqa: E402
+from seqsuite.adapters import FeatureInput, TokenInput  # noqa: E402
+from seqsuite.heads import LastStateHead, PooledHead, StepHead  # noqa: E402
 from seqsuite.model import SequenceModel  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))

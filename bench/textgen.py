@@ -28,7 +28,7 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 import torch  # noqa: E402
 
 import seqsuite  # noqa: E402
-from seqsuite import runner  # noqa: E402
+from seqsuite import assembly  # noqa: E402
 from seqsuite.plots import plt, save  # noqa: E402
 from seqsuite.token_lm import generate, generate_rerunning_prefix  # noqa: E402
 
@@ -42,7 +42,7 @@ DATA = ROOT.parent / "shared" / "data" / "tinyshakespeare.txt"
 def generation_speed(
     run_dir: Path, lengths=(100, 300), repeats: int = 3
 ) -> list[tuple[int, float, float]]:
-    _, ctx, model, saved = runner.load(run_dir, quiet=True)
+    model = assembly.load(run_dir, quiet=True).model
     model.to("cpu")
     prompt = [2]
     rows = []

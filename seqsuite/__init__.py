@@ -5,8 +5,10 @@ The public Python API:
 - :class:`Backbone`, :class:`BackboneConfig`: the shared LSTM/GRU stack.
 - :class:`Trainer`, :class:`TrainConfig`: the training loop every task uses.
 - :class:`SequenceRegressor`: a Keras-like ``fit``/``predict``/``evaluate`` on arrays.
-- :class:`Task`, :class:`Prepared`, :class:`Context`, ``TASK_API_VERSION``: the plugin contract.
-- :func:`run`, :func:`resume`, :func:`evaluate`, :func:`predict`: whole runs, as the CLI does them.
+- :class:`Task`, :class:`Prepared`, :class:`Evaluation`, :class:`Results`, :class:`Context`,
+  ``TASK_API_VERSION``: the plugin contract.
+- :func:`run`, :func:`resume`, :func:`evaluate`, :func:`predict`, :func:`generate`: whole runs,
+  as the CLI does them.
 """
 
 __version__ = "0.1.0"
@@ -14,10 +16,20 @@ __version__ = "0.1.0"
 from .backbone import Backbone, BackboneConfig, BackboneOutput  # noqa: E402
 from .batches import ArraySplit  # noqa: E402
 from .errors import UserError  # noqa: E402
-from .estimators import SequenceRegressor  # noqa: E402
+from .inference import evaluate, generate, predict  # noqa: E402
 from .model import SequenceModel  # noqa: E402
-from .runner import evaluate, predict, resume, run  # noqa: E402
-from .task import TASK_API_VERSION, Context, NoOptions, Prepared, Task  # noqa: E402
+from .regressor import SequenceRegressor  # noqa: E402
+from .runner import resume, run  # noqa: E402
+from .task import (  # noqa: E402
+    TASK_API_VERSION,
+    Context,
+    Evaluation,
+    InputAdapter,
+    NoOptions,
+    Prepared,
+    Results,
+    Task,
+)
 from .trainer import FitResult, TrainConfig, Trainer  # noqa: E402
 
 __all__ = [
@@ -27,9 +39,12 @@ __all__ = [
     "BackboneConfig",
     "BackboneOutput",
     "Context",
+    "Evaluation",
+    "InputAdapter",
     "FitResult",
     "NoOptions",
     "Prepared",
+    "Results",
     "SequenceModel",
     "SequenceRegressor",
     "Task",
@@ -37,6 +52,7 @@ __all__ = [
     "Trainer",
     "UserError",
     "evaluate",
+    "generate",
     "predict",
     "resume",
     "run",

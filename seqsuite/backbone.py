@@ -19,10 +19,13 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from .cells import ACTIVATIONS, run_rnn
+from .cells import run_rnn
 from .errors import UserError
 
 State = Tensor | tuple[Tensor, Tensor]
+
+#: a backbone larger than this is a typo, not a model (it would not fit in memory)
+MAX_PARAMETERS = 500_000_000
 
 
 @dataclass
@@ -30,8 +33,10 @@ class BackboneConfig:
     """The ``[backbone]`` section."""
 
     cell: Literal["lstm", "gru"] = "lstm"
-    hidden_size: int = field(default=64, metadata={"min": 1, "help": "units per layer"})
-    num_layers: int = field(default=1, metadata={"min": 1})
+    hidden_size: int = field(
+        default=64, metadata={"min": 1, "max": 16384, "help": "units per layer"}
+    )
+    num_layers: int = field(default=1, metadata={"min": 1, "max": 64})
     dropout: float = field(
         default=0.0, metadata={"min": 0.0, "below": 1.0, "help": "between stacked layers"}
     )
@@ -61,7 +66,15 @@ class BackboneConfig:
             raise UserError(
                 f"proj_size: got {self.proj_size}, expected less than hidden_size ({self.hidden_size})"
             )
-        assert set(ACTIVATIONS) >= {self.activation}
+        gates = 4 if self.cell == "lstm" else 3
+        dirs = 2 if self.bidirectional else 1
+        per_layer = dirs * gates * self.hidden_size * (self.output_size + self.hidden_size)
+        if per_layer * self.num_layers > MAX_PARAMETERS:
+            raise UserError(
+                f"hidden_size {self.hidden_size} x num_layers {self.num_layers}: about "
+                f"{per_layer * self.num_layers / 1e6:,.0f} M parameters, over the "
+                f"{MAX_PARAMETERS / 1e6:,.0f} M a backbone may have"
+            )
 
     @property
     def output_size(self) -> int:

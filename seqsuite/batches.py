@@ -133,6 +133,16 @@ class ArraySplit:
             yield batch
 
 
+def padding_mask(
+    lengths: Tensor | None, steps: int, device: torch.device | str = "cpu", batch: int = 0
+) -> Tensor:
+    """(batch, steps) booleans, True on real steps and False on padding. Without
+    ``lengths`` every step is real (then ``batch`` gives the number of rows)."""
+    if lengths is None:
+        return torch.ones(batch, steps, dtype=torch.bool, device=device)
+    return torch.arange(steps, device=device)[None, :] < lengths.to(device)[:, None]
+
+
 def pad_sequences(sequences: list[Tensor], padding_value: float = 0.0) -> tuple[Tensor, Tensor]:
     """Stack variable-length sequences (time, ...) into (batch, max_time, ...) + lengths."""
     lengths = torch.tensor([len(s) for s in sequences], dtype=torch.long)

@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .batches import padding_mask
+
 ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
     "tanh": torch.tanh,
     "relu": torch.relu,
@@ -248,9 +250,7 @@ def run_rnn(
     h0, c0 = state if is_lstm else (state, None)
     mask = None
     if lengths is not None:
-        mask = torch.arange(x.size(1), device=x.device).unsqueeze(0) < lengths.to(
-            x.device
-        ).unsqueeze(1)
+        mask = padding_mask(lengths, x.size(1), x.device)
 
     layer_input = x
     final_h, final_c = [], []

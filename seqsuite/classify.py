@@ -2,7 +2,7 @@
 class probabilities in split order, the evaluation that remembers the test predictions,
 and the confusion-matrix plot drawn from them.
 
-A task using these keeps ``prepared.extra["classes"]`` (the class names) and a ``label``
+A task using these keeps the class names in ``prepared.data["classes"]`` and a ``label``
 tensor in each split.
 """
 
@@ -16,6 +16,7 @@ import torch
 from .batches import ArraySplit
 from .metrics import classification, confusion_matrix
 from .plots import confusion_plot
+from .task import Evaluation, Results
 
 
 @torch.no_grad()
@@ -31,20 +32,19 @@ def class_probabilities(model: Any, split: ArraySplit, device: torch.device) -> 
     return (out if out is not None else torch.zeros(0, 0)).numpy()
 
 
-def evaluate(model: Any, prepared: Any, split: str, device: torch.device) -> dict[str, float]:
-    """Accuracy and macro-F1 on ``split``; the test predictions are kept for the report."""
+def evaluate(model: Any, prepared: Any, split: str, device: torch.device) -> Evaluation:
+    """Accuracy and macro-F1 on ``split``, with the predicted classes as its outputs."""
     data = getattr(prepared, split)
     predicted = class_probabilities(model, data, device).argmax(1)
-    if split == "test":
-        prepared.extra["test_predicted"] = predicted
-    return classification(data["label"].numpy(), predicted, len(prepared.extra["classes"]))
+    metrics = classification(data["label"].numpy(), predicted, len(prepared.data["classes"]))
+    return Evaluation(metrics, outputs=predicted)
 
 
-def confusion_report(ctx: Any, prepared: Any, task_name: str) -> None:
-    """``plots/confusion.png`` from the test predictions :func:`evaluate` kept."""
-    classes = prepared.extra["classes"]
+def confusion_report(ctx: Any, prepared: Any, results: Results, task_name: str) -> None:
+    """``plots/confusion.png`` from the model's test predictions."""
+    classes = prepared.data["classes"]
     truth = prepared.test["label"].numpy()
-    matrix = confusion_matrix(truth, prepared.extra["test_predicted"], len(classes))
+    matrix = confusion_matrix(truth, results.test.outputs, len(classes))
     confusion_plot(
         matrix,
         classes,

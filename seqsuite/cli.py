@@ -1,4 +1,4 @@
-"""The ``seqsuite`` command line: parse, call :mod:`seqsuite.runner`, print.
+"""The ``seqsuite`` command line: parse, call the library, print.
 
 Exit codes: 0 success; 2 the user's input or usage is wrong (one line on stderr);
 1 an unexpected failure (with its traceback); 130 interrupted (resume it).
@@ -12,29 +12,51 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 from rich.console import Console
-from rich.table import Table
 
-from . import runner
+from . import boundary, inference, limits, runner
 from .errors import UserError
 
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
     help="Sequence applications on one shared LSTM core.",
+    epilog="Start with: seqsuite run forecast   ·   seqsuite tasks   ·   seqsuite doctor",
 )
 
 _ARGV: list[str] = []  # the command line, for files that say which command made them
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar, no tables.")]
-Json = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
+
+# Flags show no type; values show what they are, not a Python type name.
+Quiet = Annotated[
+    bool, typer.Option("--quiet", "-q", metavar="", help="No progress bar, no tables.")
+]
+Json = Annotated[
+    bool, typer.Option("--json", metavar="", help="Print the result as JSON on stdout.")
+]
+ConfigFiles = Annotated[
+    list[str] | None,
+    typer.Option("--config", metavar="FILE", help="TOML config file (repeatable)."),
+]
+Sets = Annotated[
+    list[str] | None,
+    typer.Option("--set", metavar="KEY=VALUE", help="Override, e.g. train.lr=3e-4 (repeatable)."),
+]
+RunDir = Annotated[str, typer.Argument(metavar="RUN_DIR", help="A run directory.")]
 
 
-@app.command("tasks")
+def _examples(*lines: str) -> str:
+    """A help epilog: examples that work as printed."""
+    return "Examples:\n\n" + "\n\n".join(f"  $ {line}" for line in lines)
+
+
+@app.command("tasks", epilog=_examples("seqsuite tasks", "seqsuite tasks --json"))
 def tasks_command(as_json: Json = False) -> None:
     """List the installed task plugins (entry-point group seqsuite.tasks)."""
+    from rich.table import Table
+
     from .registry import discover
 
     infos = discover()
@@ -43,20 +65,23 @@ def tasks_command(as_json: Json = False) -> None:
         return
     table = Table(title="seqsuite tasks")
     for column in ("name", "summary", "distribution", "status"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for info in infos:
         status = "[green]ok[/]" if info.ok else f"[red]error:[/] {info.error}"
         table.add_row(info.name, info.summary, info.distribution, status)
     Console().print(table)
 
 
-@app.command("config")
+@app.command(
+    "config",
+    epilog=_examples(
+        "seqsuite config forecast > my.toml", "seqsuite run forecast --config my.toml"
+    ),
+)
 def config_command(
-    task: Annotated[str, typer.Argument(help="Task name.")],
-    config: Annotated[
-        list[str] | None, typer.Option("--config", help="TOML config file (repeatable).")
-    ] = None,
-    set_: Annotated[list[str] | None, typer.Option("--set", help="KEY=VALUE override.")] = None,
+    task: Annotated[str, typer.Argument(metavar="TASK", help="Task name.")],
+    config: ConfigFiles = None,
+    set_: Sets = None,
 ) -> None:
     """Print TASK's resolved configuration as TOML: a starting point to copy and edit."""
     from . import config as configs
@@ -65,60 +90,82 @@ def config_command(
     print(configs.resolve(get_task(task), config or [], set_ or []).to_toml(), end="")
 
 
-@app.command("export")
+@app.command(
+    "export",
+    epilog=_examples(
+        "seqsuite export runs/forecast-20261128-120000",
+        "seqsuite export RUN_DIR --format torchscript --out model.pt",
+    ),
+)
 def export_command(
-    run_dir: Annotated[str, typer.Argument(help="A finished run directory.")],
-    fmt: Annotated[str, typer.Option("--format", help="onnx or torchscript.")] = "onnx",
+    run_dir: RunDir,
+    fmt: Annotated[
+        str, typer.Option("--format", metavar="onnx|torchscript", help="Format.")
+    ] = "onnx",
     out: Annotated[
-        str | None, typer.Option(help="Output file (default RUN_DIR/export/model.*).")
+        str | None,
+        typer.Option(metavar="FILE", help="Output file (default RUN_DIR/export/model.*)."),
     ] = None,
 ) -> None:
     """Export the trained model (input adapter + backbone + head) for serving."""
-    runner.export(run_dir, fmt, out)
+    inference.export(run_dir, fmt, out)
 
 
-@app.command("new-task")
+@app.command("new-task", epilog=_examples("seqsuite new-task video --dir seqsuite-video"))
 def new_task_command(
-    name: Annotated[str, typer.Argument(help="The new task's name (lower case, e.g. video).")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The new task's name (lower case).")],
     dir_: Annotated[
-        str | None, typer.Option("--dir", help="Where to write it (default ./seqsuite-NAME).")
+        str | None, typer.Option("--dir", metavar="PATH", help="Where (default ./seqsuite-NAME).")
     ] = None,
 ) -> None:
-    """Write a complete, installable task plugin to start from (pip install -e it)."""
-    from .scaffold import new_task
+    """Write a complete, installable task plugin to start from."""
+    from .scaffold import new_task, next_steps
 
     root = new_task(name, dir_)
-    print(f"wrote {root}; next: pip install -e {root} && seqsuite run {name}")
+    print(f"wrote {root}; next:\n{next_steps(root, name)}")
 
 
-@app.command("run")
+@app.command(
+    "run",
+    epilog=_examples(
+        "seqsuite run forecast",
+        "seqsuite run forecast --data sales.csv --set task.column=units --set task.horizon=12",
+        "seqsuite run textgen --quick",
+        "seqsuite run sentiment --data reviews.csv --epochs 5 --threads 1",
+    ),
+)
 def run_command(
-    task: Annotated[str, typer.Argument(help="Task name (see `seqsuite tasks`).")],
-    data: Annotated[str | None, typer.Option(help="Your own data: a file or folder.")] = None,
-    dataset: Annotated[str | None, typer.Option(help="A named data set.")] = None,
-    config: Annotated[
-        list[str] | None, typer.Option("--config", help="TOML config file (repeatable).")
+    task: Annotated[str, typer.Argument(metavar="TASK", help="Task name (see `seqsuite tasks`).")],
+    data: Annotated[
+        str | None, typer.Option(metavar="PATH", help="Your own data: a file or folder.")
     ] = None,
-    set_: Annotated[
-        list[str] | None, typer.Option("--set", help="KEY=VALUE override, e.g. train.lr=3e-4.")
-    ] = None,
-    epochs: Annotated[int | None, typer.Option(help="Maximum epochs.")] = None,
+    dataset: Annotated[str | None, typer.Option(metavar="NAME", help="A named data set.")] = None,
+    config: ConfigFiles = None,
+    set_: Sets = None,
+    epochs: Annotated[int | None, typer.Option(metavar="N", help="Maximum epochs.")] = None,
     time_budget: Annotated[
-        float | None, typer.Option(help="Stop training after this many seconds.")
+        float | None, typer.Option(metavar="SECONDS", help="Stop training after this long.")
     ] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed for every random choice.")] = None,
-    device: Annotated[str | None, typer.Option(help="auto, cpu or cuda.")] = None,
+    seed: Annotated[
+        int | None, typer.Option(metavar="N", help="Seed for every random choice.")
+    ] = None,
+    device: Annotated[str | None, typer.Option(metavar="auto|cpu|cuda", help="Device.")] = None,
+    threads: Annotated[
+        int | None,
+        typer.Option(metavar="N", help="CPU threads (default: chosen from the CPUs and model)."),
+    ] = None,
     init_from: Annotated[
-        str | None, typer.Option(help="Start the backbone from this run directory.")
+        str | None, typer.Option(metavar="RUN_DIR", help="Start the backbone from this run.")
     ] = None,
     out: Annotated[
-        str | None, typer.Option(help="Run directory (default runs/<task>-<time>).")
+        str | None, typer.Option(metavar="DIR", help="Run directory (default runs/<task>-<time>).")
     ] = None,
     nproc: Annotated[
-        int, typer.Option(help="Train in N processes (DDP) through torch.distributed.run.")
+        int, typer.Option(metavar="N", help="Train in N processes (DDP) via torch.distributed.run.")
     ] = 1,
     quick: Annotated[
-        bool, typer.Option("--quick", help="The task's quick preset: minutes, not hours.")
+        bool,
+        typer.Option("--quick", metavar="", help="The task's quick preset: same on any machine."),
     ] = False,
     quiet: Quiet = False,
     as_json: Json = False,
@@ -136,6 +183,7 @@ def run_command(
         time_budget=time_budget,
         seed=seed,
         device=device,
+        threads=threads,
         data=data,
         dataset=dataset,
         init_from=init_from,
@@ -151,157 +199,199 @@ def run_command(
         print(result.run_dir)
 
 
-@app.command("resume")
-def resume_command(
-    run_dir: Annotated[str, typer.Argument(help="An interrupted run directory.")],
-    quiet: Quiet = False,
-) -> None:
+@app.command("resume", epilog=_examples("seqsuite resume runs/forecast-20261128-120000"))
+def resume_command(run_dir: RunDir, quiet: Quiet = False) -> None:
     """Continue an interrupted run from its last checkpoint."""
     result = runner.resume(run_dir, quiet=quiet)
     if quiet:
         print(result.run_dir)
 
 
-@app.command("eval")
+@app.command(
+    "eval",
+    epilog=_examples(
+        "seqsuite eval runs/forecast-20261128-120000", "seqsuite eval RUN_DIR --data new.csv --json"
+    ),
+)
 def eval_command(
-    run_dir: Annotated[str, typer.Argument(help="A finished run directory.")],
-    data: Annotated[str | None, typer.Option(help="Evaluate on this data instead.")] = None,
+    run_dir: RunDir,
+    data: Annotated[
+        str | None,
+        typer.Option(metavar="PATH", help="Score the whole of this file with the run's state."),
+    ] = None,
     as_json: Json = False,
 ) -> None:
-    """Evaluate a run's best checkpoint on its test split (or on --data)."""
-    metrics = runner.evaluate(run_dir, data=data, quiet=as_json)
+    """Evaluate a run's weights on its test split, or on all of --data."""
+    metrics = inference.evaluate(run_dir, data=data, quiet=as_json)
     if as_json:
         print(json.dumps(metrics, indent=2))
 
 
-@app.command("predict")
+@app.command(
+    "predict",
+    epilog=_examples(
+        "seqsuite predict runs/forecast-20261128-120000 --option horizon=12",
+        'seqsuite predict runs/sentiment-20261128-120000 "a fine film" "dull"',
+        "seqsuite predict runs/speech-20261128-120000 yes.wav --out labels.csv",
+    ),
+)
 def predict_command(
-    run_dir: Annotated[str, typer.Argument(help="A finished run directory.")],
+    run_dir: RunDir,
     inputs: Annotated[
-        list[str] | None, typer.Argument(help="Inputs (texts, files), per task.")
+        list[str] | None, typer.Argument(metavar="INPUT...", help="Texts or files, per task.")
+    ] = None,
+    option: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--option", metavar="KEY=VALUE", help="A task's predict option (e.g. horizon=12)."
+        ),
     ] = None,
     horizon: Annotated[
-        int | None, typer.Option(help="Forecast this many steps past the data.")
+        int | None, typer.Option(hidden=True, help="Same as --option horizon=N.")
     ] = None,
     data: Annotated[
-        str | None, typer.Option(help="Predict for every row/file of this data.")
+        str | None, typer.Option(metavar="PATH", help="Predict for every row/file of this data.")
     ] = None,
     out: Annotated[
-        str | None, typer.Option(help="Write predictions to this CSV or JSON file.")
+        str | None, typer.Option(metavar="FILE", help="Write predictions to a .csv or .json file.")
     ] = None,
     as_json: Json = False,
 ) -> None:
     """Predict with a trained run: forecast ahead, classify texts or WAV files, ..."""
-    options = {"horizon": horizon, "data": data}
-    rows = runner.predict(
-        run_dir, inputs or [], {k: v for k, v in options.items() if v is not None}, quiet=as_json
-    )
+    from . import config as configs
+
+    options = dict(configs.parse_pairs(option or [], "--option"))
+    if horizon is not None:
+        options["horizon"] = horizon
+    if data is not None:
+        options["data"] = data
+    if out:
+        limits.check_output_path(out, "--out")
+    rows = inference.predict(run_dir, inputs or [], options, quiet=as_json)
     if out:
         _write_rows(out, rows)
     if as_json:
         print(json.dumps(rows, indent=2, default=str))
     else:
-        from .tables import print_rows
+        from .console_tables import print_rows
 
         print_rows(Console(), rows)
         if out:
             Console().print(f"wrote {out}")
 
 
-@app.command("generate")
+@app.command(
+    "generate",
+    epilog=_examples(
+        "seqsuite generate runs/textgen-20261128-120000 --prompt 'ROMEO:' --length 300",
+        "seqsuite generate runs/music-20261128-120000 --seed 3 --out song.mid",
+    ),
+)
 def generate_command(
-    run_dir: Annotated[str, typer.Argument(help="A finished run of a generative task.")],
-    length: Annotated[int, typer.Option(help="How many tokens/events to generate.")] = 200,
-    temperature: Annotated[float, typer.Option(help="Sampling temperature.")] = 1.0,
-    top_k: Annotated[int, typer.Option(help="Sample among the k most likely (0 = all).")] = 0,
-    prompt: Annotated[str | None, typer.Option(help="Text (or piece) to start from.")] = None,
-    seed: Annotated[int, typer.Option(help="Sampling seed.")] = 0,
-    out: Annotated[str | None, typer.Option(help="Write the sample to this file.")] = None,
+    run_dir: RunDir,
+    length: Annotated[int, typer.Option(metavar="N", help="Tokens or events to generate.")] = 200,
+    temperature: Annotated[
+        float, typer.Option(metavar="T", help="Sampling temperature (0 = most likely).")
+    ] = 1.0,
+    top_k: Annotated[
+        int, typer.Option(metavar="K", help="Sample among the K most likely (0 = all).")
+    ] = 0,
+    prompt: Annotated[
+        str | None, typer.Option(metavar="TEXT|FILE", help="Text (or piece) to start from.")
+    ] = None,
+    seed: Annotated[int, typer.Option(metavar="N", help="Sampling seed.")] = 0,
+    out: Annotated[
+        str | None,
+        typer.Option(metavar="FILE", help="Write the sample here (default: a new file)."),
+    ] = None,
 ) -> None:
     """Generate a sample from a trained generative run."""
-    options = {
-        "length": length,
-        "temperature": temperature,
-        "top_k": top_k,
-        "prompt": prompt,
-        "seed": seed,
-        "out": out,
-    }
-    runner.generate(run_dir, options)
+    options = limits.generation_options(length, temperature, top_k, seed)
+    if out:
+        limits.check_output_path(out, "--out")
+    inference.generate(run_dir, {**options, "prompt": prompt, "out": out})
 
 
-@app.command("compare")
+@app.command(
+    "compare",
+    epilog=_examples(
+        "seqsuite compare forecast textgen --quick",
+        "seqsuite compare --all --quick --sweep backbone.cell=lstm,gru",
+        "seqsuite compare forecast sentiment --set backbone.hidden_size=128 --set forecast.lookback=24",
+    ),
+)
 def compare_command(
-    tasks: Annotated[list[str] | None, typer.Argument(help="Tasks to compare (or --all).")] = None,
-    all_tasks: Annotated[bool, typer.Option("--all", help="Every installed task.")] = False,
-    config: Annotated[
-        list[str] | None, typer.Option("--config", help="TOML config file (repeatable).")
+    tasks: Annotated[
+        list[str] | None, typer.Argument(metavar="TASK...", help="Tasks to compare (or --all).")
     ] = None,
+    all_tasks: Annotated[
+        bool, typer.Option("--all", metavar="", help="Every installed task.")
+    ] = False,
+    config: ConfigFiles = None,
     set_: Annotated[
         list[str] | None,
-        typer.Option("--set", help="KEY=VALUE for all; TASK.KEY=VALUE for one task."),
+        typer.Option("--set", metavar="KEY=VALUE", help="For all; TASK.KEY=VALUE for one task."),
     ] = None,
     backbones: Annotated[
-        list[str] | None, typer.Option("--backbones", help="Backbone TOML files to compare.")
+        list[str] | None,
+        typer.Option("--backbones", metavar="FILE.toml...", help="Backbone files to compare."),
     ] = None,
-    sweep: Annotated[str | None, typer.Option(help="e.g. backbone.hidden_size=64,128,256")] = None,
+    sweep: Annotated[
+        str | None, typer.Option(metavar="backbone.KEY=V1,V2", help="Backbone values to compare.")
+    ] = None,
     quick: Annotated[
-        bool, typer.Option("--quick", help="Small epochs/data: minutes, not hours.")
+        bool, typer.Option("--quick", metavar="", help="Each task's quick preset.")
     ] = False,
-    seed: Annotated[int | None, typer.Option(help="Seed for every task.")] = None,
-    device: Annotated[str | None, typer.Option(help="auto, cpu or cuda.")] = None,
+    seed: Annotated[int | None, typer.Option(metavar="N", help="Seed for every task.")] = None,
+    device: Annotated[str | None, typer.Option(metavar="auto|cpu|cuda", help="Device.")] = None,
     out: Annotated[
-        str | None, typer.Option(help="Output folder (default runs/compare-<time>).")
+        str | None, typer.Option(metavar="DIR", help="Output folder (default runs/compare-<time>).")
     ] = None,
     as_json: Json = False,
 ) -> None:
     """Train and evaluate several tasks on one backbone configuration; table, files, plot."""
     from . import compare as comparing
-    from .registry import discover
 
-    names = [i.name for i in discover()] if all_tasks else list(tasks or [])
-    if not names:
-        raise UserError(
-            "name the tasks to compare (e.g. seqsuite compare forecast textgen) or use --all"
-        )
-    common, per_task = comparing.route_sets(set_ or [], names)
-    plan = comparing.Plan(
-        tasks=names,
-        backbones=comparing.backbone_variants(config or [], backbones or [], sweep),
+    plan = comparing.make_plan(
+        list(tasks or []),
+        all_tasks=all_tasks,
         config_files=config or [],
-        common_sets=common,
-        task_sets=per_task,
+        sets=set_ or [],
+        backbone_files=backbones or [],
+        sweep=sweep,
         quick=quick,
         seed=seed,
         device=device,
     )
     folder = Path(out) if out else comparing.default_out()
-    folder.mkdir(parents=True, exist_ok=True)
     console = Console(stderr=True, quiet=as_json)
-    rows = comparing.compare(
-        plan, folder, progress=lambda line: console.print(line, highlight=False)
-    )
     command = "seqsuite " + " ".join(shlex.quote(a) for a in _ARGV)
-    comparing.write_outputs(rows, folder, command)
+    rows = comparing.run_comparison(
+        plan, folder, command, progress=lambda line: console.print(line, highlight=False)
+    )
     if as_json:
-        print(
-            json.dumps(
-                {"out": str(folder), "rows": [r.__dict__ for r in rows]}, indent=2, default=str
-            )
-        )
+        data = {"out": str(folder), "rows": [r.__dict__ for r in rows]}
+        print(json.dumps(data, indent=2, default=str))
     else:
         Console().print(comparing.table(rows))
         Console().print(f"wrote {folder}/compare.json, compare.csv, compare.md, plots/compare.png")
-    failed = [r for r in rows if r.status != "ok"]
-    if failed:
+    if any(r.status != "ok" for r in rows):
         raise typer.Exit(code=1)
 
 
-def _write_rows(path: str, rows: list[dict]) -> None:
-    import csv
-    import io
-    from pathlib import Path
+@app.command("doctor", epilog=_examples("seqsuite doctor", "seqsuite doctor --json"))
+def doctor_command(as_json: Json = False) -> None:
+    """Print the environment for a bug report: versions, threads, cache, device, plugins."""
+    from . import doctor
 
+    report = doctor.collect()
+    if as_json:
+        print(json.dumps(report, indent=2, default=str))
+    else:
+        doctor.show(Console(), report)
+
+
+def _write_rows(path: str, rows: list[dict]) -> None:
     from . import atomic
 
     if path.endswith(".json"):
@@ -309,12 +399,7 @@ def _write_rows(path: str, rows: list[dict]) -> None:
         return
     if not path.endswith(".csv"):
         raise UserError(f"--out {path}: expected a .csv or .json file name")
-    buffer = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-    atomic.write_text(Path(path), buffer.getvalue())
+    atomic.write_csv(path, rows)
 
 
 def _without_nproc(argv: list[str]) -> list[str]:
@@ -348,20 +433,7 @@ def _spread_backbones(argv: list[str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: maps errors to exit codes."""
+    """Console entry point: maps errors to exit codes (see :mod:`seqsuite.boundary`)."""
     argv = _spread_backbones(list(sys.argv[1:] if argv is None else argv))
     _ARGV[:] = argv
-    try:
-        code = app(args=argv, prog_name="seqsuite", standalone_mode=False)
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
-    except click.exceptions.Exit as err:
-        sys.exit(err.exit_code)
-    except click.ClickException as err:
-        err.show()
-        sys.exit(err.exit_code)
-    except (KeyboardInterrupt, click.exceptions.Abort):
-        print("interrupted", file=sys.stderr)
-        sys.exit(130)
-    sys.exit(code if isinstance(code, int) else 0)
+    sys.exit(boundary.call(lambda: app(args=argv, prog_name="seqsuite", standalone_mode=False)))

@@ -14,9 +14,7 @@ task's ``quick`` preset (small epochs or data) so the comparison takes minutes.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
-import io
 import json
 import os
 import subprocess
@@ -29,11 +27,12 @@ from typing import Any
 
 import tomli_w
 
-from . import atomic, runs
+from . import atomic, rundir
 from . import config as configs
 from .backbone import BackboneConfig
+from .console_tables import format_value
 from .errors import UserError
-from .registry import discover
+from .registry import discover, get_task
 
 COLUMNS = [
     "task",
@@ -213,7 +212,7 @@ def run_one(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy()
     )
     _, stderr = child.communicate()
-    if child.returncode != 0 or not runs.is_finished(run_dir):
+    if child.returncode != 0 or not rundir.is_finished(run_dir):
         lines = [line for line in stderr.strip().splitlines() if line.strip()]
         message = next(
             (line for line in reversed(lines) if line.startswith("error:")),
@@ -226,31 +225,88 @@ def run_one(
             run_dir=str(run_dir),
             error=f"exit {child.returncode}: {message.removeprefix('error: ')}"[:300],
         )
-    metrics = json.loads((run_dir / runs.METRICS).read_text())
+    metrics = json.loads((run_dir / rundir.METRICS).read_text())
     return Row.from_metrics(task, label, metrics, run_dir, metrics.get("peak_memory_mb"))
 
 
+def make_plan(
+    tasks: list[str],
+    *,
+    all_tasks: bool = False,
+    config_files: list[str] = (),
+    sets: list[str] = (),
+    backbone_files: list[str] = (),
+    sweep: str | None = None,
+    quick: bool = False,
+    seed: int | None = None,
+    device: str | None = None,
+) -> Plan:
+    """A checked plan: every task installed and loading, no task twice, and every
+    setting valid for every task and backbone, before anything trains."""
+    infos = {i.name: i for i in discover()}
+    names = [n for n, i in infos.items() if i.ok] if all_tasks else list(tasks)
+    if not names:
+        raise UserError(
+            "name the tasks to compare (e.g. seqsuite compare forecast textgen) or use --all"
+        )
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise UserError(f"compare: task {twice[0]!r} is named twice; name each task once")
+    for name in names:
+        get_task(name)  # unknown or broken: one line, exit 2, nothing trained
+    common, per_task = route_sets(list(sets), names)
+    plan = Plan(
+        tasks=names,
+        backbones=backbone_variants(list(config_files), list(backbone_files), sweep),
+        config_files=list(config_files),
+        common_sets=common,
+        task_sets=per_task,
+        quick=quick,
+        seed=seed,
+        device=device,
+    )
+    for name in names:
+        check_settings(plan, infos[name].task)
+    return plan
+
+
+def check_settings(plan: Plan, task: Any) -> None:
+    """Resolve the task's configuration as each child run will: a bad key or value fails
+    here, naming the task, not after the tasks before it have trained."""
+    quick = [(getattr(task, "quick", {}) or {}, "quick preset")] if plan.quick else []
+    for label, backbone in plan.backbones:
+        base = [*quick, ({"backbone": backbone}, f"backbone {label!r}")]
+        try:
+            configs.resolve(
+                task, plan.config_files, plan.common_sets + plan.task_sets[task.name], base=base
+            )
+        except UserError as err:
+            raise UserError(f"compare {task.name}: {err}") from None
+
+
 def compare(plan: Plan, out: Path, progress=None) -> list[Row]:
+    """Run every (task, backbone) pair of ``plan`` in turn, each in its own process."""
     infos = {i.name: i for i in discover()}
     rows = []
     for label, backbone in plan.backbones:
         for task in plan.tasks:
-            info = infos.get(task)
-            if info is None:
-                rows.append(Row(task=task, backbone=label, error="not installed"))
-                continue
-            if not info.ok:
-                rows.append(
-                    Row(task=task, backbone=label, error=f"plugin failed to load: {info.error}")
-                )
-                continue
             if progress:
                 progress(f"{task} / {label}")
             started = time.perf_counter()
-            row = run_one(plan, task, label, backbone, out, getattr(info.task, "quick", {}) or {})
+            quick = getattr(infos[task].task, "quick", {}) or {}
+            row = run_one(plan, task, label, backbone, out, quick)
             if progress:
                 progress(f"{task} / {label}: {row.status} in {time.perf_counter() - started:.0f} s")
             rows.append(row)
+    return rows
+
+
+def run_comparison(plan: Plan, out: Path, command: str, progress=None) -> list[Row]:
+    """The whole of ``seqsuite compare``: run the plan, then write compare.json, .csv,
+    .md and plots/compare.png into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    rows = compare(plan, out, progress)
+    write_outputs(rows, out, command)
     return rows
 
 
@@ -260,96 +316,82 @@ def default_out(root: str | Path = "runs") -> Path:
 
 # -- outputs ------------------------------------------------------------------------------
 
+#: the summary table's columns (terminal and Markdown); every field is in compare.csv/json
+HEADERS = [
+    "task",
+    "backbone",
+    "data",
+    "metric",
+    "seqsuite",
+    "best baseline",
+    "vs baseline",
+    "params (backbone / task)",
+    "train s",
+    "samples/s",
+    "peak MB",
+]
+NARROW = ["task", "backbone", "metric", "seqsuite", "best baseline", "vs baseline", "train s"]
 
-def _fmt(value: Any, kind: str = "") -> str:
-    if value is None or value == "":
-        return "–"
-    if kind == "pct":
-        return f"{100 * value:+.1f} %"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:,}"
-    return str(value)
+
+def cells(r: Row) -> dict[str, str]:
+    """One row of the summary table as plain text, by header."""
+    if r.status != "ok":
+        return {"task": r.task, "backbone": r.backbone, "seqsuite": f"failed: {r.error}"}
+    return {
+        "task": r.task,
+        "backbone": r.backbone,
+        "data": r.dataset,
+        "metric": f"{r.primary_metric} {'↑' if r.higher_is_better else '↓'}",
+        "seqsuite": format_value(r.value),
+        "best baseline": f"{r.best_baseline} {format_value(r.baseline_value)}",
+        "vs baseline": format_value(r.improvement, "pct"),
+        "params (backbone / task)": f"{format_value(r.backbone_params)} / {format_value(r.head_params)}",
+        "train s": format_value(r.train_seconds),
+        "samples/s": format_value(r.samples_per_second),
+        "peak MB": format_value(r.peak_memory_mb),
+    }
 
 
 def markdown(rows: list[Row], command: str) -> str:
-    lines = [
-        f"Command: `{command}`",
-        "",
-        "| task | backbone | data | metric | seqsuite | best baseline | vs baseline | backbone / task params | train s | samples/s | peak MB |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
+    lines = [f"Command: `{command}`", "", "| " + " | ".join(HEADERS) + " |"]
+    lines.append("|" + "---|" * len(HEADERS))
     for r in rows:
-        if r.status != "ok":
-            lines.append(f"| {r.task} | {r.backbone} | – | – | **failed**: {r.error} | | | | | | |")
-            continue
-        arrow = "↑" if r.higher_is_better else "↓"
-        lines.append(
-            f"| {r.task} | {r.backbone} | {r.dataset} | {r.primary_metric} {arrow} | {_fmt(r.value)} | "
-            f"{r.best_baseline} {_fmt(r.baseline_value)} | {_fmt(r.improvement, 'pct')} | "
-            f"{_fmt(r.backbone_params)} / {_fmt(r.head_params)} | {_fmt(r.train_seconds)} | "
-            f"{_fmt(r.samples_per_second)} | {_fmt(r.peak_memory_mb)} |"
-        )
+        row = cells(r)
+        lines.append("| " + " | ".join(row.get(h, "") for h in HEADERS) + " |")
     return "\n".join(lines) + "\n"
 
 
 def write_outputs(rows: list[Row], out: Path, command: str) -> None:
     data = [dataclasses.asdict(r) for r in rows]
-    atomic.write_json(out / "compare.json", runs.clean_json({"command": command, "rows": data}))
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(data)
-    atomic.write_text(out / "compare.csv", buffer.getvalue())
+    atomic.write_json(out / "compare.json", rundir.clean_json({"command": command, "rows": data}))
+    atomic.write_csv(out / "compare.csv", data, COLUMNS)
     atomic.write_text(out / "compare.md", markdown(rows, command))
     plot(rows, out / "plots" / "compare.png")
 
 
-def table(rows: list[Row]) -> Any:
+def table(rows: list[Row], width: int | None = None) -> Any:
+    """The summary table for a terminal; below 120 columns only the columns that matter
+    most (every figure is in compare.csv), so no cell is cut to a few letters."""
+    import shutil
+
     from rich.table import Table
 
+    width = width or shutil.get_terminal_size((100, 24)).columns
+    headers = HEADERS if width >= 120 else NARROW
+    if len({r.backbone for r in rows}) == 1:
+        headers = [h for h in headers if h != "backbone"]
     out = Table(title="seqsuite compare (test split)")
-    for column in (
-        "task",
-        "backbone",
-        "data",
-        "metric",
-        "seqsuite",
-        "best baseline",
-        "vs baseline",
-        "params (backbone/task)",
-        "train s",
-        "samples/s",
-        "peak MB",
-    ):
-        out.add_column(
-            column,
-            justify="right"
-            if column not in ("task", "backbone", "data", "metric", "best baseline")
-            else "left",
-        )
+    left = {"task", "backbone", "data", "metric", "best baseline"}
+    for header in headers:
+        out.add_column(header, justify="left" if header in left else "right", overflow="fold")
     for r in rows:
-        if r.status != "ok":
-            out.add_row(
-                r.task, r.backbone, "", "", f"[red]failed[/]: {r.error}", "", "", "", "", "", ""
-            )
-            continue
-        gain = _fmt(r.improvement, "pct")
-        color = "green" if (r.improvement or 0) >= 0 else "red"
-        out.add_row(
-            r.task,
-            r.backbone,
-            r.dataset,
-            f"{r.primary_metric} {'↑' if r.higher_is_better else '↓'}",
-            _fmt(r.value),
-            f"{r.best_baseline} {_fmt(r.baseline_value)}",
-            f"[{color}]{gain}[/]",
-            f"{_fmt(r.backbone_params)} / {_fmt(r.head_params)}",
-            _fmt(r.train_seconds),
-            _fmt(r.samples_per_second),
-            _fmt(r.peak_memory_mb),
-        )
+        row = cells(r)
+        if r.status == "ok":
+            color = "green" if (r.improvement or 0) >= 0 else "red"
+            row["vs baseline"] = f"[{color}]{row['vs baseline']}[/]"
+        else:
+            row["seqsuite"] = f"[red]failed[/]: {r.error}"
+        out.add_row(*(row.get(h, "") for h in headers))
     return out
 
 
@@ -373,11 +415,16 @@ def plot(rows: list[Row], path: Path) -> None:
         span = (high - low) or 1.0
         left.set_xlim(low - 0.05 * span, high + 0.6 * span)
         left.set_yticks(list(y), labels)
-        right.barh(list(y), [r.train_seconds or 0 for r in ok], color="tab:blue")
-        right.set_xlim(0, 1.35 * max([r.train_seconds or 0 for r in ok] + [1e-9]))
+        seconds = [max(r.train_seconds or 0, 1e-3) for r in ok]
+        right.barh(list(y), seconds, color="tab:blue")
+        if max(seconds) / min(seconds) > 20:  # spans decades: a 2 s bar stays visible beside 600 s
+            right.set_xscale("log")
+            right.set_xlim(min(seconds) / 2, max(seconds) * 8)
+        else:
+            right.set_xlim(0, 1.35 * max(seconds))
         for i, r in enumerate(ok):
             right.text(
-                r.train_seconds or 0,
+                seconds[i],
                 i,
                 f" {(r.backbone_params or 0) + (r.head_params or 0):,} params",
                 va="center",
@@ -385,7 +432,7 @@ def plot(rows: list[Row], path: Path) -> None:
             )
     left.axvline(0, color="black", linewidth=0.8)
     left.set_xlabel("improvement over the best baseline (%, on each task's primary metric)")
-    right.set_xlabel("training time (s)")
+    right.set_xlabel("training time (s)" + (", log scale" if right.get_xscale() == "log" else ""))
     failed = [r for r in rows if r.status != "ok"]
     title = "seqsuite compare" + (
         f" ({len(failed)} failed: {', '.join(r.task for r in failed)})" if failed else ""

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import tomllib
 import types
 import typing
@@ -47,15 +48,60 @@ class RunSettings:
     init_from: str = field(
         default="", metadata={"help": "run directory whose backbone weights start this run"}
     )
+    threads: int = field(
+        default=0,
+        metadata={
+            "min": 0,
+            "max": 1024,
+            "help": "CPU threads for PyTorch (0 = chosen from the CPUs this process may use and the model's size)",
+        },
+    )
 
 
 @dataclass
 class DataSettings:
-    """How far files named inside the user's data (manifests, lists) are trusted."""
+    """How far the user's data is trusted, and the limits on what a file may declare.
+
+    Readers check the size they are about to allocate against these limits *before*
+    allocating, so a small file that declares a huge shape, rate or length is refused with
+    one line naming the limit, instead of exhausting memory or time. Raise a limit with
+    ``--set data.max_...=N`` when you mean it.
+    """
 
     confine: bool = field(
         default=False,
         metadata={"help": "refuse listed paths (and links) that lead outside the data's folder"},
+    )
+    max_rows: int = field(
+        default=100_000_000, metadata={"min": 1, "help": "rows read from one table file"}
+    )
+    max_line_chars: int = field(
+        default=10_000_000, metadata={"min": 1, "help": "characters in one line or text field"}
+    )
+    max_files: int = field(
+        default=1_000_000,
+        metadata={"min": 1, "help": "files listed in one data folder or manifest"},
+    )
+    max_elements: int = field(
+        default=200_000_000,
+        metadata={"min": 1, "help": "elements of one array a file declares (.mat, .pickle, .npy)"},
+    )
+    max_pickle_nodes: int = field(
+        default=10_000_000, metadata={"min": 1, "help": "lists and numbers in one .pickle file"}
+    )
+    max_audio_seconds: float = field(
+        default=3600.0, metadata={"min": 0.0, "help": "length of one audio file"}
+    )
+    min_sample_rate: int = field(
+        default=1000, metadata={"min": 1, "help": "lowest audio sample rate accepted (Hz)"}
+    )
+    max_sample_rate: int = field(
+        default=768_000, metadata={"min": 1, "help": "highest audio sample rate accepted (Hz)"}
+    )
+    max_notes: int = field(default=100_000, metadata={"min": 1, "help": "notes in one music file"})
+    streaming: bool = field(
+        default=False,
+        metadata={"help": "read a Hugging Face data set as a stream instead of downloading it all"},
     )
 
 
@@ -120,12 +166,16 @@ def coerce(value: Any, tp: Any, where: str) -> Any:
         if isinstance(value, bool):
             return value
     elif tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
         if isinstance(value, float) and value.is_integer():
-            return int(value)
+            value = int(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            if abs(value) >= 2**63:
+                raise UserError(f"{where}: got {value}, expected an integer below 2**63")
+            return value
     elif tp is float:
         if isinstance(value, int | float) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                raise UserError(f"{where}: got {value!r}, expected a finite number")
             return float(value)
     elif tp is str:
         if isinstance(value, str):
@@ -210,6 +260,8 @@ def read_toml(path: str | Path) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise UserError(f"{path}: invalid TOML: {err}") from None
+    except RecursionError:
+        raise UserError(f"{path}: invalid TOML: nested too deeply") from None
 
 
 def parse_value(text: str) -> Any:
@@ -218,6 +270,17 @@ def parse_value(text: str) -> Any:
         return tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
         return text
+
+
+def parse_pairs(pairs: list[str], option: str) -> list[tuple[str, Any]]:
+    """``["horizon=12", "series=a"]`` -> ``[("horizon", 12), ("series", "a")]`` (TOML values)."""
+    parsed = []
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"{option} {pair!r}: expected KEY=VALUE")
+        parsed.append((key.strip(), parse_value(text.strip())))
+    return parsed
 
 
 def parse_set(pair: str) -> tuple[str, str, Any]:
@@ -256,6 +319,10 @@ def merge(
                     + unknown_key_message(
                         f"{section}.{key}", [f"{section}.{k}" for k in base[section]]
                     )
+                )
+            if (section, key) == ("run", "task") and value != base["run"]["task"]:
+                raise UserError(
+                    f"{source}: run.task cannot be set; it is the task the command names"
                 )
             base[section][key] = value
             if sources is not None:

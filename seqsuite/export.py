@@ -46,21 +46,23 @@ class Exported(nn.Module):
 def example_inputs(
     model: nn.Module, task: Any, ctx: Any, spec: dict[str, Any]
 ) -> dict[str, Tensor]:
-    """The task's own ``export_inputs`` if it has one, else one made from the adapter."""
-    custom = getattr(task, "export_inputs", None)
-    if callable(custom):
-        return custom(ctx, spec)
+    """The task's own ``export_inputs``, or inputs made from a shared adapter
+    (:class:`~seqsuite.adapters.TokenInput`, :class:`~seqsuite.adapters.FeatureInput`)."""
+    from .adapters import FeatureInput, TokenInput
+    from .assembly import PluginError
+
+    custom = task.export_inputs(ctx, spec)
+    if custom is not None:
+        return custom
     adapter = model.adapter
-    key = getattr(adapter, "key", None)
-    if key is None:
-        raise UserError(
-            f"task {task.name!r}: its input adapter has no `key`; the task must define export_inputs()"
-        )
-    if hasattr(adapter, "embedding"):
-        return {key: torch.randint(2, adapter.embedding.num_embeddings, (2, 5))}
-    size = getattr(adapter, "proj", None)
-    features = size.in_features if isinstance(size, nn.Linear) else adapter.output_size
-    return {key: torch.randn(2, 5, features)}
+    if isinstance(adapter, TokenInput):
+        return {adapter.key: torch.randint(2, adapter.embedding.num_embeddings, (2, 5))}
+    if isinstance(adapter, FeatureInput):
+        return {adapter.key: torch.randn(2, 5, adapter.in_features)}
+    raise PluginError(
+        f"task {task.name!r}: its input adapter {type(adapter).__name__} is not a shared one, "
+        "so the task must define export_inputs()"
+    )
 
 
 def state_shape(model: nn.Module, batch: int) -> list[tuple[int, ...]]:

@@ -11,7 +11,7 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from .backbone import Backbone, BackboneConfig, BackboneOutput, State
+from .backbone import Backbone, BackboneOutput, State
 
 Batch = dict[str, Any]
 
@@ -62,9 +62,3 @@ class SequenceModel(nn.Module):
             unique.append([p for p in group if id(p) not in seen])
             seen.update(id(p) for p in group)
         return [g for g in unique if g]
-
-
-def build_model(
-    adapter: nn.Module, input_size: int, config: BackboneConfig, head: nn.Module
-) -> SequenceModel:
-    return SequenceModel(adapter, Backbone(input_size, config), head)

@@ -80,8 +80,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from seqsuite import ArraySplit, Prepared, Task, UserError
-from seqsuite.components import FeatureInput, PooledHead
+from seqsuite import ArraySplit, Evaluation, Prepared, Results, Task, UserError
+from seqsuite.adapters import FeatureInput
+from seqsuite.heads import PooledHead
 from seqsuite.metrics import classification
 from seqsuite.plots import plt, save
 
@@ -148,26 +149,33 @@ class ${classname}(Task):
         return F.cross_entropy(output, batch["label"])
 
     @torch.no_grad()
-    def evaluate(self, ctx, model, prepared: Prepared, split: str) -> dict[str, float]:
-        """Metrics on "val" (early stopping, every epoch) or "test"; must hold primary_metric."""
+    def evaluate(self, ctx, model, prepared: Prepared, split: str) -> Evaluation:
+        """Metrics on "val" (early stopping, every epoch) or "test" (primary_metric among
+        them), and the predictions, which report() receives for the test split."""
         data = getattr(prepared, split).to(ctx.device)
         batch = next(data.batches(data.size))
-        predicted = model(batch)[0].argmax(-1).cpu().numpy()
-        return classification(batch["label"].cpu().numpy(), predicted, len(CLASSES))
+        predicted = model(batch)[0].argmax(-1).cpu().numpy()[np.argsort(batch["index"].cpu().numpy())]
+        metrics = classification(data["label"].cpu().numpy(), predicted, len(CLASSES))
+        return Evaluation(metrics, outputs=predicted)
 
-    def baselines(self, ctx, prepared: Prepared) -> dict[str, dict[str, float]]:
+    def baselines(self, ctx, prepared: Prepared) -> dict[str, Evaluation]:
         """Simple models on the same test split, with the same metric names."""
         test = prepared.test["label"].numpy()
         majority = np.full(len(test), np.bincount(prepared.train["label"].numpy()).argmax())
-        return {"majority": classification(test, majority, len(CLASSES))}
+        return {"majority": Evaluation(classification(test, majority, len(CLASSES)), majority)}
 
-    def report(self, ctx, model, prepared: Prepared, metrics: dict[str, Any]) -> None:
-        """Plots and outputs into the run directory (ctx.path makes folders as needed)."""
-        fig, ax = plt.subplots(figsize=(7, 3))
+    def report(self, ctx, model, prepared: Prepared, results: Results) -> None:
+        """Plots and outputs into the run directory (ctx.path makes folders as needed);
+        results holds the metrics (read-only) and each model's test outputs."""
+        fig, ax = plt.subplots(figsize=(8, 3.2))
+        x, truth = prepared.test["x"][:, :, 0].numpy(), prepared.test["label"].numpy()
         for k in range(4):
-            ax.plot(prepared.test["x"][k, :, 0].numpy(), label=CLASSES[int(prepared.test["label"][k])])
-        ax.legend()
-        ax.set_title(f"test examples; accuracy {metrics['test']['accuracy']:.3f}")
+            said = CLASSES[int(results.test.outputs[k])]
+            ax.plot(x[k], marker=".", label=f"true {CLASSES[int(truth[k])]}, predicted {said}")
+        ax.set_xlabel("time step")
+        ax.set_ylabel("value")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
+        ax.set_title(f"test examples; accuracy {results.metrics['test']['accuracy']:.3f}")
         save(fig, ctx.path("plots/examples.png"))
 
     @torch.no_grad()
@@ -216,6 +224,18 @@ def test_bad_input_is_a_clear_user_error(tmp_path):
     result = seqsuite("run", "$name", "--set", "task.examples=-5", cwd=tmp_path)
     assert result.returncode == 2 and "task.examples" in result.stderr
 ''')
+
+
+def next_steps(root: Path, name: str) -> str:
+    """The commands that install and run the new plugin, for the interpreter running now
+    (so they work as printed inside a virtual environment that is not activated)."""
+    import shlex
+    import sys
+
+    python = shlex.quote(sys.executable)
+    return (
+        f"  {python} -m pip install -e {shlex.quote(str(root))}\n  {python} -m seqsuite run {name}"
+    )
 
 
 def _classname(name: str) -> str:

@@ -13,13 +13,22 @@ Plugins register a :class:`Task` subclass under the entry-point group
 
 Every hook receives a :class:`Context`. Everything a task returns to be saved
 (``Prepared.spec``, ``Prepared.state``) must be JSON-serialisable.
+
+Version 2 of the contract (``TASK_API_VERSION``) made the flow between hooks explicit:
+``evaluate`` returns an :class:`Evaluation` (metrics, and the outputs the report shows)
+instead of writing into a scratch dictionary, ``baselines`` return the same, ``report``
+receives them in :class:`Results` and cannot change the metrics, ``Prepared.data`` holds
+the task's loaded data read-only, ``Prepared.info`` the facts about the data that
+``metrics.json`` records, and the input adapter declares ``output_size``
+(:class:`InputAdapter`). ``docs/plugins.md`` shows the migration from version 1.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor, nn
@@ -34,7 +43,7 @@ if TYPE_CHECKING:
 
 #: Version of this contract. A plugin declares the version it was written for in
 #: ``Task.api_version``; the registry refuses plugins built for another version.
-TASK_API_VERSION = 1
+TASK_API_VERSION = 2
 
 
 @dataclass
@@ -49,9 +58,13 @@ class Prepared:
     spec:  what the model needs to know about the data (input and output sizes, kinds);
            saved with the run and handed back to :meth:`Task.input_adapter` / :meth:`Task.head`.
     state: preprocessing fitted on the training part (scalers, vocabulary, decisions made
-           automatically); saved with the run. On ``eval``/``predict``/``resume`` it is given
-           back in ``Context.state`` and the task must reuse it, not refit.
-    extra: anything else the task wants to keep in memory between its hooks (not saved).
+           automatically) and whatever ``predict`` needs later (e.g. the end of a series);
+           saved with the run. On ``eval``/``predict``/``resume`` it is given back in
+           ``Context.state`` and the task must reuse it, not refit.
+    data:  the task's own view of the loaded data (series, texts, items) for its later
+           hooks; kept in memory only, and read-only once ``prepare`` returns.
+    info:  facts about the data worth recording (files skipped, examples truncated,
+           seconds spent preparing); ``metrics.json`` keeps them under ``"data"``.
     refit_train: the training data *including* the validation part, for ``train.refit``
            (retrain on everything before the test part once early stopping has chosen
            the number of epochs). None if the task cannot merge them.
@@ -64,9 +77,47 @@ class Prepared:
     spec: dict[str, Any]
     state: dict[str, Any] = field(default_factory=dict)
     dataset: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
+    data: Any = None
+    info: dict[str, Any] = field(default_factory=dict)
     refit_train: Split | None = None
     summary: str = ""
+
+
+@dataclass
+class Evaluation:
+    """What :meth:`Task.evaluate` and each baseline return.
+
+    metrics: metric name -> value (the task's ``primary_metric`` among them).
+    outputs: what the report shows of this model on the split (forecasts, predicted
+             classes, ...); None when there is nothing to show.
+    """
+
+    metrics: dict[str, float]
+    outputs: Any = None
+
+
+@dataclass(frozen=True)
+class Results:
+    """Everything :meth:`Task.report` may show: read-only.
+
+    metrics:   what ``metrics.json`` holds (a read-only mapping).
+    test:      the model's evaluation on the test split, with its outputs.
+    baselines: each baseline's evaluation on the same split.
+    """
+
+    metrics: Mapping[str, Any]
+    test: Evaluation
+    baselines: Mapping[str, Evaluation]
+
+
+@runtime_checkable
+class InputAdapter(Protocol):
+    """What :meth:`Task.input_adapter` returns: an ``nn.Module`` mapping a batch (a dict of
+    tensors) to features (batch, time, ``output_size``); the backbone is sized from it."""
+
+    output_size: int
+
+    def __call__(self, batch: dict[str, Any]) -> Tensor: ...
 
 
 @dataclass
@@ -80,8 +131,6 @@ class Context:
     #: the run's fitted preprocessing state: None while ``prepare`` fits it anew, the saved
     #: state when an existing run is evaluated, resumed or used; set for every later hook
     state: dict[str, Any] | None = None
-    #: where tasks cache expensive preprocessing, keyed by its inputs
-    cache_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "seqsuite")
     quiet: bool = False
     #: the run given with ``--init-from`` (its config, task state and weights), if any
     source: Any = None
@@ -103,6 +152,16 @@ class Context:
         target.parent.mkdir(parents=True, exist_ok=True)
         return target
 
+    def new_path(self, name: str) -> Path:
+        """Like :meth:`path`, but never an existing file: ``samples/x.txt`` becomes
+        ``samples/x-2.txt``, ``-3`` ... so that an earlier output is never overwritten."""
+        target = self.path(name)
+        stem, suffix, n = target.stem, target.suffix, 2
+        while target.exists() or target.is_symlink():
+            target = target.with_name(f"{stem}-{n}{suffix}")
+            n += 1
+        return target
+
 
 class Task:
     """Base class of task plugins. Override the hooks; the defaults say what is optional."""
@@ -116,13 +175,16 @@ class Task:
     config_class: ClassVar[type] = NoOptions
     #: overrides of the core defaults, e.g. ``{"train": {"epochs": 50}}``
     defaults: ClassVar[dict[str, dict[str, Any]]] = {}
-    #: overrides for ``seqsuite compare --quick`` (fewer epochs or less data; not the backbone)
+    #: overrides for ``--quick`` runs: fewer epochs or steps, less data, never a time
+    #: budget (a quick run gives the same result on any machine); not the backbone
     quick: ClassVar[dict[str, dict[str, Any]]] = {}
     #: embedded data sets that work offline; the first is the default
     datasets: ClassVar[tuple[str, ...]] = ()
     #: the metric early stopping and comparisons use, and its direction
     primary_metric: ClassVar[str] = "loss"
     higher_is_better: ClassVar[bool] = False
+    #: options ``seqsuite predict --option KEY=VALUE`` accepts: name -> one line of help
+    predict_options: ClassVar[dict[str, str]] = {}
 
     @property
     def default_dataset(self) -> str:
@@ -135,10 +197,18 @@ class Task:
         return the splits. Raise :class:`~seqsuite.errors.UserError` for bad data."""
         raise NotImplementedError
 
+    def prepare_eval(self, ctx: Context) -> Prepared:
+        """``seqsuite eval RUN_DIR --data FILE``: the whole of ``ctx.config.run.data`` as the
+        test split, read with the run's saved state (no new split, nothing refitted).
+        The default says the task cannot; ``val``/``train`` of the result are not used."""
+        from .errors import UserError
+
+        raise UserError(f"task {self.name!r} cannot evaluate another file (eval --data)")
+
     # -- model ------------------------------------------------------------------------
 
     def input_adapter(self, ctx: Context, spec: dict[str, Any]) -> nn.Module:
-        """Batch -> features (batch, time, F). The module must have ``output_size = F``."""
+        """An :class:`InputAdapter`: batch -> features (batch, time, ``output_size``)."""
         raise NotImplementedError
 
     def head(self, ctx: Context, spec: dict[str, Any], in_features: int) -> nn.Module:
@@ -158,29 +228,36 @@ class Task:
         Returns a line saying what was carried over."""
         return ""
 
+    def export_inputs(self, ctx: Context, spec: dict[str, Any]) -> dict[str, Tensor] | None:
+        """Example inputs (batch 2, a few steps) for ``seqsuite export``, by batch key.
+        None (the default): made from the adapter (``TokenInput`` / ``FeatureInput``)."""
+        return None
+
     # -- evaluation and reports ---------------------------------------------------------
 
     def evaluate(
         self, ctx: Context, model: SequenceModel, prepared: Prepared, split: str
-    ) -> dict[str, float]:
-        """Metrics of ``model`` on ``split`` ("val" or "test"); must include ``primary_metric``."""
+    ) -> Evaluation:
+        """``model`` on ``split`` ("val" or "test"): metrics (``primary_metric`` among them)
+        and, for the report, its outputs. A plain dict of metrics is accepted too."""
         raise NotImplementedError
 
-    def baselines(self, ctx: Context, prepared: Prepared) -> dict[str, dict[str, float]]:
+    def baselines(self, ctx: Context, prepared: Prepared) -> dict[str, Evaluation]:
         """Simple models on the same test split, with the same metric names."""
         return {}
 
     def report(
-        self, ctx: Context, model: SequenceModel, prepared: Prepared, metrics: dict[str, Any]
+        self, ctx: Context, model: SequenceModel, prepared: Prepared, results: Results
     ) -> None:
-        """Write the task's plots and outputs into the run directory."""
+        """Write the task's plots and outputs into the run directory (``ctx.path``)."""
 
     # -- inference ----------------------------------------------------------------------
 
     def predict(
-        self, ctx: Context, model: SequenceModel, inputs: list[str], options: dict[str, Any]
+        self, ctx: Context, model: SequenceModel, inputs: list[Any], options: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        """Predictions as rows (printed as a table, or JSON/CSV with ``--out``)."""
+        """Predictions as rows (printed as a table, or JSON/CSV with ``--out``). ``options``
+        holds ``--option`` pairs, checked against :attr:`predict_options`."""
         from .errors import UserError
 
         raise UserError(f"task {self.name!r} does not support predict")
@@ -192,3 +269,10 @@ class Task:
         from .errors import UserError
 
         raise UserError(f"task {self.name!r} does not generate; try `seqsuite predict`")
+
+
+def as_evaluation(value: Evaluation | Mapping[str, float]) -> Evaluation:
+    """A hook's result as an :class:`Evaluation` (tasks may return a plain metrics dict)."""
+    if isinstance(value, Evaluation):
+        return value
+    return Evaluation(dict(value))

@@ -15,7 +15,7 @@ from typing import Any
 
 from torch import Tensor
 
-from . import checkpoint, runs
+from . import checkpoint, rundir
 from .errors import UserError
 
 
@@ -43,9 +43,9 @@ def load_source(path: str | Path) -> Source:
     weights = checkpoint.load(path / checkpoint.BEST)["model"]
     if "backbone.rnn.weight_ih_l0" not in weights:
         raise UserError(f"--init-from {path}: its checkpoint holds no seqsuite backbone")
-    state_file = path / runs.STATE
+    state_file = path / rundir.STATE
     state = json.loads(state_file.read_text()).get("state", {}) if state_file.exists() else {}
-    return Source(path, runs.read_config(path), state, weights)
+    return Source(path, rundir.read_config(path), state, weights)
 
 
 def load_backbone(model: Any, source: Source) -> None:

@@ -21,17 +21,21 @@ def test_sets_route_to_all_tasks_or_one():
     assert per_task == {"forecast": ["task.lookback=12"], "toy": ["train.epochs=1"]}
 
 
-def test_quick_compare_over_two_tasks_a_plugin_and_a_broken_one(cli, monkeypatch, tmp_path):
+def _plugins_on_path(monkeypatch) -> None:
     # the child processes find the plugins the same way: on PYTHONPATH
     paths = [str(PLUGINS / "toy"), str(PLUGINS / "broken")]
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(paths + [os.environ.get("PYTHONPATH", "")]))
-    monkeypatch.syspath_prepend(paths[0])
-    monkeypatch.syspath_prepend(paths[1])
+    for path in paths:
+        monkeypatch.syspath_prepend(path)
+
+
+def test_quick_compare_over_two_tasks_and_one_that_fails_while_running(cli, monkeypatch):
+    _plugins_on_path(monkeypatch)
     result = cli(
         "compare",
         "forecast",
         "toy",
-        "broken",
+        "sentiment",
         "--quick",
         "--out",
         "cmp",
@@ -41,6 +45,8 @@ def test_quick_compare_over_two_tasks_a_plugin_and_a_broken_one(cli, monkeypatch
         "forecast.train.epochs=3",
         "--set",
         "toy.examples=64",
+        "--set",
+        "sentiment.run.data=missing.csv",  # a valid setting; the file is missing: fails in its run
     )
     assert result.code == 1, result.err  # one task failed
     out = Path("cmp")
@@ -50,7 +56,9 @@ def test_quick_compare_over_two_tasks_a_plugin_and_a_broken_one(cli, monkeypatch
     assert list(rows[0]) == COLUMNS
     by_task = {r["task"]: r for r in rows}
     assert by_task["forecast"]["status"] == by_task["toy"]["status"] == "ok"
-    assert by_task["broken"]["status"] == "error" and "failed to load" in by_task["broken"]["error"]
+    assert (
+        by_task["sentiment"]["status"] == "error" and "missing.csv" in by_task["sentiment"]["error"]
+    )
     forecast = by_task["forecast"]
     assert forecast["primary_metric"] == "mase" and forecast["best_baseline"]
     assert float(forecast["backbone_params"]) > 0 and float(forecast["peak_memory_mb"]) > 0
@@ -58,8 +66,26 @@ def test_quick_compare_over_two_tasks_a_plugin_and_a_broken_one(cli, monkeypatch
     config = (out / "forecast" / "config.toml").read_text()
     assert "hidden_size = 8" in config and "epochs = 3" in config  # one backbone; per-task set
     data = json.loads((out / "compare.json").read_text())
-    assert data["command"].startswith("seqsuite compare forecast toy broken --quick")
+    assert data["command"].startswith("seqsuite compare forecast toy sentiment --quick")
     assert "| forecast |" in (out / "compare.md").read_text()
+
+
+def test_a_broken_or_unknown_task_stops_compare_before_anything_trains(cli, monkeypatch):
+    _plugins_on_path(monkeypatch)
+    broken = cli("compare", "forecast", "broken", "--quick", "--out", "cmp")
+    assert broken.code == 2 and "'broken'" in broken.err and "failed to load" in broken.err
+    unknown = cli("compare", "forecast", "bogus", "--quick", "--out", "cmp")
+    assert unknown.code == 2 and "unknown task 'bogus'" in unknown.err
+    twice = cli("compare", "forecast", "forecast", "--quick", "--out", "cmp")
+    assert twice.code == 2 and "named twice" in twice.err
+    assert not Path("cmp").exists()  # nothing trained, nothing written
+
+
+def test_a_bad_setting_for_any_task_stops_compare_before_anything_trains(cli, monkeypatch):
+    _plugins_on_path(monkeypatch)
+    result = cli("compare", "forecast", "toy", "--quick", "--out", "cmp", "--set", "toy.lookback=3")
+    assert result.code == 2 and "compare toy" in result.err and "task.lookback" in result.err
+    assert not Path("cmp").exists()
 
 
 def test_sweep_makes_one_row_per_backbone(cli, monkeypatch):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from seqsuite import runner
+from seqsuite import assembly, inference
 
 RUNS = {
     "forecast": [
@@ -76,10 +76,11 @@ def inputs_for(description: dict, batch: int, time: int) -> dict[str, np.ndarray
 def test_exported_models_match_eager(cli, tmp_path, task):
     result = cli("run", task, "--out", "r", *data_for(task, tmp_path), *RUNS[task])
     assert result.code == 0, result.err
-    _, ctx, model, _ = runner.load("r", quiet=True)
+    loaded = assembly.load("r", quiet=True)
+    ctx, model = loaded.ctx, loaded.model
 
-    onnx = runner.export("r", "onnx", quiet=True)
-    script = runner.export("r", "torchscript", quiet=True)
+    onnx = inference.export("r", "onnx", quiet=True)
+    script = inference.export("r", "torchscript", quiet=True)
     description = json.loads(Path(onnx["path"] + ".json").read_text())
     assert description["task_state"] == ctx.state
 

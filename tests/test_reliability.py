@@ -18,7 +18,7 @@ import torch
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from seqsuite import checkpoint, runs
+from seqsuite import checkpoint, rundir
 from seqsuite.errors import UserError
 
 from .conftest import PLUGINS
@@ -132,24 +132,24 @@ def test_the_previous_version_is_still_valid_after_a_kill_between_the_two_writes
 
 
 def test_a_second_process_on_the_same_run_is_refused(tmp_path):
-    with runs.RunLock(tmp_path / "run"):
+    with rundir.RunLock(tmp_path / "run"):
         probe = subprocess.run(
             [
                 sys.executable,
                 "-c",
-                f"from seqsuite import runs; runs.RunLock({str(tmp_path / 'run')!r}).__enter__()",
+                f"from seqsuite import rundir; rundir.RunLock({str(tmp_path / 'run')!r}).__enter__()",
             ],
             capture_output=True,
             text=True,
             timeout=120,
         )
         assert probe.returncode != 0 and "another seqsuite process" in probe.stderr
-    with runs.RunLock(tmp_path / "run"):  # released: free again
+    with rundir.RunLock(tmp_path / "run"):  # released: free again
         pass
 
 
 def test_runs_started_in_the_same_second_get_their_own_folders(tmp_path):
-    folders = {runs.new_run_dir("toy", tmp_path) for _ in range(5)}
+    folders = {rundir.new_run_dir("toy", tmp_path) for _ in range(5)}
     assert len(folders) == 5
 
 

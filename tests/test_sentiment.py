@@ -10,9 +10,10 @@ import pandas as pd
 import pytest
 import torch
 
+from seqsuite.adapters import TokenInput
 from seqsuite.backbone import Backbone, BackboneConfig
 from seqsuite.batches import ArraySplit
-from seqsuite.components import PooledHead, TokenInput
+from seqsuite.heads import PooledHead
 from seqsuite.model import SequenceModel
 from seqsuite.splits import stratified_split
 from seqsuite.vocab import Vocabulary

@@ -218,7 +218,7 @@ def test_manifest_layout_and_skipped_files(cli, tmp_path):
     assert result.code == 0, result.err
     assert "2 unusable files skipped" in result.out.replace("\n", " ")
     assert len(Path("r/skipped_files.txt").read_text().splitlines()) == 2
-    assert json.loads(Path("r/metrics.json").read_text())["skipped_files"] == 2
+    assert json.loads(Path("r/metrics.json").read_text())["data"]["skipped_files"] == 2
 
 
 def test_unknown_label_in_a_split_list_is_a_user_error(cli, tmp_path):

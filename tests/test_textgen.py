@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from seqsuite.adapters import TokenInput
 from seqsuite.backbone import Backbone, BackboneConfig
 from seqsuite.batches import StreamSplit
-from seqsuite.components import StepHead, TokenInput
+from seqsuite.heads import StepHead
 from seqsuite.model import SequenceModel
 from seqsuite.token_lm import generate, generate_rerunning_prefix, stream_nll
 from seqsuite.vocab import UNK, Vocabulary

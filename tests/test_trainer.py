@@ -11,9 +11,10 @@ import torch
 import torch.nn.functional as F
 
 from seqsuite import ArraySplit, BackboneConfig, TrainConfig, Trainer
+from seqsuite.adapters import FeatureInput
 from seqsuite.backbone import Backbone
-from seqsuite.components import FeatureInput, LastStateHead
 from seqsuite.errors import TrainingDiverged
+from seqsuite.heads import LastStateHead
 from seqsuite.model import SequenceModel
 
 

@@ -49,12 +49,14 @@ def forecast_plot(
     primary = metrics.get("primary_metric", "mase")
     for name, values in forecasts.items():
         score = (
-            metrics["test"] if name == "lstm" else metrics.get("baselines", {}).get(name, {})
+            metrics["test"]
+            if name == metrics.get("model", "lstm")
+            else metrics.get("baselines", {}).get(name, {})
         ).get(primary)
         label = f"{name} ({primary} {score:.3f})" if isinstance(score, float) else name
         style = (
             {"color": "tab:red", "linewidth": 2}
-            if name == "lstm"
+            if name == metrics.get("model", "lstm")
             else {"linestyle": "--", "linewidth": 1}
         )
         ax.plot(x[origin : origin + steps], values, label=label, **style)

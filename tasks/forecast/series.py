@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from seqsuite.errors import UserError
-from seqsuite.tabular import find_column, numeric_column, read_table
+from seqsuite.table_files import find_column, numeric_column, read_table
 
 TIME_NAMES = (
     "date",
@@ -36,6 +36,7 @@ class Series:
     freq: str | None  # pandas frequency alias when the index is regular ("MS", "W-SAT", ...)
     name: str
     filled: int = 0  # interior gaps interpolated
+    start: int = 0  # index of the first value when this is the end of a longer series
 
     def __len__(self) -> int:
         return len(self.values)
@@ -45,12 +46,12 @@ class Series:
         if self.times is not None and self.freq:
             future = pd.date_range(self.times[-1], periods=steps + 1, freq=self.freq)[1:]
             return [t.strftime("%Y-%m-%d") for t in future]
-        return [str(len(self.values) + i) for i in range(steps)]
+        return [str(self.start + len(self.values) + i) for i in range(steps)]
 
     def labels(self) -> list[str]:
         if self.times is not None:
             return [t.strftime("%Y-%m-%d") for t in self.times]
-        return [str(i) for i in range(len(self.values))]
+        return [str(self.start + i) for i in range(len(self.values))]
 
 
 def _from_pandas(values: pd.Series, name: str) -> Series:

@@ -11,7 +11,6 @@ feeding the model its own forecasts.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -19,19 +18,48 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from seqsuite import atomic
+from seqsuite import atomic, limits
+from seqsuite.adapters import FeatureInput
 from seqsuite.batches import ArraySplit
-from seqsuite.components import FeatureInput, LastStateHead
 from seqsuite.errors import UserError
+from seqsuite.heads import LastStateHead
 from seqsuite.metrics import point_errors
-from seqsuite.task import Context, Prepared, Task
+from seqsuite.task import Context, Evaluation, Prepared, Results, Task
 
 from . import baselines as classical
 from .report import forecast_plot, forecast_table
-from .series import NAMED, Series, infer_freq, load_file, load_named
+from .series import NAMED, Series, load_file, load_named
 from .transforms import SeriesTransform, detect_season, fit_transform, season_from_freq, windows
 
-SERIES_FILE = "series.csv"  # the whole series, saved with the run for `predict`
+
+@dataclass
+class ForecastData:
+    """The loaded series and what the hooks after ``prepare`` need of it."""
+
+    series: Series
+    transform: SeriesTransform
+    season: int
+    lookback: int
+    origins: dict[str, tuple[int, int]]  # split -> (first forecast step, steps)
+
+
+def history_state(series: Series, keep: int) -> dict[str, Any]:
+    """The end of the series that ``predict`` forecasts from: values, time labels, frequency."""
+    labels = series.labels()[-keep:] if series.times is not None else None
+    return {
+        "values": series.values[-keep:].tolist(),
+        "times": labels,
+        "freq": series.freq,
+        "length": len(series),
+    }
+
+
+def history_series(state: dict[str, Any]) -> Series:
+    """The series end saved by :func:`history_state`, as a :class:`Series`."""
+    times = pd.DatetimeIndex(pd.to_datetime(state["times"])) if state.get("times") else None
+    values = np.asarray(state["values"], dtype=float)
+    start = int(state.get("length", len(values))) - len(values)
+    return Series(values, times, state.get("freq"), "series", start=start)
 
 
 @dataclass
@@ -160,15 +188,16 @@ class ForecastTask(Task):
                 "lookback": lookback,
                 "transform": transform.to_dict(),
                 "decided": decided,
+                "history": history_state(series, lookback + transform.offset + max(season, 1)),
             },
             dataset=series.name,
-            extra={
-                "series": series,
-                "transform": transform,
-                "season": int(season),
-                "lookback": lookback,
-                "origins": {"val": (train_end, val), "test": (len(y) - test, test)},
-            },
+            data=ForecastData(
+                series=series,
+                transform=transform,
+                season=int(season),
+                lookback=lookback,
+                origins={"val": (train_end, val), "test": (len(y) - test, test)},
+            ),
         )
 
     @staticmethod
@@ -221,9 +250,7 @@ class ForecastTask(Task):
             z += block
         return transform.inverse(np.array(predicted[:steps]), history)
 
-    def evaluate(
-        self, ctx: Context, model: Any, prepared: Prepared, split: str
-    ) -> dict[str, float]:
+    def evaluate(self, ctx: Context, model: Any, prepared: Prepared, split: str) -> Evaluation:
         """Test: one forecast of the whole test window from its start, as the baselines do.
 
         Validation (early stopping): forecasts from several origins inside the val window,
@@ -231,9 +258,9 @@ class ForecastTask(Task):
         makes the stopping epoch depend on one stretch of weather; the rolling origins
         look at the same data more often and choose more steadily.
         """
-        origin, steps = prepared.extra["origins"][split]
-        y = prepared.extra["series"].values
-        transform, lookback = prepared.extra["transform"], prepared.extra["lookback"]
+        data: ForecastData = prepared.data
+        origin, steps = data.origins[split]
+        y, transform, lookback = data.series.values, data.transform, data.lookback
         stride = steps if split == "test" else max(1, ctx.options.horizon // 4)
         actual, predicted = [], []
         for start in range(origin, origin + steps, stride):
@@ -241,73 +268,61 @@ class ForecastTask(Task):
             predicted.append(
                 self.forecast(ctx, model, transform, lookback, y[:start], origin + steps - start)
             )
-        if split == "test":
-            prepared.extra["forecast"] = predicted[0]
-        return point_errors(
-            np.concatenate(actual), np.concatenate(predicted), y[:origin], prepared.extra["season"]
+        metrics = point_errors(
+            np.concatenate(actual), np.concatenate(predicted), y[:origin], data.season
         )
+        return Evaluation(metrics, outputs=predicted[0])
 
-    def baselines(self, ctx: Context, prepared: Prepared) -> dict[str, dict[str, float]]:
-        origin, steps = prepared.extra["origins"]["test"]
-        y, season = prepared.extra["series"].values, prepared.extra["season"]
-        results, forecasts = {}, {}
+    def baselines(self, ctx: Context, prepared: Prepared) -> dict[str, Evaluation]:
+        data: ForecastData = prepared.data
+        origin, steps = data.origins["test"]
+        y, season = data.series.values, data.season
+        results = {}
         for name in ctx.options.baselines:
             method = classical.BASELINES[name]
             try:
                 if name in classical.TAKES_LOG:
-                    predicted = method(
-                        y[:origin], steps, season, log=prepared.extra["transform"].log
-                    )
+                    predicted = method(y[:origin], steps, season, log=data.transform.log)
                 else:
                     predicted = method(y[:origin], steps, season)
             except Exception as err:  # noqa: BLE001 - a failed baseline must not fail the run
                 ctx.console.print(f"[yellow]baseline {name} failed: {err}[/]")
                 continue
-            forecasts[name] = predicted
-            results[name] = point_errors(y[origin : origin + steps], predicted, y[:origin], season)
-        prepared.extra["baseline_forecasts"] = forecasts
+            metrics = point_errors(y[origin : origin + steps], predicted, y[:origin], season)
+            results[name] = Evaluation(metrics, outputs=predicted)
         return results
 
     # -- outputs --------------------------------------------------------------------
 
-    def report(self, ctx: Context, model: Any, prepared: Prepared, metrics: dict[str, Any]) -> None:
-        series: Series = prepared.extra["series"]
-        origin, steps = prepared.extra["origins"]["test"]
-        lstm = prepared.extra["forecast"]
-        others = prepared.extra.get("baseline_forecasts", {})
-        table = forecast_table(series, origin, steps, {"lstm": lstm, **others})
+    def report(self, ctx: Context, model: Any, prepared: Prepared, results: Results) -> None:
+        data: ForecastData = prepared.data
+        origin, steps = data.origins["test"]
+        label = ctx.config.backbone.cell
+        forecasts = {label: results.test.outputs}
+        forecasts.update({name: b.outputs for name, b in results.baselines.items()})
+        table = forecast_table(data.series, origin, steps, forecasts)
         atomic.write_text(ctx.path("forecast.csv"), table.to_csv(index=False))
-        whole = pd.DataFrame({"time": series.labels(), "value": series.values})
-        atomic.write_text(ctx.path(SERIES_FILE), whole.to_csv(index=False))
         forecast_plot(
-            series, origin, steps, {"lstm": lstm, **others}, metrics, ctx.path("plots/forecast.png")
+            data.series, origin, steps, forecasts, results.metrics, ctx.path("plots/forecast.png")
         )
+
+    predict_options = {
+        "horizon": "steps to forecast past the end of the series (default task.horizon)",
+    }
 
     def predict(
         self, ctx: Context, model: Any, inputs: list[str], options: dict[str, Any]
     ) -> list[dict[str, Any]]:
         if inputs:
             raise UserError(
-                "forecast predict takes no inputs: use --horizon N (and --data FILE for another series)"
+                "forecast predict takes no inputs: use --option horizon=N "
+                "(and --data FILE for another series)"
             )
-        steps = int(options.get("horizon") or ctx.options.horizon)
-        if steps < 1:
-            raise UserError(f"--horizon: got {steps}, expected at least 1")
+        steps = limits.horizon(options.get("horizon"), ctx.options.horizon)
         if options.get("data"):
             series = load_file(options["data"], ctx.options.column, ctx.options.time_column)
         else:
-            path = Path(ctx.run_dir) / SERIES_FILE
-            if not path.exists():
-                raise UserError(f"{path}: missing; is this a finished forecast run?")
-            frame = pd.read_csv(path)
-            times = (
-                pd.DatetimeIndex(pd.to_datetime(frame["time"]))
-                if not frame["time"].astype(str).str.isdigit().all()
-                else None
-            )
-            series = Series(
-                frame["value"].to_numpy(dtype=float), times, infer_freq(times), "series"
-            )
+            series = history_series(ctx.state["history"])
         transform = SeriesTransform(**ctx.state["transform"])
         values = self.forecast(ctx, model, transform, ctx.state["lookback"], series.values, steps)
         return [

@@ -20,11 +20,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from seqsuite.adapters import FeatureInput, TokenInput
 from seqsuite.batches import ArraySplit, pad_sequences
-from seqsuite.components import FeatureInput, StepHead, TokenInput
 from seqsuite.errors import UserError
+from seqsuite.heads import StepHead
 from seqsuite.plots import plt, save
-from seqsuite.task import Context, Prepared, Task
+from seqsuite.task import Context, Prepared, Results, Task
 from seqsuite.token_lm import sample_next
 from seqsuite.vocab import Vocabulary
 
@@ -166,7 +167,7 @@ class MusicTask(Task):
                 f"{len(melodies['test'])} test pieces, {events['test']:,} test events"
                 + (f"; {len(skipped)} files skipped" if skipped else "")
             ),
-            extra={"vocab": vocab, "melodies": melodies, "skipped": skipped},
+            data={"vocab": vocab, "melodies": melodies, "skipped": skipped},
         )
 
     def _prepare_rolls(
@@ -195,7 +196,7 @@ class MusicTask(Task):
                 f"{sizes['train']:,} / {sizes['val']:,} / {sizes['test']:,} frames"
                 + (f"; {len(skipped)} files skipped" if skipped else "")
             ),
-            extra={"rolls": data, "skipped": skipped},
+            data={"rolls": data, "skipped": skipped},
         )
 
     @staticmethod
@@ -265,9 +266,9 @@ class MusicTask(Task):
 
     def baselines(self, ctx: Context, prepared: Prepared) -> dict[str, dict[str, float]]:
         if prepared.spec["representation"] == "pianoroll":
-            train = np.concatenate(prepared.extra["rolls"]["train"]).astype(float)
+            train = np.concatenate(prepared.data["rolls"]["train"]).astype(float)
             p = np.clip(train.mean(0), 1e-4, 1 - 1e-4)
-            test = np.concatenate(prepared.extra["rolls"]["test"]).astype(float)
+            test = np.concatenate(prepared.data["rolls"]["test"]).astype(float)
             nll = -(test * np.log(p) + (1 - test) * np.log(1 - p)).sum(1).mean()
             return {"key_frequencies": {"nll": float(nll)}}
         return event_baselines(prepared.train, prepared.test, prepared.spec["vocab_size"])
@@ -333,7 +334,7 @@ class MusicTask(Task):
         out = (
             Path(options["out"])
             if options.get("out")
-            else ctx.path(f"samples/generated-seed{seed}.mid")
+            else ctx.new_path(f"samples/generated-seed{seed}.mid")
         )
         if out.suffix.lower() not in (".mid", ".midi"):
             raise UserError(f"--out {out}: expected a .mid file name")
@@ -372,7 +373,7 @@ class MusicTask(Task):
         )
         return {"path": str(out), "notes": len(notes), "picture": str(picture)}
 
-    def report(self, ctx: Context, model: Any, prepared: Prepared, metrics: dict[str, Any]) -> None:
+    def report(self, ctx: Context, model: Any, prepared: Prepared, results: Results) -> None:
         self.generate(ctx, model, {"length": 64, "temperature": 1.0, "seed": ctx.seed})
 
 

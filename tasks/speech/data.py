@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from seqsuite.confine import resolve_listed
 from seqsuite.errors import UserError
-from seqsuite.listed import resolve_listed
 
 AUDIO_SUFFIXES = {".wav", ".flac", ".ogg", ".aiff", ".aif"}
 
@@ -80,7 +80,7 @@ def from_folders(root: Path, confine: bool = False) -> list[Recording]:
 
 
 def from_manifest(manifest: Path, confine: bool = False) -> list[Recording]:
-    from seqsuite.tabular import find_column, read_table
+    from seqsuite.table_files import find_column, read_table
 
     frame = read_table(manifest)
     path_col = find_column(frame, "path", manifest, "path", "the manifest's path column")
@@ -108,7 +108,7 @@ def from_manifest(manifest: Path, confine: bool = False) -> list[Recording]:
 
 
 def load(path: str | Path, confine: bool = False) -> list[Recording]:
-    """The recordings a folder or manifest names; ``confine``: see :mod:`seqsuite.listed`."""
+    """The recordings a folder or manifest names; ``confine``: see :mod:`seqsuite.confine`."""
     path = Path(path)
     if not path.exists():
         raise UserError(f"{path}: not found")

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from seqsuite.errors import UserError
+
 ACCENTS = (
     "en",
     "en-us",
@@ -34,21 +36,30 @@ _END_PAUSE = 0x1000
 _lock = threading.Lock()
 
 
+NO_ESPEAK = (
+    "the speech task's default data is synthesised with eSpeak NG (package espeakng-loader, "
+    "GPL-3), which cannot be loaded here; train on your recordings with --data FOLDER_OR_MANIFEST"
+)
+
+
 class Espeak:
     """A minimal ctypes binding: set voice and prosody, synthesise text to int16 samples."""
 
     _instance: Espeak | None = None
 
     def __init__(self) -> None:
-        import espeakng_loader
+        try:
+            import espeakng_loader
 
-        self.lib = ctypes.CDLL(espeakng_loader.get_library_path())
-        self.lib.espeak_Initialize.restype = ctypes.c_int
-        self.sample_rate = self.lib.espeak_Initialize(
-            _SYNCHRONOUS, 0, espeakng_loader.get_data_path().encode(), 0
-        )
+            self.lib = ctypes.CDLL(espeakng_loader.get_library_path())
+            self.lib.espeak_Initialize.restype = ctypes.c_int
+            self.sample_rate = self.lib.espeak_Initialize(
+                _SYNCHRONOUS, 0, espeakng_loader.get_data_path().encode(), 0
+            )
+        except (ImportError, OSError, AttributeError) as err:
+            raise UserError(NO_ESPEAK + f" ({type(err).__name__}: {err})") from None
         if self.sample_rate <= 0:
-            raise RuntimeError("eSpeak NG failed to initialise")
+            raise UserError(NO_ESPEAK + " (espeak_Initialize failed)")
         self.chunks: list[np.ndarray] = []
         callback_type = ctypes.CFUNCTYPE(
             ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p

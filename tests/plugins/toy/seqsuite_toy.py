@@ -10,7 +10,8 @@ import torch
 import torch.nn.functional as F
 
 from seqsuite import ArraySplit, Prepared, Task
-from seqsuite.components import FeatureInput, LastStateHead
+from seqsuite.adapters import FeatureInput
+from seqsuite.heads import LastStateHead
 
 
 @dataclass

@@ -12,8 +12,6 @@ A run directory is self-describing::
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import tomllib
 from datetime import datetime
@@ -138,15 +136,30 @@ def read_json(path: str | Path, what: str) -> dict[str, Any]:
         raise UserError(f"{path}: invalid JSON: {err}") from None
 
 
+def write_state(
+    run_dir: str | Path, spec: dict[str, Any], state: dict[str, Any], dataset: str
+) -> None:
+    """``task_state.json``: the model's spec, the task's fitted state and the data set name."""
+    atomic.write_json(Path(run_dir) / STATE, {"spec": spec, "state": state, "dataset": dataset})
+
+
+def read_state(run_dir: str | Path) -> dict[str, Any]:
+    """``task_state.json`` checked for its three keys and their kinds (an edited file is
+    refused with one line, not a traceback later)."""
+    path = Path(run_dir) / STATE
+    saved = read_json(path, "task state")
+    kinds = {"spec": dict, "state": dict, "dataset": str}
+    for key, kind in kinds.items():
+        if not isinstance(saved, dict) or not isinstance(saved.get(key), kind):
+            raise UserError(
+                f"{path}: expected a JSON object with {key!r} as a {kind.__name__}; "
+                "the file was edited or is not a seqsuite run's"
+            )
+    return saved
+
+
 def write_history(run_dir: str | Path, history: list[dict[str, Any]]) -> None:
-    columns: list[str] = []
-    for record in history:
-        columns += [k for k in record if k not in columns]
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(history)
-    atomic.write_text(Path(run_dir) / HISTORY, buffer.getvalue())
+    atomic.write_csv(Path(run_dir) / HISTORY, history)
 
 
 def clean_json(value: Any) -> Any:

@@ -6,8 +6,8 @@
 
 ``X`` is (samples, time, features); ``y`` is (samples, outputs) or (samples,).
 It is the tutorial's ``Sequential([LSTM(...), Dense(...)])`` built from seqsuite parts:
-:class:`~seqsuite.components.FeatureInput` -> :class:`~seqsuite.backbone.Backbone` ->
-:class:`~seqsuite.components.LastStateHead`, trained by :class:`~seqsuite.trainer.Trainer`.
+:class:`~seqsuite.adapters.FeatureInput` -> :class:`~seqsuite.backbone.Backbone` ->
+:class:`~seqsuite.heads.LastStateHead`, trained by :class:`~seqsuite.trainer.Trainer`.
 """
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .adapters import FeatureInput
 from .backbone import Backbone, BackboneConfig
 from .batches import ArraySplit
-from .components import FeatureInput, LastStateHead
 from .devices import resolve_device
+from .heads import LastStateHead
 from .model import SequenceModel
 from .trainer import FitResult, TrainConfig, Trainer
 

@@ -9,11 +9,17 @@ from rich.console import Console
 from rich.table import Table
 
 
-def _fmt(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "-"
+def format_value(value: Any, kind: str = "") -> str:
+    """A number as a table shows it: 4 significant digits, thousands separated for counts,
+    ``kind="pct"`` for a signed percentage; a missing value is a dash."""
+    if value is None or value == "" or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if kind == "pct":
+        return f"{100 * value:+.1f} %"
     if isinstance(value, float):
         return f"{value:.4g}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
     return str(value)
 
 
@@ -50,7 +56,7 @@ def metrics_table(
     for name, metrics in rows.items():
         cells = []
         for column in columns:
-            text = _fmt(metrics.get(column))
+            text = format_value(metrics.get(column))
             if column == primary and best is not None and metrics.get(column) == best:
                 text = f"[bold green]{text}[/]"
             cells.append(text)
@@ -67,5 +73,5 @@ def print_rows(console: Console, rows: list[dict[str, Any]], title: str = "") ->
     for column in columns:
         table.add_column(column)
     for row in rows:
-        table.add_row(*(_fmt(row.get(c)) for c in columns))
+        table.add_row(*(format_value(row.get(c)) for c in columns))
     console.print(table)

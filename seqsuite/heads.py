@@ -1,9 +1,5 @@
-"""Input adapters and heads that several tasks share.
-
-An adapter maps a batch (dict of tensors) to features (batch, time, features); a head
-maps a :class:`~seqsuite.backbone.BackboneOutput` (and the batch) to predictions.
-Task-specific ones live in the task; anything two tasks need lives here.
-"""
+"""Heads that several tasks share: a :class:`~seqsuite.backbone.BackboneOutput` (and the
+batch) -> predictions. Task-specific heads live in the task."""
 
 from __future__ import annotations
 
@@ -13,35 +9,7 @@ import torch
 from torch import Tensor, nn
 
 from .backbone import BackboneOutput
-
-
-class FeatureInput(nn.Module):
-    """Continuous features ``batch[key]`` (batch, time, size), optionally projected, with
-    optional dropout on the inputs (e.g. on piano-roll keys)."""
-
-    def __init__(self, size: int, key: str = "x", project_to: int = 0, dropout: float = 0.0):
-        super().__init__()
-        self.key = key
-        self.dropout = nn.Dropout(dropout)
-        self.proj = nn.Linear(size, project_to) if project_to else nn.Identity()
-        self.output_size = project_to or size
-
-    def forward(self, batch: dict[str, Any]) -> Tensor:
-        return self.proj(self.dropout(batch[self.key]))
-
-
-class TokenInput(nn.Module):
-    """Token ids ``batch[key]`` (batch, time) -> embeddings (batch, time, dim)."""
-
-    def __init__(self, vocab_size: int, dim: int, key: str = "tokens", dropout: float = 0.0):
-        super().__init__()
-        self.key = key
-        self.embedding = nn.Embedding(vocab_size, dim)
-        self.dropout = nn.Dropout(dropout)
-        self.output_size = dim
-
-    def forward(self, batch: dict[str, Any]) -> Tensor:
-        return self.dropout(self.embedding(batch[self.key]))
+from .batches import padding_mask
 
 
 class LastStateHead(nn.Module):
@@ -92,14 +60,7 @@ class PooledHead(nn.Module):
         if self.pooling == "last":
             return out.last
         steps = out.sequence
-        lengths = batch.get("lengths")
-        if lengths is None:
-            mask = steps.new_ones(steps.shape[:2], dtype=torch.bool)
-        else:
-            mask = (
-                torch.arange(steps.shape[1], device=steps.device)[None, :]
-                < lengths.to(steps.device)[:, None]
-            )
+        mask = padding_mask(batch.get("lengths"), steps.shape[1], steps.device, steps.shape[0])
         if self.pooling == "attention":
             scores = self.attention(steps).squeeze(-1).masked_fill(~mask, float("-inf"))
             return (torch.softmax(scores, dim=1)[..., None] * steps).sum(1)

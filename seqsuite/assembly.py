@@ -1,0 +1,92 @@
+"""Model assembly: a task's adapter + the shared backbone + the task's head, and the
+same model rebuilt from a run directory (for ``eval``, ``predict``, ``generate``, ...)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from . import checkpoint, rundir
+from . import config as configs
+from .backbone import Backbone
+from .config import RunConfig
+from .devices import resolve_device
+from .model import SequenceModel
+from .registry import get_task
+from .task import Context, InputAdapter, Task
+
+REFIT = "refit.pt"  # weights retrained on train+val (train.refit); evaluated instead of best.pt
+
+
+class PluginError(RuntimeError):
+    """A task plugin broke its contract (a bug in the plugin, not the user's input)."""
+
+
+def build_model(task: Task, ctx: Context, spec: dict[str, Any]) -> SequenceModel:
+    """The task's adapter, the shared backbone from ``[backbone]``, the task's head."""
+    adapter = task.input_adapter(ctx, spec)
+    size = getattr(adapter, "output_size", None)
+    if not isinstance(adapter, InputAdapter) or not isinstance(size, int) or size < 1:
+        raise PluginError(
+            f"task {task.name!r}: input_adapter() must return a module with an integer "
+            f"output_size >= 1 (the features per step), got {type(adapter).__name__} "
+            f"with output_size={size!r}"
+        )
+    backbone = Backbone(size, ctx.config.backbone)
+    head = task.head(ctx, spec, backbone.output_size)
+    model = SequenceModel(adapter, backbone, head)
+    task.finish_model(ctx, model)
+    return model
+
+
+def console(quiet: bool) -> Console:
+    return Console(quiet=quiet, highlight=False)
+
+
+def load_context(run_dir: str | Path, quiet: bool) -> tuple[Task, Context, dict[str, Any]]:
+    """A run directory's task, a context holding its saved config and state, and the
+    saved ``task_state.json`` (spec, state, dataset)."""
+    from .errors import UserError
+
+    run_dir = Path(run_dir)
+    raw = rundir.read_config(run_dir)
+    task = get_task(raw.get("run", {}).get("task", ""))
+    try:
+        config: RunConfig = configs.from_dict(task, raw)
+    except UserError as err:
+        raise UserError(f"{run_dir / rundir.CONFIG}: {err}") from None
+    saved = rundir.read_state(run_dir)
+    ctx = Context(
+        config=config,
+        device=resolve_device(config.run.device),
+        console=console(quiet),
+        run_dir=run_dir,
+        state=saved["state"],
+        quiet=quiet,
+    )
+    return task, ctx, saved
+
+
+@dataclass
+class LoadedRun:
+    """A finished (or interrupted) run, ready for inference."""
+
+    task: Task
+    ctx: Context
+    model: SequenceModel
+    saved: dict[str, Any]
+
+
+def load(run_dir: str | Path, *, quiet: bool = False) -> LoadedRun:
+    """A run's task, context and evaluated weights (``refit.pt`` if the run refitted,
+    else ``best.pt``) in eval mode."""
+    task, ctx, saved = load_context(run_dir, quiet)
+    model = build_model(task, ctx, saved["spec"])
+    chosen = REFIT if ctx.config.train.refit and (ctx.run_dir / REFIT).exists() else checkpoint.BEST
+    weights = checkpoint.load(ctx.run_dir / chosen, map_location=ctx.device)
+    model.load_state_dict(weights["model"])
+    model.to(ctx.device).eval()
+    return LoadedRun(task, ctx, model, saved)

@@ -1,0 +1,71 @@
+"""The command line's one error boundary: every way a command can end, as an exit code.
+
+- :class:`~seqsuite.errors.UserError`: the user's input or usage is wrong -> exit 2 and
+  its one line.
+- What the environment or the input itself causes: ``OSError`` (a missing, unreadable or
+  full file system, a path under ``/proc``), ``UnicodeError``, ``MemoryError``,
+  ``RecursionError`` (absurdly nested input) and ``OverflowError`` (a number too large)
+  -> exit 2 and one line naming the path or the kind of problem. No traceback.
+- Click's usage errors -> their message and code; Ctrl-C -> 130.
+- Anything else is a bug: exit 1 with its traceback, never hidden.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from .errors import UserError
+
+ENVIRONMENT_ERRORS = (OSError, UnicodeError, MemoryError, RecursionError, OverflowError)
+
+
+def describe(err: BaseException) -> str:
+    """One line for an environment error: what happened, and to which path."""
+    if isinstance(err, OSError):
+        path = err.filename if err.filename is not None else ""
+        reason = err.strerror or os.strerror(err.errno) if err.errno else str(err)
+        if err.errno == errno.ENOSPC:
+            reason = "no space left on the device; free some space or choose another --out"
+        elif err.errno in (errno.EACCES, errno.EPERM):
+            reason = "permission denied"
+        return f"{path}: {reason}" if path else f"{reason or type(err).__name__}"
+    if isinstance(err, UnicodeError):
+        return f"text is not valid in its encoding ({err}); save it as UTF-8"
+    if isinstance(err, MemoryError):
+        return (
+            "out of memory; use a smaller input or lower the data.max_* limits or train.batch_size"
+        )
+    if isinstance(err, RecursionError):
+        return "input is nested too deeply to read (a config or data file with thousands of levels)"
+    return f"a number is too large ({err})"
+
+
+def call(command: Callable[[], Any]) -> int:
+    """Run ``command`` and return the process's exit code (printing the one line)."""
+    try:
+        code = command()
+    except UserError as err:
+        return _fail(str(err))
+    except click.exceptions.Exit as err:
+        return err.exit_code
+    except click.ClickException as err:
+        err.show()
+        return err.exit_code
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        print("interrupted", file=sys.stderr)
+        return 130
+    except ENVIRONMENT_ERRORS as err:
+        return _fail(describe(err))
+    return code if isinstance(code, int) else 0
+
+
+def _fail(message: str) -> int:
+    line = " ".join(message.split()) or "failed"
+    print(f"error: {line}", file=sys.stderr)
+    return 2

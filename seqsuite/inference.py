@@ -1,0 +1,118 @@
+"""Using a trained run: ``eval``, ``predict``, ``generate`` and ``export``.
+
+Each loads the run's task, saved state and evaluated weights (:func:`assembly.load`)
+and hands them to the task's hook; nothing here is specific to a task.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import atomic, rundir
+from .assembly import load
+from .devices import seed_everything
+from .errors import UserError
+from .reporting import show_metrics
+from .task import as_evaluation
+
+
+def evaluate(
+    run_dir: str | Path, *, data: str | None = None, quiet: bool = False
+) -> dict[str, Any]:
+    """Re-evaluate a run's weights on its own test split, or on the whole of ``data`` read
+    with the run's saved state (``Task.prepare_eval``: no new split, nothing refitted;
+    baselines need training data, so they are not run there, and the output says so)."""
+    loaded = load(run_dir, quiet=quiet)
+    task, ctx, model = loaded.task, loaded.ctx, loaded.model
+    seed_everything(ctx.seed)
+    if data is not None:
+        ctx.config.run.data = str(Path(data).resolve())
+        ctx.config.run.dataset = ""
+        prepared = task.prepare_eval(ctx)
+    else:
+        prepared = task.prepare(ctx)
+    with torch.no_grad():
+        test = as_evaluation(task.evaluate(ctx, model, prepared, "test"))
+    metrics: dict[str, Any] = {
+        "task": task.name,
+        "dataset": prepared.dataset,
+        "data_path": ctx.config.run.data,
+        "primary_metric": task.primary_metric,
+        "higher_is_better": task.higher_is_better,
+        "test": test.metrics,
+        "data": prepared.info,
+    }
+    if data is None:
+        baselines = {k: as_evaluation(v).metrics for k, v in task.baselines(ctx, prepared).items()}
+        metrics["baselines"] = baselines
+    else:
+        metrics["baselines"] = {}
+        metrics["baselines_note"] = "baselines are fitted on a run's training split; none on --data"
+    atomic.write_json(ctx.run_dir / "eval.json", rundir.clean_json(metrics))
+    where = prepared.dataset or ctx.config.run.data
+    show_metrics(ctx.console, task, ctx, metrics, f"{task.name} on {where} (test)")
+    if data is not None:
+        ctx.console.print(f"[dim]{metrics['baselines_note']}[/]")
+    return metrics
+
+
+def check_predict_options(task: Any, options: dict[str, Any]) -> None:
+    """Every ``--option`` must be one the task declares (``Task.predict_options``);
+    ``data`` (``predict --data FILE``) is every task's."""
+    import difflib
+
+    known = getattr(task, "predict_options", {}) or {}
+    for key in options:
+        if key == "data":
+            continue
+        if key not in known:
+            close = difflib.get_close_matches(key, list(known), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            accepted = ", ".join(sorted(known)) or "none"
+            raise UserError(
+                f"--option {key}: unknown for task {task.name!r}; {hint}accepted: {accepted}"
+            )
+
+
+def predict(
+    run_dir: str | Path, inputs: list[Any], options: dict[str, Any], *, quiet: bool = False
+) -> list[dict[str, Any]]:
+    """The task's predictions for ``inputs`` (texts, files, ...), as rows."""
+    loaded = load(run_dir, quiet=quiet)
+    check_predict_options(loaded.task, options)
+    with torch.no_grad():
+        return loaded.task.predict(loaded.ctx, loaded.model, list(inputs), options)
+
+
+def generate(
+    run_dir: str | Path, options: dict[str, Any], *, quiet: bool = False
+) -> dict[str, Any]:
+    """A sample from a generative run (``length``, ``temperature``, ``top_k``, ``prompt``,
+    ``seed``, ``out``)."""
+    loaded = load(run_dir, quiet=quiet)
+    seed_everything(int(options.get("seed", loaded.ctx.seed)))
+    with torch.no_grad():
+        return loaded.task.generate(loaded.ctx, loaded.model, options)
+
+
+def export(
+    run_dir: str | Path, fmt: str, out: str | Path | None = None, *, quiet: bool = False
+) -> dict[str, Any]:
+    """Write a run's model as ONNX or TorchScript (see :mod:`seqsuite.export`)."""
+    from .export import export as write
+
+    suffix = {"onnx": "model.onnx", "torchscript": "model.torchscript.pt"}.get(fmt)
+    if suffix is None:
+        raise UserError(f"--format {fmt!r}: expected onnx or torchscript")
+    loaded = load(run_dir, quiet=quiet)
+    ctx = loaded.ctx
+    target = Path(out) if out else ctx.run_dir / "export" / suffix
+    description = write(loaded.model, loaded.task, ctx, loaded.saved["spec"], fmt, target)
+    ctx.console.print(
+        f"wrote {target} and {target.name}.json ({', '.join(description['inputs'])} + state in; "
+        f"{', '.join(description['outputs'])} out)"
+    )
+    return {"path": str(target), **description}

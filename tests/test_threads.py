@@ -1,0 +1,96 @@
+"""Threads fit the work and the machine: one for small steps, a fair share beside other runs,
+and always what the user said."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from seqsuite import threads
+
+
+def test_small_steps_get_one_thread_large_ones_every_cpu():
+    assert threads.wanted_for(threads.SMALL_STEP_FLOPS / 10, cpus=8) == 1
+    assert threads.wanted_for(threads.SMALL_STEP_FLOPS * 10, cpus=8) == 8
+
+
+@pytest.mark.parametrize(
+    ("wanted", "others", "cpus", "share"),
+    [
+        (8, [], 8, 8),  # alone: all it wants
+        (8, [8], 8, 4),  # two large runs split the CPUs
+        (8, [1, 1], 8, 6),  # one-thread runs keep their CPU
+        (2, [2], 2, 1),  # two large runs on two cores: one each
+        (1, [8, 8, 8], 2, 1),  # never less than one
+        (4, [], 16, 4),  # never more than it wants
+    ],
+)
+def test_fair_share(wanted, others, cpus, share):
+    assert threads.fair_share(wanted, others, cpus) == share
+
+
+def test_the_user_choice_wins_and_says_where_it_came_from(monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert threads.user_choice(3) == (3, "run.threads")
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    assert threads.user_choice(0) == (2, "OMP_NUM_THREADS")
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert threads.user_choice(0) is None
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(before + 1)
+        assert threads.user_choice(0) == (before + 1, "torch.set_num_threads")
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_claims_see_each_other_and_stale_claims_disappear(monkeypatch, tmp_path):
+    monkeypatch.setenv("SEQSUITE_CACHE", str(tmp_path))
+    with threads.Claim(2, cpus=2) as first:
+        assert first.share() == 2
+        with threads.Claim(2, cpus=2) as second:
+            assert first.others() == [2] and second.share() == 1 and first.share() == 1
+        assert first.share() == 2  # the second run ended: its CPU comes back
+    stale = tmp_path / "threads" / "999999-1.claim"
+    stale.write_text("4")  # a claim whose process is gone (no lock held)
+    with threads.Claim(2, cpus=2) as claim:
+        assert claim.others() == [] and not stale.exists()
+
+
+def test_a_claim_in_another_process_halves_the_share(monkeypatch, tmp_path):
+    monkeypatch.setenv("SEQSUITE_CACHE", str(tmp_path))
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from seqsuite import threads\n"
+            "with threads.Claim(4, cpus=4):\n    print('held', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with threads.Claim(4, cpus=4) as claim:
+            assert claim.share() == 2
+    finally:
+        holder.kill()
+        holder.wait()
+    with threads.Claim(4, cpus=4) as claim:
+        assert claim.share() == 4  # the killed process's lock is gone with it
+
+
+def test_a_run_records_its_threads(cli, monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    result = cli("run", "forecast", "--out", "r", "--epochs", "1", "--threads", "1", "--json")
+    assert result.code == 0, result.err
+    metrics = json.loads(result.out)
+    assert metrics["threads"] == 1 and metrics["threads_source"] == "run.threads"
+    assert metrics["cpus"] >= 1
+    auto = cli("run", "forecast", "--out", "a", "--epochs", "1", "--json")
+    assert json.loads(auto.out)["threads_source"] == "auto"
+    assert json.loads(auto.out)["threads"] == 1  # the forecast model is small
