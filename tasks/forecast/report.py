@@ -31,8 +31,10 @@ def forecast_plot(
     forecasts: dict[str, np.ndarray],
     metrics: dict[str, Any],
     path: str | Path,
+    band: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> None:
-    """Actual against predicted over the test window, baselines dashed, recent history."""
+    """Actual against predicted over the test window, baselines dashed, recent history;
+    ``band`` (lower, upper) shades the model's interval."""
     x = series.times if series.times is not None else np.arange(len(series))
     start = max(0, origin - 4 * steps)
     fig, ax = plt.subplots(figsize=(10, 4.5))
@@ -60,6 +62,15 @@ def forecast_plot(
             else {"linestyle": "--", "linewidth": 1}
         )
         ax.plot(x[origin : origin + steps], values, label=label, **style)
+    if band is not None:
+        ax.fill_between(
+            x[origin : origin + steps],
+            band[0],
+            band[1],
+            color="tab:red",
+            alpha=0.15,
+            label="model interval",
+        )
     ax.axvline(x[origin], color="grey", linestyle=":")
     ax.set_title(f"{metrics.get('task', 'forecast')} on {metrics.get('dataset', '')}: test window")
     ax.grid(alpha=0.3)

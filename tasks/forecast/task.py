@@ -23,13 +23,20 @@ from seqsuite.adapters import FeatureInput
 from seqsuite.batches import ArraySplit
 from seqsuite.errors import UserError
 from seqsuite.heads import LastStateHead
-from seqsuite.metrics import point_errors
 from seqsuite.task import Context, Evaluation, Prepared, Results, Task
 
 from . import baselines as classical
+from . import combine, intervals
 from .report import forecast_plot, forecast_table
+from .scoring import mase_scale, point_metrics
 from .series import NAMED, Series, load_file, load_named
 from .transforms import SeriesTransform, detect_season, fit_transform, season_from_freq, windows
+
+#: points of the series end saved with the run: what ``predict`` refits the classical
+#: members of the combination on
+HISTORY_KEPT = 5000
+#: files the report writes for ``predict``: combination weights and interval widths
+FORECASTER_FILE = "forecaster.json"
 
 
 @dataclass
@@ -41,6 +48,23 @@ class ForecastData:
     season: int
     lookback: int
     origins: dict[str, tuple[int, int]]  # split -> (first forecast step, steps)
+
+    def calibration_origins(self) -> list[int]:
+        """Where validation forecasts start: the start of the val window and its middle."""
+        origin, steps = self.origins["val"]
+        return sorted({origin, origin + steps // 2})
+
+
+@dataclass
+class ModelForecast:
+    """A model's forecast of a window: the point forecast, its quantiles and, for the
+    combination, the members' forecasts and weights."""
+
+    point: np.ndarray
+    quantiles: dict[float, np.ndarray]
+    widths: dict[float, float]  # quantile -> calibrated half-width score (see intervals)
+    members: dict[str, np.ndarray] = field(default_factory=dict)
+    weights: dict[str, float] = field(default_factory=dict)
 
 
 def history_state(series: Series, keep: int) -> dict[str, Any]:
@@ -90,13 +114,28 @@ class ForecastConfig:
         default=0.0, metadata={"min": 0.0, "below": 1.0, "help": "before the head"}
     )
     baselines: list[str] = field(default_factory=lambda: list(classical.BASELINES))
+    combine: list[str] = field(
+        default_factory=lambda: list(combine.MEMBERS),
+        metadata={
+            "help": "classical forecasts combined with the LSTM, weighted by validation "
+            "error ([] = the LSTM alone)"
+        },
+    )
+    quantiles: list[float] = field(
+        default_factory=lambda: [0.1, 0.5, 0.9],
+        metadata={"help": "quantile forecasts (conformal, from validation errors)"},
+    )
 
     def validate(self) -> None:
-        unknown = [b for b in self.baselines if b not in classical.BASELINES]
-        if unknown:
-            raise UserError(
-                f"baselines: unknown {unknown}; available: {', '.join(classical.BASELINES)}"
-            )
+        for option, names in (("baselines", self.baselines), ("combine", self.combine)):
+            unknown = [b for b in names if b not in classical.BASELINES]
+            if unknown:
+                raise UserError(
+                    f"{option}: unknown {unknown}; available: {', '.join(classical.BASELINES)}"
+                )
+        bad = [q for q in self.quantiles if not 0 < q < 1]
+        if bad:
+            raise UserError(f"quantiles: {bad} outside (0, 1); expected e.g. [0.1, 0.5, 0.9]")
 
 
 class ForecastTask(Task):
@@ -188,7 +227,9 @@ class ForecastTask(Task):
                 "lookback": lookback,
                 "transform": transform.to_dict(),
                 "decided": decided,
-                "history": history_state(series, lookback + transform.offset + max(season, 1)),
+                "history": history_state(
+                    series, max(lookback + transform.offset + season, HISTORY_KEPT)
+                ),
             },
             dataset=series.name,
             data=ForecastData(
@@ -250,60 +291,183 @@ class ForecastTask(Task):
             z += block
         return transform.inverse(np.array(predicted[:steps]), history)
 
-    def evaluate(self, ctx: Context, model: Any, prepared: Prepared, split: str) -> Evaluation:
-        """Test: one forecast of the whole test window from its start, as the baselines do.
+    def member_forecasts(
+        self, ctx: Context, model: Any, data: ForecastData, origin: int, steps: int
+    ) -> dict[str, np.ndarray]:
+        """The LSTM's and the combination members' forecasts of ``steps`` after ``origin``."""
+        y = data.series.values
+        out = {"lstm": self.forecast(ctx, model, data.transform, data.lookback, y[:origin], steps)}
+        for name in ctx.options.combine:
+            predicted = self.classical(
+                ctx, name, y[:origin], steps, data.season, data.transform.log
+            )
+            if predicted is not None:
+                out[name] = predicted
+        return out
 
-        Validation (early stopping): forecasts from several origins inside the val window,
-        every ``horizon // 4`` steps, each running to the window's end. One origin alone
-        makes the stopping epoch depend on one stretch of weather; the rolling origins
-        look at the same data more often and choose more steadily.
+    @staticmethod
+    def classical(
+        ctx: Context, name: str, history: np.ndarray, steps: int, season: int, log: bool
+    ) -> np.ndarray | None:
+        """One classical forecast, or None (with a note) when it cannot be fitted."""
+        method = classical.BASELINES[name]
+        try:
+            if name in classical.TAKES_LOG:
+                predicted = method(history, steps, season, log=log)
+            else:
+                predicted = method(history, steps, season)
+        except Exception as err:  # noqa: BLE001 - a failed member must not fail the run
+            ctx.console.print(f"[yellow]{name} failed: {err}[/]")
+            return None
+        predicted = np.asarray(predicted, dtype=float)
+        return predicted if np.isfinite(predicted).all() else None
+
+    def combined_forecast(
+        self, ctx: Context, model: Any, data: ForecastData, origin: int, steps: int
+    ) -> ModelForecast:
+        """The reported forecast from ``origin``: the LSTM and the classical members,
+        weighted by their errors on the validation window; quantiles calibrated on the
+        combination's own validation errors (see :mod:`.combine`, :mod:`.intervals`)."""
+        y = data.series.values
+        val_end = sum(data.origins["val"])
+        actual, per_origin = [], []
+        for start in data.calibration_origins():
+            actual.append(y[start:val_end])
+            per_origin.append(self.member_forecasts(ctx, model, data, start, val_end - start))
+        names = [n for n in per_origin[0] if all(n in f for f in per_origin)]
+        errors = {
+            n: float(
+                np.mean(np.abs(np.concatenate(actual) - np.concatenate([f[n] for f in per_origin])))
+            )
+            for n in names
+        }
+        weight = combine.weights(errors)
+        all_scores = np.concatenate(
+            [
+                intervals.scores(a, combine.combine(f, weight))
+                for a, f in zip(actual, per_origin, strict=True)
+            ]
+        )
+        members = self.member_forecasts(ctx, model, data, origin, steps)
+        point = combine.combine(members, weight)
+        return self._with_quantiles(ctx, point, all_scores, members, weight)
+
+    @staticmethod
+    def _with_quantiles(
+        ctx: Context,
+        point: np.ndarray,
+        all_scores: np.ndarray,
+        members: dict[str, np.ndarray] | None = None,
+        weight: dict[str, float] | None = None,
+    ) -> ModelForecast:
+        qs = ctx.options.quantiles
+        widths = {q: intervals.half_width(all_scores, abs(2 * q - 1)) for q in qs}
+        return ModelForecast(
+            point=point,
+            quantiles=intervals.quantile_forecasts(point, all_scores, qs),
+            widths=widths,
+            members=members or {},
+            weights=weight or {},
+        )
+
+    def score(self, data: ForecastData, origin: int, fc: ModelForecast) -> dict[str, float]:
+        """Point and interval metrics of a forecast from ``origin`` against the actual values."""
+        y = data.series.values
+        actual = y[origin : origin + len(fc.point)]
+        metrics = point_metrics(actual, fc.point, y[:origin], data.season)
+        scale = mase_scale(y[:origin], data.season)
+        metrics.update(intervals.interval_metrics(actual, fc.quantiles, scale))
+        return metrics
+
+    def evaluate(self, ctx: Context, model: Any, prepared: Prepared, split: str) -> Evaluation:
+        """Test: the combined forecast of the whole test window from its start, as the
+        baselines do, with its quantiles; outputs hold a :class:`ModelForecast`.
+
+        Validation (early stopping, the LSTM alone): forecasts from several origins inside
+        the val window, every ``horizon // 4`` steps, each running to the window's end. One
+        origin alone makes the stopping epoch depend on one stretch of weather; the
+        rolling origins look at the same data more often and choose more steadily.
         """
         data: ForecastData = prepared.data
         origin, steps = data.origins[split]
         y, transform, lookback = data.series.values, data.transform, data.lookback
-        stride = steps if split == "test" else max(1, ctx.options.horizon // 4)
+        if split == "test":
+            fc = self.combined_forecast(ctx, model, data, origin, steps)
+            return Evaluation(self.score(data, origin, fc), outputs=fc)
+        stride = max(1, ctx.options.horizon // 4)
         actual, predicted = [], []
         for start in range(origin, origin + steps, stride):
             actual.append(y[start : origin + steps])
             predicted.append(
                 self.forecast(ctx, model, transform, lookback, y[:start], origin + steps - start)
             )
-        metrics = point_errors(
+        metrics = point_metrics(
             np.concatenate(actual), np.concatenate(predicted), y[:origin], data.season
         )
         return Evaluation(metrics, outputs=predicted[0])
 
     def baselines(self, ctx: Context, prepared: Prepared) -> dict[str, Evaluation]:
+        """Each baseline from the test origin, its quantiles calibrated on its own
+        validation errors exactly as the model's are."""
         data: ForecastData = prepared.data
         origin, steps = data.origins["test"]
-        y, season = data.series.values, data.season
+        y = data.series.values
+        val_end = sum(data.origins["val"])
         results = {}
         for name in ctx.options.baselines:
-            method = classical.BASELINES[name]
-            try:
-                if name in classical.TAKES_LOG:
-                    predicted = method(y[:origin], steps, season, log=data.transform.log)
-                else:
-                    predicted = method(y[:origin], steps, season)
-            except Exception as err:  # noqa: BLE001 - a failed baseline must not fail the run
-                ctx.console.print(f"[yellow]baseline {name} failed: {err}[/]")
+            predicted = self.classical(
+                ctx, name, y[:origin], steps, data.season, data.transform.log
+            )
+            if predicted is None:
                 continue
-            metrics = point_errors(y[origin : origin + steps], predicted, y[:origin], season)
-            results[name] = Evaluation(metrics, outputs=predicted)
+            all_scores = []
+            for start in data.calibration_origins():
+                val_fc = self.classical(
+                    ctx, name, y[:start], val_end - start, data.season, data.transform.log
+                )
+                if val_fc is not None:
+                    all_scores.append(intervals.scores(y[start:val_end], val_fc))
+            fc = self._with_quantiles(
+                ctx, predicted, np.concatenate(all_scores) if all_scores else np.array([])
+            )
+            results[name] = Evaluation(self.score(data, origin, fc), outputs=fc)
         return results
 
     # -- outputs --------------------------------------------------------------------
 
     def report(self, ctx: Context, model: Any, prepared: Prepared, results: Results) -> None:
+        """forecast.csv (every model's forecast, the model's quantiles), the plot with the
+        model's interval, components.json (the combination's members, weights and test
+        metrics) and forecaster.json (what ``predict`` needs: weights, interval widths)."""
         data: ForecastData = prepared.data
         origin, steps = data.origins["test"]
-        label = ctx.config.backbone.cell
-        forecasts = {label: results.test.outputs}
-        forecasts.update({name: b.outputs for name, b in results.baselines.items()})
+        label = results.metrics.get("model", ctx.config.backbone.cell)
+        fc: ModelForecast = results.test.outputs
+        forecasts = {label: fc.point}
+        forecasts.update({name: b.outputs.point for name, b in results.baselines.items()})
         table = forecast_table(data.series, origin, steps, forecasts)
+        for q, values in fc.quantiles.items():
+            table[f"{label}_q{q:g}"] = values
         atomic.write_text(ctx.path("forecast.csv"), table.to_csv(index=False))
+        band = (fc.quantiles.get(min(fc.quantiles)), fc.quantiles.get(max(fc.quantiles)))
         forecast_plot(
-            data.series, origin, steps, forecasts, results.metrics, ctx.path("plots/forecast.png")
+            data.series,
+            origin,
+            steps,
+            forecasts,
+            results.metrics,
+            ctx.path("plots/forecast.png"),
+            band=band if len(fc.quantiles) > 1 else None,
+        )
+        y = data.series.values
+        members = {
+            name: point_metrics(y[origin : origin + steps], values, y[:origin], data.season)
+            for name, values in fc.members.items()
+        }
+        atomic.write_json(ctx.path("components.json"), {"weights": fc.weights, "test": members})
+        atomic.write_json(
+            ctx.path(FORECASTER_FILE),
+            {"weights": fc.weights, "widths": {f"{q:g}": w for q, w in fc.widths.items()}},
         )
 
     predict_options = {
@@ -313,6 +477,7 @@ class ForecastTask(Task):
     def predict(
         self, ctx: Context, model: Any, inputs: list[str], options: dict[str, Any]
     ) -> list[dict[str, Any]]:
+        """The combined forecast past the end of the series, with its quantiles."""
         if inputs:
             raise UserError(
                 "forecast predict takes no inputs: use --option horizon=N "
@@ -324,8 +489,32 @@ class ForecastTask(Task):
         else:
             series = history_series(ctx.state["history"])
         transform = SeriesTransform(**ctx.state["transform"])
-        values = self.forecast(ctx, model, transform, ctx.state["lookback"], series.values, steps)
-        return [
-            {"time": t, "forecast": float(v)}
-            for t, v in zip(series.future_times(steps), values, strict=True)
-        ]
+        y = series.values
+        saved = self.forecaster(ctx)
+        members = {"lstm": self.forecast(ctx, model, transform, ctx.state["lookback"], y, steps)}
+        for name in saved["weights"]:
+            if name != "lstm":
+                predicted = self.classical(ctx, name, y, steps, ctx.state["season"], transform.log)
+                if predicted is not None:
+                    members[name] = predicted
+        point = combine.combine(members, saved["weights"])
+        lead = np.sqrt(np.arange(1, steps + 1))
+        rows = []
+        for i, t in enumerate(series.future_times(steps)):
+            row = {"time": t, "forecast": float(point[i])}
+            for key, width in saved["widths"].items():
+                q = float(key)
+                sign = 0.0 if q == 0.5 else np.sign(q - 0.5)
+                row[f"q{key}"] = float(point[i] + sign * width * lead[i])
+            rows.append(row)
+        return rows
+
+    @staticmethod
+    def forecaster(ctx: Context) -> dict[str, Any]:
+        """The combination weights and interval widths the run's report saved."""
+        import json
+
+        path = ctx.run_dir / FORECASTER_FILE
+        if not path.exists():
+            return {"weights": {"lstm": 1.0}, "widths": {}}
+        return json.loads(path.read_text())
