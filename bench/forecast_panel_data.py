@@ -41,7 +41,17 @@ PANEL = [
     ("wineind", "forecast", "wineind", "value", "1980-01-01", "MS", 12, 12, "heldout"),
     ("souvenirs", "fpp3", "souvenirs", "Sales", "1987-01-01", "MS", 12, 12, "heldout"),
     ("airpassengers", "datasets", "AirPassengers", "value", "1949-01-01", "MS", 12, 12, "heldout"),
-    ("departures_resshort", "fpp2", "departures", "resshort", "1976-01-01", "MS", 12, 12, "heldout"),
+    (
+        "departures_resshort",
+        "fpp2",
+        "departures",
+        "resshort",
+        "1976-01-01",
+        "MS",
+        12,
+        12,
+        "heldout",
+    ),
     # quarterly
     ("ausbeer", "fpp2", "ausbeer", "value", "1956-01-01", "QS", 4, 8, "dev"),
     ("qcement", "fpp2", "qcement", "value", "1956-01-01", "QS", 4, 8, "dev"),

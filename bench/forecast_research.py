@@ -87,7 +87,12 @@ def main() -> None:
             ctx = type("C", (), {})()
             ctx.device = torch.device("cpu")
             val_lstm = task.forecast(
-                ctx, model, prepared.extra["transform"], prepared.extra["lookback"], y[:val_origin], h
+                ctx,
+                model,
+                prepared.extra["transform"],
+                prepared.extra["lookback"],
+                y[:val_origin],
+                h,
             )
         test_origin = len(y) - h
         entry = {
