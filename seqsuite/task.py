@@ -262,6 +262,15 @@ class Task:
 
         raise UserError(f"task {self.name!r} does not support predict")
 
+    def backtest(
+        self, ctx: Context, model: SequenceModel, prepared: Prepared, windows: int, stride: int
+    ) -> dict[str, Any]:
+        """``seqsuite backtest``: evaluate over ``windows`` rolling origins ``stride`` apart
+        (0 = the task's default), write the results into the run directory, return them."""
+        from .errors import UserError
+
+        raise UserError(f"task {self.name!r} does not support backtest")
+
     def generate(
         self, ctx: Context, model: SequenceModel, options: dict[str, Any]
     ) -> dict[str, Any]:

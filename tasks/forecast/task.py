@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from seqsuite import atomic, limits
+from seqsuite import atomic, limits, rundir
 from seqsuite.adapters import FeatureInput
 from seqsuite.batches import ArraySplit
 from seqsuite.errors import UserError
@@ -120,6 +120,10 @@ class ForecastConfig:
             "help": "classical forecasts combined with the LSTM, weighted by validation "
             "error ([] = the LSTM alone)"
         },
+    )
+    backtest_windows: int = field(
+        default=0,
+        metadata={"min": 0, "help": "also evaluate over N rolling origins (backtest.json)"},
     )
     quantiles: list[float] = field(
         default_factory=lambda: [0.1, 0.5, 0.9],
@@ -322,12 +326,11 @@ class ForecastTask(Task):
         predicted = np.asarray(predicted, dtype=float)
         return predicted if np.isfinite(predicted).all() else None
 
-    def combined_forecast(
-        self, ctx: Context, model: Any, data: ForecastData, origin: int, steps: int
-    ) -> ModelForecast:
-        """The reported forecast from ``origin``: the LSTM and the classical members,
-        weighted by their errors on the validation window; quantiles calibrated on the
-        combination's own validation errors (see :mod:`.combine`, :mod:`.intervals`)."""
+    def calibrate(
+        self, ctx: Context, model: Any, data: ForecastData
+    ) -> tuple[dict[str, float], np.ndarray]:
+        """The combination's weights and its calibration scores, from forecasts of the
+        validation window (see :mod:`.combine`, :mod:`.intervals`)."""
         y = data.series.values
         val_end = sum(data.origins["val"])
         actual, per_origin = [], []
@@ -335,10 +338,9 @@ class ForecastTask(Task):
             actual.append(y[start:val_end])
             per_origin.append(self.member_forecasts(ctx, model, data, start, val_end - start))
         names = [n for n in per_origin[0] if all(n in f for f in per_origin)]
+        joined = np.concatenate(actual)
         errors = {
-            n: float(
-                np.mean(np.abs(np.concatenate(actual) - np.concatenate([f[n] for f in per_origin])))
-            )
+            n: float(np.mean(np.abs(joined - np.concatenate([f[n] for f in per_origin]))))
             for n in names
         }
         weight = combine.weights(errors)
@@ -348,6 +350,20 @@ class ForecastTask(Task):
                 for a, f in zip(actual, per_origin, strict=True)
             ]
         )
+        return weight, all_scores
+
+    def combined_forecast(
+        self,
+        ctx: Context,
+        model: Any,
+        data: ForecastData,
+        origin: int,
+        steps: int,
+        calibration: tuple[dict[str, float], np.ndarray] | None = None,
+    ) -> ModelForecast:
+        """The reported forecast from ``origin``: the LSTM and the classical members,
+        weighted by their validation errors, with calibrated quantiles."""
+        weight, all_scores = calibration or self.calibrate(ctx, model, data)
         members = self.member_forecasts(ctx, model, data, origin, steps)
         point = combine.combine(members, weight)
         return self._with_quantiles(ctx, point, all_scores, members, weight)
@@ -433,6 +449,44 @@ class ForecastTask(Task):
             results[name] = Evaluation(self.score(data, origin, fc), outputs=fc)
         return results
 
+    def backtest(
+        self, ctx: Context, model: Any, prepared: Prepared, windows: int, stride: int = 0
+    ) -> dict[str, Any]:
+        """Rolling-origin evaluation: ``windows`` forecasts of the test length, the last
+        from the test origin, each ``stride`` steps (default: the test length) before the
+        next; the model (weights and calibration fixed, no retraining) and every baseline
+        (refitted at each origin). Writes backtest.json, backtest.csv and
+        plots/backtest.png; windows before the end of validation overlap the data the
+        LSTM was trained or stopped on, and say so (``in_sample``)."""
+        from .backtests import backtest_origins, write_backtest
+
+        data: ForecastData = prepared.data
+        test_origin, steps = data.origins["test"]
+        origins = backtest_origins(test_origin, steps, windows, stride, data.lookback)
+        y = data.series.values
+        calibration = self.calibrate(ctx, model, data)
+        val_end = sum(data.origins["val"])
+        rows = []
+        for origin in origins:
+            fc = self.combined_forecast(ctx, model, data, origin, steps, calibration)
+            record = {
+                "origin": int(origin),
+                "time": data.series.labels()[origin],
+                "in_sample": bool(origin < val_end),
+                "model": self.score(data, origin, fc),
+                "baselines": {},
+            }
+            for name in ctx.options.baselines:
+                predicted = self.classical(
+                    ctx, name, y[:origin], steps, data.season, data.transform.log
+                )
+                if predicted is not None:
+                    record["baselines"][name] = point_metrics(
+                        y[origin : origin + steps], predicted, y[:origin], data.season
+                    )
+            rows.append(record)
+        return write_backtest(ctx, rows, self.primary_metric)
+
     # -- outputs --------------------------------------------------------------------
 
     def report(self, ctx: Context, model: Any, prepared: Prepared, results: Results) -> None:
@@ -467,8 +521,12 @@ class ForecastTask(Task):
         atomic.write_json(ctx.path("components.json"), {"weights": fc.weights, "test": members})
         atomic.write_json(
             ctx.path(FORECASTER_FILE),
-            {"weights": fc.weights, "widths": {f"{q:g}": w for q, w in fc.widths.items()}},
+            rundir.clean_json(
+                {"weights": fc.weights, "widths": {f"{q:g}": w for q, w in fc.widths.items()}}
+            ),
         )
+        if ctx.options.backtest_windows:
+            self.backtest(ctx, model, prepared, ctx.options.backtest_windows)
 
     predict_options = {
         "horizon": "steps to forecast past the end of the series (default task.horizon)",

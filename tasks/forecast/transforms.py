@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from .scoring import unit
+
 FREQ_SEASON = {
     "MS": 12,
     "ME": 12,
@@ -95,6 +97,7 @@ class SeriesTransform:
     first_diff: bool
     mean: float = 0.0
     std: float = 1.0
+    unit: float = 1.0  # values are divided by this first (a power of two; 1 unless huge)
 
     @property
     def offset(self) -> int:
@@ -102,7 +105,8 @@ class SeriesTransform:
         return self.seasonal_lag + int(self.first_diff)
 
     def level(self, y: np.ndarray) -> np.ndarray:
-        return np.log(y) if self.log else np.asarray(y, dtype=float)
+        y = np.asarray(y, dtype=float) / self.unit
+        return np.log(y) if self.log else y
 
     def unscaled(self, y: np.ndarray) -> np.ndarray:
         """Differenced values, NaN for the first ``offset`` points."""
@@ -141,7 +145,7 @@ class SeriesTransform:
             s.append(level)
             out.append(level)
         out = np.array(out)
-        return np.exp(out) if self.log else out
+        return (np.exp(out) if self.log else out) * self.unit
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -154,20 +158,24 @@ def fit_transform(
 
     Returns the transform and the statistics the decisions were based on.
     """
-    lam = guerrero_lambda(y_train, season)
+    scaled = np.asarray(y_train, dtype=float) / unit(y_train)  # decisions safe from overflow
+    lam = guerrero_lambda(scaled, season)
     use_log = (log == "on") or (log == "auto" and bool((y_train > 0).all()) and lam < 0.5)
     if log == "on" and (y_train <= 0).any():
         from seqsuite.errors import UserError
 
         raise UserError("task.log = 'on' needs strictly positive values; use 'off' or 'auto'")
-    s = np.log(y_train) if use_log else y_train
+    s = np.log(scaled) if use_log else scaled
     strength = seasonal_strength(s, season)
     if difference == "auto":
         seasonal = season > 1 and strength > 0.3
         difference = "seasonal" if seasonal else "first"
     seasonal_lag = season if difference in ("seasonal", "both") and season > 1 else 0
     transform = SeriesTransform(
-        log=use_log, seasonal_lag=seasonal_lag, first_diff=difference in ("first", "both")
+        log=use_log,
+        seasonal_lag=seasonal_lag,
+        first_diff=difference in ("first", "both"),
+        unit=unit(y_train),
     )
     transform.fit_scale(y_train)
     return transform, {"boxcox_lambda": lam, "seasonal_strength": strength}
