@@ -22,7 +22,15 @@ from seqsuite_tasks.forecast.transforms import (
 
 from .conftest import airpassengers
 
-FAST = ["--epochs", "2", "--set", "task.baselines=['naive','seasonal_naive']"]
+FAST = [
+    "--epochs",
+    "2",
+    "--set",
+    "task.baselines=['naive','seasonal_naive']",
+    "--set",
+    "task.combine=['theta']",
+]
+INTERVAL = {"coverage80", "msis", "wql"}
 
 
 @pytest.mark.parametrize("log", [False, True])
@@ -168,14 +176,26 @@ def test_forecast_run_end_to_end_then_predict_and_eval(cli, tmp_path):
     for name in ("forecast.csv", "plots/forecast.png", "plots/loss.png"):
         assert (run / name).exists(), name
     m = json.loads((run / "metrics.json").read_text())
-    assert set(m["test"]) == {"mae", "rmse", "smape", "mape", "mase"}
+    assert set(m["test"]) == {"mae", "rmse", "smape", "mape", "mase"} | INTERVAL
     assert set(m["baselines"]) == {"naive", "seasonal_naive"}
     assert all(set(b) == set(m["test"]) for b in m["baselines"].values())
     table = pd.read_csv(run / "forecast.csv")
-    assert (
-        list(table.columns) == ["time", "actual", "lstm", "naive", "seasonal_naive"]
-        and len(table) == 12
-    )
+    assert list(table.columns) == [
+        "time",
+        "actual",
+        "lstm",
+        "naive",
+        "seasonal_naive",
+        "lstm_q0.1",
+        "lstm_q0.5",
+        "lstm_q0.9",
+    ]
+    assert len(table) == 12
+    assert (table["lstm_q0.1"] <= table["lstm"]).all() and (
+        table["lstm"] <= table["lstm_q0.9"]
+    ).all()
+    weights = json.loads((run / "components.json").read_text())["weights"]
+    assert set(weights) == {"lstm", "theta"} and sum(weights.values()) == pytest.approx(1)
     assert table["time"].iloc[0] == "2009-01-01"
 
     (run / "forecast.csv").unlink()  # predict needs only the saved run state
@@ -190,6 +210,8 @@ def test_forecast_run_end_to_end_then_predict_and_eval(cli, tmp_path):
         "2010-05-01",
     ]
     assert all(np.isfinite(r["forecast"]) for r in rows)
+    assert all(r["q0.1"] <= r["forecast"] == r["q0.5"] <= r["q0.9"] for r in rows)
+    assert rows[-1]["q0.9"] - rows[-1]["q0.1"] > rows[0]["q0.9"] - rows[0]["q0.1"]
 
     evaluated = cli("eval", "r", "--json")
     assert evaluated.code == 0
@@ -213,3 +235,79 @@ def test_quick_preset_sits_under_the_users_settings(cli, tmp_path):
     config = tomllib.loads(Path("r/config.toml").read_text())
     assert config["train"]["patience"] == 10  # from the quick preset
     assert config["train"]["epochs"] == 2  # --epochs wins over the preset
+
+
+def test_combination_weights_favour_the_smaller_validation_error():
+    from seqsuite_tasks.forecast.combine import combine, weights
+
+    w = weights({"lstm": 1.0, "ets": 2.0, "theta": float("nan")}, power=2, shrink=0.0)
+    assert set(w) == {"lstm", "ets"} and w["lstm"] == pytest.approx(0.8)
+    shrunk = weights({"lstm": 1.0, "ets": 2.0}, power=2, shrink=1.0)
+    assert shrunk == {"lstm": 0.5, "ets": 0.5}
+    exact = weights({"lstm": 0.0, "ets": 2.0}, shrink=0.0)
+    assert exact["lstm"] == 1.0
+    combined = combine({"lstm": np.array([1.0, 1.0]), "ets": np.array([3.0, 5.0])}, w)
+    np.testing.assert_allclose(combined, [1.4, 1.8])
+
+
+def test_conformal_interval_covers_its_share_of_calibration_scores():
+    from seqsuite_tasks.forecast import intervals
+
+    scores = np.arange(1.0, 101.0)  # 1..100
+    assert intervals.half_width(scores, 0.8) == 81.0  # ceil(101 * 0.8) = 81st smallest
+    q = intervals.quantile_forecasts(np.zeros(4), scores, [0.1, 0.5, 0.9])
+    np.testing.assert_allclose(q[0.9], 81.0 * np.sqrt([1, 2, 3, 4]))
+    np.testing.assert_allclose(q[0.1], -q[0.9])
+    assert (q[0.5] == 0).all()
+    m = intervals.interval_metrics(np.array([0.0, 200.0, 0.0, 0.0]), q, scale=1.0)
+    assert m["coverage80"] == 0.75
+
+
+def test_mase_is_defined_for_a_constant_series_and_huge_values():
+    from seqsuite_tasks.forecast.scoring import point_metrics
+
+    flat = np.full(50, 7.0)
+    m = point_metrics(np.full(5, 7.0), np.full(5, 8.0), flat, season=12)
+    assert m["mase"] == pytest.approx(1 / 7)  # scale falls back to the mean level
+    huge = 1e307 * (1 + 0.01 * np.sin(np.arange(60)))
+    m = point_metrics(huge[50:], huge[50:] * 1.001, huge[:50], season=1)
+    assert np.isfinite(m["mase"]) and m["mase"] > 0 and np.isfinite(m["rmse"])
+
+
+@pytest.mark.parametrize("kind", ["constant", "huge"])
+def test_hostile_series_give_defined_mase_for_every_model(cli, tmp_path, kind):
+    t = np.arange(80)
+    values = np.full(80, 5.0) if kind == "constant" else 1e307 * (1 + 0.1 * np.sin(t / 2))
+    path = write_csv(tmp_path / "s.csv", values)
+    result = cli(
+        "run", "forecast", "--data", str(path), "--out", "r", "--set", "task.horizon=6", *FAST
+    )
+    assert result.code == 0, result.err
+    m = json.loads(Path("r/metrics.json").read_text())
+    scores = [m["test"]["mase"], *(b["mase"] for b in m["baselines"].values())]
+    assert all(isinstance(s, float) and np.isfinite(s) for s in scores), scores
+    if kind == "huge":
+        assert any(s > 0 for s in scores)
+
+
+def test_backtest_over_rolling_origins_from_run_and_cli(cli, tmp_path):
+    rng = np.random.default_rng(1)
+    t = np.arange(120)
+    path = write_csv(
+        tmp_path / "s.csv", 50 + 5 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 1, 120)
+    )
+    sets = ["--set", "task.horizon=6", "--set", "task.backtest_windows=3"]
+    result = cli("run", "forecast", "--data", str(path), "--out", "r", *sets, *FAST)
+    assert result.code == 0, result.err
+    record = json.loads(Path("r/backtest.json").read_text())
+    assert [w["origin"] for w in record["windows"]] == [102, 108, 114]
+    assert set(record["mean"]) == {"model", "naive", "seasonal_naive"}
+    assert Path("r/plots/backtest.png").exists()
+    again = cli("backtest", "r", "--windows", "4", "--stride", "2", "--json")
+    assert again.code == 0, again.err
+    windows = json.loads(again.out)["windows"]
+    assert [w["origin"] for w in windows] == [108, 110, 112, 114]
+    table = pd.read_csv("r/backtest.csv")
+    assert len(table) == 4 * 3 and set(table["model"]) == {"model", "naive", "seasonal_naive"}
+    too_many = cli("backtest", "r", "--windows", "500")
+    assert too_many.code == 2 and "at most" in too_many.err

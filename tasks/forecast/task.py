@@ -206,9 +206,9 @@ class ForecastTask(Task):
             return ArraySplit(
                 {
                     "x": history,
-                    "y": torch.from_numpy(y[origin : origin + steps].astype(np.float32)).view(
-                        1, -1
-                    ),
+                    "y": torch.from_numpy(
+                        (y[origin : origin + steps] / transform.unit).astype(np.float32)
+                    ).view(1, -1),
                 }
             )
 
