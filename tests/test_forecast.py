@@ -311,3 +311,22 @@ def test_backtest_over_rolling_origins_from_run_and_cli(cli, tmp_path):
     assert len(table) == 4 * 3 and set(table["model"]) == {"model", "naive", "seasonal_naive"}
     too_many = cli("backtest", "r", "--windows", "500")
     assert too_many.code == 2 and "at most" in too_many.err
+
+
+def test_window_split_gives_the_materialised_windows_batch_by_batch():
+    import torch
+
+    from seqsuite_tasks.forecast.window_split import window_split
+
+    z = np.arange(40, dtype=np.float32)
+    expected_x, expected_y = windows(z, start=3, end=35, lookback=5, horizon=4)
+    split = window_split(torch.from_numpy(z), 3, 35, 5, 4)
+    assert split.size == len(expected_x) and split.num_batches(8) == -(-len(expected_x) // 8)
+    batches = list(split.batches(8))
+    x = torch.cat([b["x"] for b in batches]).squeeze(-1).numpy()
+    y = torch.cat([b["y"] for b in batches]).numpy()
+    np.testing.assert_array_equal(x, expected_x)
+    np.testing.assert_array_equal(y, expected_y)
+    shuffled = list(split.batches(8, shuffle=True, generator=torch.Generator().manual_seed(0)))
+    index = torch.cat([b["index"] for b in shuffled])
+    assert sorted(index.tolist()) == list(range(split.size))

@@ -30,7 +30,8 @@ from . import combine, intervals
 from .report import forecast_plot, forecast_table
 from .scoring import mase_scale, point_metrics
 from .series import NAMED, Series, load_file, load_named
-from .transforms import SeriesTransform, detect_season, fit_transform, season_from_freq, windows
+from .transforms import SeriesTransform, detect_season, fit_transform, season_from_freq
+from .window_split import window_split as training_windows
 
 #: points of the series end saved with the run: what ``predict`` refits the classical
 #: members of the combination on
@@ -212,16 +213,13 @@ class ForecastTask(Task):
                 }
             )
 
-        def window_pairs(end: int) -> ArraySplit:
-            x, target = windows(z, transform.offset, max(end, 0), lookback, o.horizon)
-            return ArraySplit(
-                {"x": torch.from_numpy(x).unsqueeze(-1), "y": torch.from_numpy(target)}
-            )
+        series_z = torch.from_numpy(z)
+        offset = transform.offset
 
-        train = window_pairs(train_end)
+        train = training_windows(series_z, offset, max(train_end, 0), lookback, o.horizon)
         return Prepared(
             train=train,
-            refit_train=window_pairs(len(y) - test),
+            refit_train=training_windows(series_z, offset, len(y) - test, lookback, o.horizon),
             summary=f"{len(y)} points, {train.size} training windows, val {val} / test {test} steps",
             val=window_split(train_end, val),
             test=window_split(len(y) - test, test),
