@@ -17,7 +17,7 @@ def forecast_table(
     series: Series, origin: int, steps: int, forecasts: dict[str, np.ndarray]
 ) -> pd.DataFrame:
     """time, actual and one column per model over the test window."""
-    labels = series.labels()[origin : origin + steps]
+    labels = series.labels(origin, origin + steps)
     table = pd.DataFrame({"time": labels, "actual": series.values[origin : origin + steps]})
     for name, values in forecasts.items():
         table[name] = values

@@ -36,6 +36,9 @@ from .window_split import window_split as training_windows
 #: points of the series end saved with the run: what ``predict`` refits the classical
 #: members of the combination on
 HISTORY_KEPT = 5000
+#: classical models fit the last this many points of a longer history (ETS or SARIMA on
+#: millions of points would take hours; their parameters settle long before)
+CLASSICAL_POINTS = 5000
 #: files the report writes for ``predict``: combination weights and interval widths
 FORECASTER_FILE = "forecaster.json"
 
@@ -70,7 +73,8 @@ class ModelForecast:
 
 def history_state(series: Series, keep: int) -> dict[str, Any]:
     """The end of the series that ``predict`` forecasts from: values, time labels, frequency."""
-    labels = series.labels()[-keep:] if series.times is not None else None
+    first = max(0, len(series) - keep)
+    labels = series.labels(first) if series.times is not None else None
     return {
         "values": series.values[-keep:].tolist(),
         "times": labels,
@@ -313,6 +317,7 @@ class ForecastTask(Task):
     ) -> np.ndarray | None:
         """One classical forecast, or None (with a note) when it cannot be fitted."""
         method = classical.BASELINES[name]
+        history = history[-CLASSICAL_POINTS:]
         try:
             if name in classical.TAKES_LOG:
                 predicted = method(history, steps, season, log=log)
@@ -469,7 +474,7 @@ class ForecastTask(Task):
             fc = self.combined_forecast(ctx, model, data, origin, steps, calibration)
             record = {
                 "origin": int(origin),
-                "time": data.series.labels()[origin],
+                "time": data.series.labels(origin, origin + 1)[0],
                 "in_sample": bool(origin < val_end),
                 "model": self.score(data, origin, fc),
                 "baselines": {},
