@@ -87,11 +87,8 @@ def main() -> None:
             values = values[: -args.drop * row.h]
         results[row.name] = peer_forecasts(values[: -row.h], int(row.m), int(row.h))
         args.out.write_text(json.dumps(results))
-        print(
-            row.name,
-            flush=True,
-            *[{k: round(v.get("seconds", -1), 2) for k, v in results[row.name].items()}],
-        )
+        times = {k: round(v.get("seconds", -1), 2) for k, v in results[row.name].items()}
+        print(row.name, times, flush=True)
 
 
 if __name__ == "__main__":
