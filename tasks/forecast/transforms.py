@@ -36,7 +36,13 @@ def season_from_freq(freq: str | None) -> int | None:
     """Calendar period of a pandas frequency alias (``MS`` -> 12), or None if unknown."""
     if not freq:
         return None
-    base = freq.split("-")[0].lstrip("0123456789")
+    head = freq.split("-")[0]
+    base = head.lstrip("0123456789")
+    count = int(head[: len(head) - len(base)] or 1)
+    if base in ("min", "T") and 1440 % count == 0:
+        return 1440 // count  # a day of minutes: 30min -> 48
+    if base in ("h", "H") and 24 % count == 0:
+        return 24 // count
     if base in ("YS", "Y", "YE", "A", "AS", "BYS", "BA"):
         return 1
     if base.startswith("Q"):
