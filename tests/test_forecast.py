@@ -30,7 +30,7 @@ FAST = [
     "--set",
     "task.combine=['theta']",
 ]
-INTERVAL = {"coverage80", "msis", "wql"}
+INTERVAL = {"coverage80", "msis", "wql", "rel_mase"}
 
 
 @pytest.mark.parametrize("log", [False, True])
@@ -316,14 +316,14 @@ def test_backtest_over_rolling_origins_from_run_and_cli(cli, tmp_path):
 def test_window_split_gives_the_materialised_windows_batch_by_batch():
     import torch
 
-    from seqsuite_tasks.forecast.window_split import window_split
-
     z = np.arange(40, dtype=np.float32)
     expected_x, expected_y = windows(z, start=3, end=35, lookback=5, horizon=4)
-    split = window_split(torch.from_numpy(z), 3, 35, 5, 4)
+    from seqsuite_tasks.forecast.window_split import WindowSplit
+
+    split = WindowSplit(torch.from_numpy(z)[:, None], torch.arange(8, 32), 5, 4)
     assert split.size == len(expected_x) and split.num_batches(8) == -(-len(expected_x) // 8)
     batches = list(split.batches(8))
-    x = torch.cat([b["x"] for b in batches]).squeeze(-1).numpy()
+    x = torch.cat([b["x"] for b in batches]).squeeze(-1).numpy()  # (windows, lookback)
     y = torch.cat([b["y"] for b in batches]).numpy()
     np.testing.assert_array_equal(x, expected_x)
     np.testing.assert_array_equal(y, expected_y)
