@@ -50,9 +50,9 @@ BENCH_PYTHON = "/work/benchenv-forecast/bin/python"
 PEERS = ("AutoETS", "AutoARIMA", "AutoTheta")
 
 
-def run_seqsuite(csv: Path, h: int, sets: list[str]) -> tuple[dict, float]:
+def run_seqsuite(csv: Path, h: int, sets: list[str], keep: Path | None) -> tuple[dict, float]:
     """seqsuite's forecast of the last ``h`` points of ``csv``: forecast.csv's columns and
-    the wall time of the whole run."""
+    the wall time of the whole run (the run directory kept under ``keep`` if given)."""
     with tempfile.TemporaryDirectory() as root:
         started = time.perf_counter()
         result = seqsuite.run(
@@ -61,6 +61,7 @@ def run_seqsuite(csv: Path, h: int, sets: list[str]) -> tuple[dict, float]:
             sets=[f"task.horizon={h}", *sets],
             quiet=True,
             runs_root=root,
+            out=keep / csv.stem if keep else None,
         )
         seconds = time.perf_counter() - started
         table = pd.read_csv(result.run_dir / "forecast.csv")
@@ -97,6 +98,7 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", default=None)
     parser.add_argument("--set", dest="sets", action="append", default=[])
     parser.add_argument("--bench-python", default=BENCH_PYTHON)
+    parser.add_argument("--keep", type=Path, default=None, help="keep run directories here")
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
     import torch
@@ -117,7 +119,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as folder:
             csv = Path(folder) / f"{row.name}.csv"
             frame.to_csv(csv, index=False)
-            ours, wall = run_seqsuite(csv, int(row.h), args.sets)
+            ours, wall = run_seqsuite(csv, int(row.h), args.sets, args.keep)
         seconds["seqsuite"].append(wall)
         actual = ours["actual"]
         base = np.mean(np.abs(actual - np.asarray(peers[row.name]["seasonal_naive"]["forecast"])))

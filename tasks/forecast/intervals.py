@@ -15,12 +15,6 @@ import math
 import numpy as np
 
 
-def scores(actual: np.ndarray, predicted: np.ndarray) -> np.ndarray:
-    """Absolute errors over ``sqrt(lead)`` (lead 1 for the first forecast step)."""
-    lead = np.arange(1, len(actual) + 1)
-    return np.abs(np.asarray(actual, float) - np.asarray(predicted, float)) / np.sqrt(lead)
-
-
 def half_width(all_scores: np.ndarray, level: float) -> float:
     """The conformal quantile of the scores for a central interval of ``level`` (0..1):
     the ``ceil((n + 1) level) / n`` empirical quantile (the largest score beyond that)."""

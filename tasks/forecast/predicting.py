@@ -40,6 +40,7 @@ class ModelForecast:
     widths: dict[float, float]  # quantile -> calibrated half-width score (see intervals)
     members: dict[str, np.ndarray] = field(default_factory=dict)
     weights: dict[str, float] = field(default_factory=dict)
+    calibration: Any = None  # the Calibration its quantiles came from
 
 
 @torch.no_grad()
@@ -121,9 +122,22 @@ def member_forecasts(
     return out
 
 
+@dataclass
+class Calibration:
+    """A model's validation errors (actual - forecast) and the lead time of each (1 = the
+    first step after its origin): what its intervals are calibrated on."""
+
+    errors: np.ndarray
+    leads: np.ndarray
+
+    @property
+    def scores(self) -> np.ndarray:
+        return np.abs(self.errors) / np.sqrt(self.leads)
+
+
 def calibrate(
     ctx: Context, model: Any, data: ForecastData, item: SeriesData
-) -> tuple[dict[str, float], np.ndarray]:
+) -> tuple[dict[str, float], Calibration]:
     """The combination's weights and its calibration scores for one series, from
     forecasts of its validation window (see :mod:`.combine`, :mod:`.intervals`)."""
     y = item.series.values
@@ -139,23 +153,21 @@ def calibrate(
         for n in names
     }
     weight = combine.weights(errors)
-    all_scores = np.concatenate(
-        [
-            intervals.scores(a, combine.combine(f, weight))
-            for a, f in zip(actual, per_origin, strict=True)
-        ]
+    errors = [a - combine.combine(f, weight) for a, f in zip(actual, per_origin, strict=True)]
+    return weight, Calibration(
+        np.concatenate(errors), np.concatenate([np.arange(1, len(e) + 1) for e in errors])
     )
-    return weight, all_scores
 
 
 def with_quantiles(
     quantiles: list[float],
     point: np.ndarray,
-    all_scores: np.ndarray,
+    calibration: Calibration,
     members: dict[str, np.ndarray] | None = None,
     weight: dict[str, float] | None = None,
 ) -> ModelForecast:
     """A point forecast with its conformal quantiles."""
+    all_scores = calibration.scores
     widths = {q: intervals.half_width(all_scores, abs(2 * q - 1)) for q in quantiles}
     return ModelForecast(
         point=point,
@@ -163,6 +175,7 @@ def with_quantiles(
         widths=widths,
         members=members or {},
         weights=weight or {},
+        calibration=calibration,
     )
 
 
@@ -173,14 +186,14 @@ def combined_forecast(
     item: SeriesData,
     origin: int,
     steps: int,
-    calibration: tuple[dict[str, float], np.ndarray] | None = None,
+    calibration: tuple[dict[str, float], Calibration] | None = None,
 ) -> ModelForecast:
     """The reported forecast of one series from ``origin``: the LSTM and the classical
     members weighted by their validation errors, with calibrated quantiles."""
-    weight, all_scores = calibration or calibrate(ctx, model, data, item)
+    weight, errors = calibration or calibrate(ctx, model, data, item)
     members = member_forecasts(ctx, model, data, item, origin, steps)
     point = combine.combine(members, weight)
-    return with_quantiles(ctx.options.quantiles, point, all_scores, members, weight)
+    return with_quantiles(ctx.options.quantiles, point, errors, members, weight)
 
 
 def score(item: SeriesData, season: int, origin: int, fc: ModelForecast) -> dict[str, float]:

@@ -42,6 +42,7 @@ from .data import (
 from .features import calendar_kinds
 from .panel import Panel, load_panel
 from .predicting import (
+    Calibration,
     ModelForecast,
     aggregate,
     calibrate,
@@ -397,15 +398,14 @@ class ForecastTask(Task):
         if predicted is None:
             return None
         val_end = sum(item.origins["val"])
-        all_scores = []
+        errors, leads = [np.zeros(0)], [np.zeros(0)]
         for start in item.calibration_origins():
             val_fc = classical_forecast(ctx, name, y[:start], val_end - start, data.season, log)
             if val_fc is not None:
-                all_scores.append(
-                    np.abs(y[start:val_end] - val_fc) / np.sqrt(np.arange(1, len(val_fc) + 1))
-                )
-        scores = np.concatenate(all_scores) if all_scores else np.array([])
-        return with_quantiles(ctx.options.quantiles, predicted, scores)
+                errors.append(y[start:val_end] - val_fc)
+                leads.append(np.arange(1, len(val_fc) + 1))
+        calibration = Calibration(np.concatenate(errors), np.concatenate(leads))
+        return with_quantiles(ctx.options.quantiles, predicted, calibration)
 
     def backtest(
         self, ctx: Context, model: Any, prepared: Prepared, windows: int, stride: int = 0
@@ -473,6 +473,10 @@ class ForecastTask(Task):
             y = item.series.values
             components[item.name] = {
                 "weights": fc.weights,
+                "calibration": {
+                    "errors": fc.calibration.errors.tolist(),
+                    "leads": fc.calibration.leads.tolist(),
+                },
                 "test": {
                     name: point_metrics(y[origin : origin + steps], values, y[:origin], data.season)
                     for name, values in fc.members.items()
