@@ -330,3 +330,93 @@ def test_window_split_gives_the_materialised_windows_batch_by_batch():
     shuffled = list(split.batches(8, shuffle=True, generator=torch.Generator().manual_seed(0)))
     index = torch.cat([b["index"] for b in shuffled])
     assert sorted(index.tolist()) == list(range(split.size))
+
+
+def panel_frame(series: int = 3, points: int = 60) -> pd.DataFrame:
+    """Long format: id, month, value (a season and a level per series), a covariate."""
+    rng = np.random.default_rng(2)
+    t = np.arange(points)
+    rows = []
+    for k in range(series):
+        temp = 10 + 5 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 0.5, points)
+        value = (
+            (k + 1) * 100 + 10 * np.sin(2 * np.pi * t / 12) + 2 * temp + rng.normal(0, 1, points)
+        )
+        months = pd.date_range("2015-01-01", periods=points, freq="MS").strftime("%Y-%m-%d")
+        rows.append(pd.DataFrame({"id": f"s{k}", "month": months, "value": value, "temp": temp}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def test_long_panel_with_covariates_trains_one_global_model(cli, tmp_path):
+    path = tmp_path / "long.csv"
+    panel_frame().to_csv(path, index=False)
+    sets = ["--set", "task.id_column=id", "--set", "task.covariates=['temp']"]
+    sets += ["--set", "task.calendar=true", "--set", "task.horizon=6"]
+    result = cli("run", "forecast", "--data", str(path), "--out", "r", *sets, *FAST)
+    assert result.code == 0, result.err
+    m = json.loads(Path("r/metrics.json").read_text())
+    assert m["data"]["series"] == 3 and np.isfinite(m["test"]["rel_mase"])
+    state = json.loads(Path("r/task_state.json").read_text())
+    assert state["spec"]["features"] == 1 + 1 + 2  # value, temp, month sin/cos
+    assert [s["name"] for s in state["state"]["series"]] == ["s0", "s1", "s2"]
+    table = pd.read_csv("r/forecast.csv")
+    assert list(table["series"].unique()) == ["s0", "s1", "s2"] and len(table) == 18
+    per_series = pd.read_csv("r/series_metrics.csv")
+    assert list(per_series["series"]) == ["s0", "s1", "s2"]
+    rows = json.loads(cli("predict", "r", "--option", "horizon=3", "--json").out)
+    assert [r["series"] for r in rows] == ["s0"] * 3 + ["s1"] * 3 + ["s2"] * 3
+    assert rows[0]["time"] == "2020-01-01"
+    assert all(r["q0.1"] <= r["forecast"] <= r["q0.9"] for r in rows)
+    levels = [np.mean([r["forecast"] for r in rows if r["series"] == s]) for s in ("s0", "s2")]
+    assert levels[1] > levels[0] + 100  # per-series scaling keeps each series' level
+    one = cli("predict", "r", "--option", "horizon=2", "--option", "series=s1", "--json")
+    assert one.code == 0, one.err
+    assert [r["series"] for r in json.loads(one.out)] == ["s1", "s1"]
+    unknown = cli("predict", "r", "--option", "series=s9")
+    assert unknown.code == 2 and "s9" in unknown.err
+
+
+def test_wide_panel_takes_every_numeric_column_as_a_series(cli, tmp_path):
+    long = panel_frame(series=2)
+    wide = long.pivot(index="month", columns="id", values="value").reset_index()
+    path = tmp_path / "wide.csv"
+    wide.to_csv(path, index=False)
+    result = cli(
+        "run", "forecast", "--data", str(path), "--out", "r", "--set", "task.horizon=6", *FAST
+    )
+    assert result.code == 0, result.err
+    assert json.loads(Path("r/metrics.json").read_text())["data"]["series"] == 2
+    chosen = cli(
+        "run",
+        "forecast",
+        "--data",
+        str(path),
+        "--out",
+        "r2",
+        "--set",
+        "task.horizon=6",
+        "--set",
+        "task.columns=['s1']",
+        *FAST,
+    )
+    assert chosen.code == 0, chosen.err
+    assert pd.read_csv("r2/forecast.csv").shape[0] == 6  # one series: no series column
+
+
+def test_panel_errors_name_the_option(cli, tmp_path):
+    path = tmp_path / "long.csv"
+    panel_frame().to_csv(path, index=False)
+    bad_id = cli("run", "forecast", "--data", str(path), "--set", "task.id_column=idd", *FAST)
+    assert bad_id.code == 2 and "task.id_column" in bad_id.err and "'id'" in bad_id.err
+    bad_cov = cli(
+        "run",
+        "forecast",
+        "--data",
+        str(path),
+        "--set",
+        "task.id_column=id",
+        "--set",
+        "task.covariates=['tmp']",
+        *FAST,
+    )
+    assert bad_cov.code == 2 and "task.covariates" in bad_cov.err
