@@ -132,7 +132,7 @@ def _assemble(
         if time_col is not None:
             times = _times(part[time_col], path, time_col)
             if times.duplicated().any():
-                row = int(np.flatnonzero(times.duplicated().to_numpy())[0])
+                row = int(np.flatnonzero(np.asarray(times.duplicated()))[0])
                 raise UserError(
                     f"{path}: time column {time_col!r}: duplicate time {part[time_col].iloc[row]!r}"
                     + (f" in series {name!r}" if len(parts) > 1 else f", data row {row + 1}")

@@ -206,11 +206,11 @@ class ForecastTask(Task):
             except UserError as err:
                 if len(panel) == 1:
                     raise
-                skipped.append(f"{series.name}: {err}")
+                skipped.append(str(err))
         if not items:
             raise UserError(f"no series long enough to forecast; first: {skipped[0]}")
         for note in skipped[:5]:
-            ctx.console.print(f"[yellow]skipped {note}[/]")
+            ctx.console.print(f"[yellow]skipped: {note}[/]")
         data = ForecastData(
             items=items,
             season=int(season),
