@@ -6,7 +6,8 @@
   full file system, a path under ``/proc``), ``UnicodeError``, ``MemoryError``,
   ``RecursionError`` (absurdly nested input) and ``OverflowError`` (a number too large)
   -> exit 2 and one line naming the path or the kind of problem. No traceback.
-- Click's usage errors -> their message and code; Ctrl-C -> 130.
+- Typer's usage errors (a missing argument, a value of the wrong type) -> their message
+  and code 2; Ctrl-C -> 130.
 - Anything else is a bug: exit 1 with its traceback, never hidden.
 """
 
@@ -18,7 +19,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-import click
+import typer
 
 from .errors import UserError
 
@@ -52,17 +53,25 @@ def call(command: Callable[[], Any]) -> int:
         code = command()
     except UserError as err:
         return _fail(str(err))
-    except click.exceptions.Exit as err:
+    except typer.Exit as err:
         return err.exit_code
-    except click.ClickException as err:
-        err.show()
-        return err.exit_code
-    except (KeyboardInterrupt, click.exceptions.Abort):
+    except typer.TyperException as err:  # usage errors: a missing argument, a bad value
+        _fail(usage_line(err))
+        return getattr(err, "exit_code", 2)
+    except (KeyboardInterrupt, typer.Abort):
         print("interrupted", file=sys.stderr)
         return 130
     except ENVIRONMENT_ERRORS as err:
         return _fail(describe(err))
     return code if isinstance(code, int) else 0
+
+
+def usage_line(err: Exception) -> str:
+    """A usage error as one line that says where help is."""
+    message = err.format_message() if hasattr(err, "format_message") else str(err)
+    ctx = getattr(err, "ctx", None)
+    where = f" (see {ctx.command_path} --help)" if ctx is not None else ""
+    return f"{message}{where}"
 
 
 def _fail(message: str) -> int:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +60,18 @@ def load(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str
             f"{path}: checksum does not match {_digest_file(path).name}: the file is torn or was changed"
         )
     try:
-        return torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():  # torch's notes on a foreign file would be extra lines
+            warnings.simplefilter("ignore")
+            return torch.load(io.BytesIO(data), map_location=map_location, weights_only=True)
     except Exception as err:  # noqa: BLE001 - any failure means the file is unusable
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise UserError(f"{path}: not a valid seqsuite checkpoint ({first})") from None
+        raise UserError(f"{path}: not a valid seqsuite checkpoint ({_why(err)})") from None
+
+
+def _why(err: Exception) -> str:
+    """Why a checkpoint was refused, in seqsuite's words: torch's own message suggests
+    loading with ``weights_only=False``, which would run the code a crafted file holds."""
+    text = str(err)
+    if "weights_only" in text or "Unsupported global" in text or "Unpickler" in text:
+        return "it holds objects other than tensors and plain values, which seqsuite never loads"
+    first = text.strip().splitlines()[0] if text.strip() else type(err).__name__
+    return first[:200]

@@ -10,7 +10,7 @@ import json
 import shlex
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -447,8 +447,29 @@ def _spread_backbones(argv: list[str]) -> list[str]:
     return out
 
 
+def command() -> Any:
+    """The click command behind ``app``, its help showing no Python type names: ``--help``
+    is a flag, and an argument's metavar (``RUN_DIR``, ``TASK``) already says what it is."""
+    group = typer.main.get_command(app)
+    for each in [group, *group.commands.values()]:
+        option = each.get_help_option(typer.Context(each))
+        if option is not None:
+            option.metavar = ""
+        for param in each.params:
+            if param.param_type_name == "argument":
+                param.display_type_rich = _no_type
+    return group
+
+
+def _no_type(ctx: Any) -> None:
+    return None
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: maps errors to exit codes (see :mod:`seqsuite.boundary`)."""
     argv = _spread_backbones(list(sys.argv[1:] if argv is None else argv))
     _ARGV[:] = argv
-    sys.exit(boundary.call(lambda: app(args=argv, prog_name="seqsuite", standalone_mode=False)))
+    group = command()
+    sys.exit(
+        boundary.call(lambda: group.main(args=argv, prog_name="seqsuite", standalone_mode=False))
+    )

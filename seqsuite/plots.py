@@ -1,8 +1,23 @@
-"""Figures: matplotlib without a display, saved atomically as PNG."""
+"""Figures every task draws the same way: matplotlib without a display, saved atomically as PNG.
+
+The house style, in one place, so that every plot reads the same:
+
+- the legend never covers data: in the emptiest corner (:func:`legend`), or outside the
+  axes when there are many lines (``outside=True``);
+- plain tick labels: ``0.9``, not ``9x10^-1``; no offset such as ``+1.741`` (:func:`plain_ticks`);
+- markers when a line has few points, so a one-row history is a dot, not nothing
+  (:func:`marker`);
+- one y-axis per panel: two quantities with their own scales get two panels, never twin
+  axes (which make two different curves look alike);
+- colour bars on images (:func:`image`); log axes where values span decades
+  (:func:`log_if_decades`); axis labels always.
+"""
 
 from __future__ import annotations
 
 import io
+import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +25,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib import ticker  # noqa: E402
 
 from . import atomic  # noqa: E402
+
+#: a line with at most this many points also gets a marker at each point
+FEW_POINTS = 30
 
 
 def save(fig: Any, path: str | Path) -> None:
@@ -21,26 +40,93 @@ def save(fig: Any, path: str | Path) -> None:
     atomic.write_bytes(path, buffer.getvalue())
 
 
-def loss_plot(
-    history: list[dict[str, Any]], key: str, path: str | Path, best_epoch: int = 0
-) -> None:
-    """Training loss per epoch, with the validation criterion on a second axis."""
-    epochs = [h["epoch"] for h in history]
-    fig, ax = plt.subplots(figsize=(7, 4))
-    ax.plot(epochs, [h["train_loss"] for h in history], color="tab:blue", label="train loss")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("train loss", color="tab:blue")
-    if all(h["train_loss"] > 0 for h in history):
-        ax.set_yscale("log")
-    if key != "train_loss" and all(key in h for h in history):
-        ax2 = ax.twinx()
-        ax2.plot(epochs, [h[key] for h in history], color="tab:orange", label=key)
-        ax2.set_ylabel(key, color="tab:orange")
-    if best_epoch:
-        ax.axvline(best_epoch, color="grey", linestyle=":", label=f"best epoch {best_epoch}")
-    ax.set_title("training")
+def marker(points: int) -> str | None:
+    """A marker for short lines (a single point would otherwise not show)."""
+    return "o" if points <= FEW_POINTS else None
+
+
+def _plain(value: float, _position: Any = None) -> str:
+    if value == 0 or not math.isfinite(value):
+        return "0" if value == 0 else ""
+    magnitude = abs(value)
+    if 1e-3 <= magnitude < 1e6:
+        return f"{value:.6g}"
+    return f"{value:.2g}"
+
+
+def plain_ticks(ax: Any) -> None:
+    """Tick labels as plain numbers on both axes, linear or log, with no offset."""
+    for axis in (ax.xaxis, ax.yaxis):
+        if axis.get_scale() == "log":
+            axis.set_major_formatter(ticker.FuncFormatter(_plain))
+            axis.set_minor_formatter(ticker.NullFormatter())
+        elif axis.get_scale() == "linear" and isinstance(
+            axis.get_major_formatter(), ticker.ScalarFormatter
+        ):
+            axis.get_major_formatter().set_useOffset(False)
+            axis.get_major_formatter().set_scientific(False)
+
+
+def log_if_decades(ax: Any, values: Sequence[float], axis: str = "y", ratio: float = 30.0) -> bool:
+    """Use a log scale on ``axis`` when the positive ``values`` span more than ``ratio``."""
+    positive = [v for v in values if v is not None and math.isfinite(v)]
+    if not positive or min(positive) <= 0 or max(positive) / min(positive) <= ratio:
+        return False
+    (ax.set_xscale if axis == "x" else ax.set_yscale)("log")
+    return True
+
+
+def legend(ax: Any, outside: bool = False, **options: Any) -> None:
+    """The legend in the emptiest corner, or to the right of the axes (``outside``)."""
+    if not ax.get_legend_handles_labels()[0]:
+        return
+    if outside:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small", **options)
+    else:
+        ax.legend(loc="best", fontsize="small", framealpha=0.9, **options)
+
+
+def finish_axes(ax: Any, xlabel: str, ylabel: str, title: str = "") -> None:
+    """Labels, a light grid and plain ticks: what every panel gets."""
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
     ax.grid(alpha=0.3)
-    fig.legend(loc="upper right", fontsize="small")
+    plain_ticks(ax)
+
+
+def image(fig: Any, ax: Any, data: Any, label: str, **options: Any) -> Any:
+    """``imshow`` with a colour bar saying what the colours mean."""
+    shown = ax.imshow(data, **{"aspect": "auto", "origin": "lower", **options})
+    bar = fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.02)
+    bar.set_label(label)
+    return shown
+
+
+def loss_plot(
+    history: list[dict[str, Any]], key: str, path: str | Path, best_epoch: float = 0
+) -> None:
+    """Two panels, each with its own y-axis: the training loss, and the validation
+    criterion that chose the best epoch (marked in both)."""
+    epochs = [h["epoch"] for h in history]
+    panels = 2 if key != "train_loss" and all(key in h for h in history) else 1
+    fig, axes = plt.subplots(1, panels, figsize=(5.5 * panels, 3.8), squeeze=False)
+    series = [("train_loss", "train loss", "tab:blue")]
+    if panels == 2:
+        series.append((key, key.replace("_", " "), "tab:orange"))
+    for ax, (name, label, color) in zip(axes[0], series, strict=True):
+        values = [h[name] for h in history]
+        ax.plot(epochs, values, color=color, marker=marker(len(values)), label=label)
+        log_if_decades(ax, values)
+        if best_epoch:
+            ax.axvline(best_epoch, color="grey", linestyle=":", label=f"best epoch {best_epoch:g}")
+        finish_axes(ax, "epoch", label)
+        if all(float(e).is_integer() for e in epochs):
+            ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
+        legend(ax)
+    fig.suptitle("training")
+    fig.tight_layout()
     save(fig, path)
 
 
@@ -51,8 +137,18 @@ def confusion_plot(matrix: Any, classes: list[str], path: str | Path, title: str
     matrix = np.asarray(matrix)
     shares = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
     size = max(4.0, 0.9 * len(classes) + 2)
-    fig, ax = plt.subplots(figsize=(size, size * 0.85))
-    ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    fig, ax = plt.subplots(figsize=(size + 1.2, size * 0.85))
+    image(
+        fig,
+        ax,
+        shares,
+        "share of the true class",
+        cmap="Blues",
+        vmin=0,
+        vmax=1,
+        origin="upper",
+        aspect="equal",
+    )
     ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
     ax.set_yticks(range(len(classes)), classes)
     ax.set_xlabel("predicted")

@@ -55,6 +55,8 @@ def claim_out_dir(out: str | Path, config: dict[str, Any]) -> str:
     unfinished, with a checkpoint) or ``"finished"`` (the same run, done). A folder
     holding a different run, or other files, is refused."""
     out = Path(out)
+    if out.is_symlink():
+        raise UserError(f"--out {out}: is a symbolic link; give the run directory's own path")
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out}: exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import UserError
+from .input_files import regular_file, text_encoding
 
 READERS = {
     ".csv": "csv",
@@ -34,6 +35,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise UserError(f"{path}: file not found")
     if path.is_dir():
         raise UserError(f"{path}: is a folder; expected a file ({', '.join(sorted(READERS))})")
+    regular_file(path)
     kind = READERS.get(path.suffix.lower())
     if kind is None:
         raise UserError(
@@ -45,17 +47,18 @@ def read_table(path: str | Path) -> pd.DataFrame:
     if kind != "parquet":
         with path.open("rb") as handle:
             head = handle.read(8192)
-        if b"\x00" in head:
+        encoding = text_encoding(head)
+        if encoding is None and b"\x00" in head:
             raise UserError(f"{path}: looks like a binary file, expected {kind.upper()} text")
     try:
         if kind == "csv":
-            frame = pd.read_csv(path, sep=_delimiter(path))
+            frame = pd.read_csv(path, sep=_delimiter(path), encoding=encoding)
         elif kind == "tsv":
-            frame = pd.read_csv(path, sep="\t")
+            frame = pd.read_csv(path, sep="\t", encoding=encoding)
         elif kind == "json":
             frame = _read_json(path)
         elif kind == "jsonl":
-            frame = pd.read_json(path, lines=True)
+            frame = pd.read_json(path, lines=True, encoding=encoding)
         else:
             frame = pd.read_parquet(path)
     except UserError:

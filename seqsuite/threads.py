@@ -161,19 +161,16 @@ class Rebalance:
 
 @contextlib.contextmanager
 def threads_for(requested: int, step_flops: float):
-    """Set PyTorch's threads for a training run and hold a claim on them; yields the
-    :class:`ThreadPlan` and a :class:`Rebalance` callback (None when the user fixed the
-    count: their choice is never changed)."""
+    """Set PyTorch's threads for a training run and hold a claim on them (so other runs
+    count them); yields the :class:`ThreadPlan` and a :class:`Rebalance` callback, which is
+    None when the user fixed the count: their choice is never changed."""
     chosen = plan(requested, step_flops)
-    if chosen.source != "auto":
-        torch.set_num_threads(chosen.threads)
-        yield chosen, None
-        return
     before = torch.get_num_threads()
     with Claim(chosen.wanted, chosen.cpus) as claim:
-        chosen.threads = claim.share()
+        if chosen.source == "auto":
+            chosen.threads = claim.share()
         torch.set_num_threads(chosen.threads)
         try:
-            yield chosen, Rebalance(claim, chosen)
+            yield chosen, Rebalance(claim, chosen) if chosen.source == "auto" else None
         finally:
             torch.set_num_threads(before)

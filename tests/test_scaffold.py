@@ -109,3 +109,22 @@ def test_refuses_a_non_empty_folder(tmp_path):
     with pytest.raises(UserError, match="not empty"):
         new_task("ok", tmp_path / "x")
     assert Path(tmp_path / "x" / "keep.txt").read_text() == "mine"
+
+
+def test_printed_next_steps_work_as_printed(cli, tmp_path):
+    """The printed commands name the interpreter that runs seqsuite, so they work even when
+    its virtual environment is not activated; the install resolves (pip --dry-run)."""
+    import shlex
+
+    result = cli("new-task", "waves", "--dir", str(tmp_path / "plugin"))
+    assert result.code == 0, result.err
+    install, run = [shlex.split(line) for line in result.out.splitlines()[1:3]]
+    assert install[:5] == [sys.executable, "-m", "pip", "install", "-e"]
+    assert run == [sys.executable, "-m", "seqsuite", "run", "waves"]
+    dry = subprocess.run(
+        [*install, "--dry-run", "--no-build-isolation", "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert dry.returncode == 0, dry.stderr

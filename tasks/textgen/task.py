@@ -154,6 +154,26 @@ class TextgenTask(Task):
             data=vocab,
         )
 
+    def prepare_eval(self, ctx: Context) -> Prepared:
+        """``eval --data FILE``: the whole file as the test stream, read with the run's
+        vocabulary (unknown tokens count as ``<unk>``); nothing is split or refitted."""
+        text, name = corpus.load_path(ctx.config.run.data)
+        vocab = Vocabulary.from_dict(ctx.state["vocab"])
+        ids = torch.tensor(vocab.encode(text), dtype=torch.long)
+        if len(ids) < 2:
+            raise UserError(f"{ctx.config.run.data}: too little text to score (needs 2 tokens)")
+        stream = StreamSplit(ids, ctx.options.bptt)
+        return Prepared(
+            train=stream,
+            val=stream,
+            test=stream,
+            spec={"vocab_size": len(vocab), "level": ctx.options.level},
+            state=ctx.state,
+            dataset=name,
+            data=vocab,
+            info={"tokens": len(ids), "unknown_tokens": int((ids == 1).sum())},
+        )
+
     # -- model ----------------------------------------------------------------------
 
     def _embedding_dim(self, ctx: Context) -> int:

@@ -1,0 +1,64 @@
+"""Opening the user's files safely, before any reader touches them.
+
+A path given as data must lead to a regular file (or, where a task reads folders, a
+folder): a FIFO would block a reader forever and a device such as ``/dev/zero`` never
+ends, so both are refused with one line, also when reached through a link. Text is
+decoded with its byte-order mark honoured (UTF-8, UTF-16, UTF-32), so a UTF-16 file is
+read as the text it is, not called binary.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import stat
+from pathlib import Path
+
+from .errors import UserError
+
+BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def regular_file(path: str | Path, what: str = "file") -> Path:
+    """``path`` if it is (or links to) a regular file; otherwise one clear line."""
+    path = Path(path)
+    try:
+        info = os.stat(path)  # follows links: a link to /dev/zero is a device
+    except FileNotFoundError:
+        raise UserError(f"{path}: {what} not found") from None
+    except OSError as err:
+        raise UserError(f"{path}: cannot open ({err.strerror})") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise UserError(f"{path}: is a folder; expected a {what}")
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a FIFO (named pipe)" if stat.S_ISFIFO(info.st_mode) else "a device or socket"
+        raise UserError(f"{path}: is {kind}, not a regular file; give a file that holds the data")
+    return path
+
+
+def text_encoding(head: bytes) -> str | None:
+    """The encoding a byte-order mark announces, or None (then UTF-8 is expected)."""
+    for bom, name in BOMS:
+        if head.startswith(bom):
+            return name
+    return None
+
+
+def decode_text(data: bytes, path: str | Path) -> str:
+    """Bytes of a text file as text: BOM-announced UTF-16/32, else UTF-8; binary refused."""
+    encoding = text_encoding(data[:4])
+    if encoding is None and b"\x00" in data[:8192]:
+        raise UserError(f"{path}: looks like a binary file, expected UTF-8 text")
+    try:
+        return data.decode(encoding or "utf-8")
+    except UnicodeDecodeError as err:
+        raise UserError(
+            f"{path}: not valid {encoding or 'UTF-8'} (byte {err.start}: "
+            f"{data[err.start : err.start + 1]!r}); convert it, e.g. iconv -f latin1 -t utf-8"
+        ) from None

@@ -1,0 +1,6 @@
+"""A plugin whose import never finishes."""
+
+import time
+
+while True:
+    time.sleep(1)

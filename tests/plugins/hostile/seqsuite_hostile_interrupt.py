@@ -1,0 +1,3 @@
+"""A plugin that raises KeyboardInterrupt while it is imported."""
+
+raise KeyboardInterrupt
