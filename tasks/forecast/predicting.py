@@ -168,7 +168,10 @@ def with_quantiles(
 ) -> ModelForecast:
     """A point forecast with its conformal quantiles."""
     all_scores = calibration.scores
-    widths = {q: intervals.half_width(all_scores, abs(2 * q - 1)) for q in quantiles}
+    widths = {
+        q: intervals.half_width(all_scores, intervals.level_of(q)) if q != 0.5 else 0.0
+        for q in quantiles
+    }
     return ModelForecast(
         point=point,
         quantiles=intervals.quantile_forecasts(point, all_scores, quantiles),
