@@ -29,16 +29,14 @@ def key_hash(key: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
-def path_for(kind: str, key: dict[str, Any], root: Path | None = None) -> Path:
-    return (root or cache_dir()) / kind / f"{key_hash(key)}.pt"
+def path_for(kind: str, key: dict[str, Any]) -> Path:
+    return cache_dir() / kind / f"{key_hash(key)}.pt"
 
 
-def load_or_compute(
-    kind: str, key: dict[str, Any], compute: Callable[[], Any], root: Path | None = None
-) -> tuple[Any, bool]:
+def load_or_compute(kind: str, key: dict[str, Any], compute: Callable[[], Any]) -> tuple[Any, bool]:
     """The cached value for ``key``, or ``compute()`` stored under it. Returns the value
     and whether it came from the cache. An unreadable entry is recomputed."""
-    path = path_for(kind, key, root)
+    path = path_for(kind, key)
     if path.exists():
         try:
             return checkpoint.load(path)["value"], True

@@ -117,7 +117,3 @@ def launch(nproc: int, argv: list[str]) -> int:
     ]
     return subprocess.call(command)
 
-
-def finish() -> None:
-    if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()

@@ -3,17 +3,53 @@
 The adapter turns a batch (a dict of tensors) into features (batch, time, features);
 the backbone is the same for every task; the head turns :class:`BackboneOutput` into
 the task's prediction. Tasks build the adapter and the head; the core composes them.
+
+The trainer takes any ``nn.Module`` whose ``forward(batch, state)`` returns
+``(output, state)``. It asks a model for optional abilities through the protocols below
+(``isinstance(model, HasLayerGroups)``, ...), never by probing its attributes;
+:class:`SequenceModel` has all three, and a module with none trains with one parameter
+group, no unfreezing and no GFLOP/s figure.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from torch import Tensor, nn
 
 from .backbone import Backbone, BackboneOutput, State
 
 Batch = dict[str, Any]
+
+
+@runtime_checkable
+class HasLayerGroups(Protocol):
+    """Parameters in groups from the top of the network down, for discriminative learning
+    rates (``train.layer_lr_decay``) and gradual unfreezing (``train.unfreeze_epochs``)."""
+
+    def flops_per_timestep(self) -> float:
+        """The backbone's forward FLOPs per sample and time step (adapter and head aside)."""
+        return self.backbone.flops_per_timestep()
+
+    def prepare_for_ddp(self) -> None:
+        self.backbone.rnn.flatten_parameters()
+
+    def layer_groups(self) -> list[list[nn.Parameter]]: ...
+
+
+@runtime_checkable
+class CountsFlops(Protocol):
+    """Knows its forward FLOPs per sample and time step, for the GFLOP/s column."""
+
+    def flops_per_timestep(self) -> float: ...
+
+
+@runtime_checkable
+class PreparesForDDP(Protocol):
+    """Has work to do before DistributedDataParallel wraps it (cuDNN wants an RNN's
+    weights in one contiguous buffer)."""
+
+    def prepare_for_ddp(self) -> None: ...
 
 
 class SequenceModel(nn.Module):
@@ -42,6 +78,13 @@ class SequenceModel(nn.Module):
             counts[name] = sum(p.numel() for p in params)
         counts["total"] = sum(counts.values())
         return counts
+
+    def flops_per_timestep(self) -> float:
+        """The backbone's forward FLOPs per sample and time step (adapter and head aside)."""
+        return self.backbone.flops_per_timestep()
+
+    def prepare_for_ddp(self) -> None:
+        self.backbone.rnn.flatten_parameters()
 
     def layer_groups(self) -> list[list[nn.Parameter]]:
         """Parameters from the top of the network down: head, each backbone layer (last

@@ -7,7 +7,22 @@ and one line per finished epoch with the validation metric.
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
+
+
+@runtime_checkable
+class Progress(Protocol):
+    """What the trainer tells a display: an epoch of ``steps`` batches starts, a step is
+    done (a few times a second, with the running loss), a round ends with its history
+    ``record`` (``key`` names the metric early stopping follows), training is over."""
+
+    def start_epoch(self, epoch: int, epochs: int, steps: int) -> None: ...
+
+    def update(self, step: int, info: dict[str, float]) -> None: ...
+
+    def end_epoch(self, record: dict[str, Any], key: str) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class NullProgress:
@@ -82,7 +97,7 @@ class BarProgress(NullProgress):
             self.started = False
 
 
-def make_progress(quiet: bool) -> NullProgress:
+def make_progress(quiet: bool) -> Progress:
     """A bar when a person is watching (stderr is a terminal and not ``--quiet``)."""
     if quiet or not sys.stderr.isatty():
         return NullProgress()

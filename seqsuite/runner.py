@@ -200,7 +200,7 @@ def _train_and_finish(
     callbacks: list[Any],
 ) -> RunResult:
     config, run_dir = ctx.config, ctx.run_dir
-    step_flops = model.backbone.flops_per_timestep() * config.train.batch_size
+    step_flops = model.flops_per_timestep() * config.train.batch_size
     requested = config.run.threads
     if not requested and distributed.world() > 1:  # ranks share the CPUs
         requested = max(1, threads.available_cpus() // distributed.world())

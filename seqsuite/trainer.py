@@ -10,6 +10,11 @@ atomically after each validation.
 
 The hot loop avoids host synchronisation: losses are summed on the device and read
 once per epoch (and when the progress bar redraws, a few times a second).
+
+Read :meth:`Trainer.fit` first: set up, maybe resume, then epochs of ``_train_step`` with
+``_end_of_round`` (validate, record, keep the best, decide whether to stop, checkpoint)
+after each round. Where a fit stands lives in :class:`LoopState` (saved in ``last.pt``);
+what it works with lives in :class:`_Run`.
 """
 
 from __future__ import annotations
@@ -19,21 +24,31 @@ import dataclasses
 import itertools
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor, nn
 
 from . import checkpoint, distributed
-from .batches import Split
+from .batches import Batch, Split
 from .errors import TrainingDiverged, UserError
-from .progress import NullProgress
+from .model import CountsFlops, HasLayerGroups, PreparesForDDP
+from .progress import NullProgress, Progress
 
-LossFn = Callable[[Any, dict[str, Any]], Tensor]
+LossFn = Callable[[Any, Batch], Tensor]
+Validate = Callable[[nn.Module], dict[str, float]]
+
+
+@runtime_checkable
+class Callback(Protocol):
+    """Called on the main process after each round, once ``last.pt`` is written; raising
+    stops the fit (which then resumes from that ``last.pt``)."""
+
+    def on_epoch_end(self, trainer: Trainer, record: dict[str, Any]) -> None: ...
 
 
 @dataclass
@@ -56,6 +71,14 @@ class TrainConfig:
     patience: int = field(default=10, metadata={"min": 0, "help": "early stopping; 0 = off"})
     min_delta: float = field(default=0.0, metadata={"min": 0.0})
     time_budget: float = field(default=0.0, metadata={"min": 0.0, "help": "seconds; 0 = none"})
+    max_steps: int = field(
+        default=0,
+        metadata={
+            "min": 0,
+            "help": "stop after this many optimizer steps (0 = none); unlike a time budget, "
+            "the same on any machine",
+        },
+    )
     precision: Literal["fp32", "bf16", "fp16", "auto"] = field(
         default="fp32",
         metadata={"help": "autocast: bf16 on CPU or CUDA, fp16 on CUDA; auto = bf16 where fast"},
@@ -96,7 +119,7 @@ class FitResult:
     best_epoch: int
     best_metric: float | None
     epochs: int
-    stop_reason: str  # "epochs" | "early_stopping" | "time_budget"
+    stop_reason: str  # "epochs" | "early_stopping" | "time_budget" | "max_steps"
     train_seconds: float
     clipped_steps: int
     precision: str = "fp32"
@@ -120,13 +143,67 @@ def _median(values: list[float]) -> float:
     return values[len(values) // 2] if values else float("nan")
 
 
+@dataclass
+class LoopState:
+    """Where a fit stands; saved in ``last.pt`` so that it resumes exactly."""
+
+    epoch: int = 0  # epochs completed
+    step_in_epoch: int = 0  # batches done in the current epoch
+    global_step: int = 0
+    best: float | None = None
+    best_epoch: float = 0
+    bad_rounds: int = 0
+    elapsed: float = 0.0  # wall-clock seconds spent in fit (for the time budget)
+    clipped: int = 0
+    done: bool = False
+    stop_reason: str = "epochs"
+
+
+@dataclass
+class _Run:
+    """What one fit works with: built by ``Trainer._setup``, restored by ``_resume``,
+    written to ``last.pt`` piece by piece."""
+
+    model: nn.Module
+    engine: nn.Module  # runs the forward pass: the model or its DistributedDataParallel wrapper
+    train: Split  # on the device
+    loss_fn: LossFn
+    validate: Validate | None
+    primary: str
+    higher_is_better: bool
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    generator: torch.Generator  # draws each epoch's order
+    epoch_rng: Tensor  # ``generator``'s state as this epoch began, to replay its order
+    steps_per_epoch: int
+    flops: float  # forward FLOPs per sample and time step; 0 when the model does not say
+    timesteps_per_example: float
+    schedule: Any = None  # made once the run exists: cosine follows its elapsed time
+    loop: LoopState = field(default_factory=LoopState)
+    best_state: dict[str, Tensor] | None = None  # the best round's weights
+    carried: Any = None  # recurrent state carried across batches (stateful splits)
+
+    @property
+    def key(self) -> str:
+        """The history column that early stopping and ``best.pt`` follow."""
+        return f"val_{self.primary}" if self.validate else "train_loss"
+
+    def elapsed(self) -> float:
+        return self.loop.elapsed
+
+
 class Trainer:
     """Fits a model on a :class:`~seqsuite.batches.Split`.
 
     checkpoint_dir: where ``last.pt`` / ``best.pt`` go (None: keep nothing on disk).
     checkpoint_extra: JSON-like metadata stored in both checkpoints (config, spec, ...),
     so a checkpoint describes itself.
-    callbacks: objects with ``on_epoch_end(trainer, record)``; one may raise to stop.
+    progress: a :class:`~seqsuite.progress.Progress` (default: silent).
+    callbacks: :class:`Callback` objects; one may raise to stop.
+
+    The model may offer :class:`~seqsuite.model.HasLayerGroups`,
+    :class:`~seqsuite.model.CountsFlops` and :class:`~seqsuite.model.PreparesForDDP`;
+    a plain ``nn.Module`` trains without them.
     """
 
     def __init__(
@@ -137,16 +214,16 @@ class Trainer:
         seed: int = 0,
         checkpoint_dir: str | Path | None = None,
         checkpoint_extra: dict[str, Any] | None = None,
-        progress: Any = None,
-        callbacks: Iterable[Any] = (),
+        progress: Progress | None = None,
+        callbacks: Iterable[Callback] = (),
     ):
         self.config = config
         self.device = torch.device(device)
         self.seed = seed
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
         self.checkpoint_extra = checkpoint_extra or {}
-        self.progress = progress or NullProgress()
-        self.callbacks = list(callbacks)
+        self.progress: Progress = progress or NullProgress()
+        self.callbacks: list[Callback] = list(callbacks)
         self.history: list[dict[str, float]] = []
 
     # -- building blocks ---------------------------------------------------------------
@@ -156,7 +233,7 @@ class Trainer:
         top down, each ``layer_lr_decay`` times slower than the one above."""
         c = self.config
         params: Any = [p for p in model.parameters() if p.requires_grad]
-        if c.layer_lr_decay != 1.0 and hasattr(model, "layer_groups"):
+        if c.layer_lr_decay != 1.0 and isinstance(model, HasLayerGroups):
             params = [
                 {"params": group, "lr": c.lr / c.layer_lr_decay**depth}
                 for depth, group in enumerate(model.layer_groups())
@@ -180,6 +257,8 @@ class Trainer:
         planned steps or, with ``time_budget``, the wall-clock budget (``elapsed()``)."""
         c = self.config
         total = max(1, c.epochs * steps_per_epoch)
+        if c.max_steps:
+            total = min(total, c.max_steps)
         warm = c.warmup_steps
         if c.schedule == "plateau":
             return torch.optim.lr_scheduler.ReduceLROnPlateau(
@@ -234,7 +313,7 @@ class Trainer:
         model: nn.Module,
         train: Split,
         loss_fn: LossFn,
-        validate: Callable[[nn.Module], dict[str, float]] | None = None,
+        validate: Validate | None = None,
         *,
         primary: str = "loss",
         higher_is_better: bool = False,
@@ -252,209 +331,337 @@ class Trainer:
         ``eval_every`` set, every that many steps. Each round validates, records a history
         row, may stop early, and writes ``last.pt`` (from which a fit resumes mid-epoch).
         """
-        c = self.config
-        model.to(self.device)
-        engine = (
-            model  # what runs the forward pass: the model, or its DistributedDataParallel wrapper
-        )
-        if distributed.active():
-            if c.unfreeze_epochs:
-                raise UserError(
-                    "train.unfreeze_epochs does not work with several processes (DDP); set it to 0"
-                )
-            rnn = getattr(getattr(model, "backbone", None), "rnn", None)
-            if rnn is not None:
-                rnn.flatten_parameters()
-            ids = [self.device.index] if self.device.type == "cuda" else None
-            engine = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
-        main = distributed.is_main()
-        train = train.to(self.device)
-        steps_per_epoch = _num_batches(train, c.batch_size)
-        optimizer = self.make_optimizer(model)
-        loop = LoopState()
-        schedule = self.make_schedule(
-            optimizer, steps_per_epoch, higher_is_better, lambda: loop.elapsed
-        )
-        per_step_schedule = isinstance(schedule, torch.optim.lr_scheduler.LambdaLR)
-        scaler = torch.amp.GradScaler("cuda", enabled=self.precision == "fp16")
-        generator = torch.Generator().manual_seed(self.seed)
-        key = f"val_{primary}" if validate else "train_loss"
-        flops = getattr(getattr(model, "backbone", None), "flops_per_timestep", lambda: 0.0)()
-        timesteps_per_example = train.timesteps / max(train.size, 1)
-
-        best_state = None
-        carried = None  # recurrent state carried across batches (stateful splits)
-        epoch_rng = generator.get_state()
-        self.history = []
+        run = self._setup(model, train, loss_fn, validate, primary, higher_is_better)
         if resume:
-            saved = checkpoint.load(self.checkpoint_dir / checkpoint.LAST, map_location=self.device)
-            model.load_state_dict(saved["model"])
-            optimizer.load_state_dict(saved["optimizer"])
-            schedule.load_state_dict(saved["schedule"])
-            scaler.load_state_dict(saved["scaler"])
-            torch.set_rng_state(saved["rng_torch"].cpu())
-            generator.set_state(saved["rng_shuffle"].cpu())
-            epoch_rng = saved["rng_epoch"].cpu()
-            loop = LoopState(**saved["loop"])
-            carried = _as_state(saved.get("carried"))
-            self.history = list(saved["history"])
-            best_path = self.checkpoint_dir / checkpoint.BEST
-            if best_path.exists():
-                best_state = checkpoint.load(best_path, map_location=self.device)["model"]
-
-        def end_round(tally: _Tally, epoch_done: bool) -> None:
-            """Validate, record, keep the best, decide whether to stop, checkpoint."""
-            nonlocal best_state
-            loss_sum, seen = distributed.all_sum(float(tally.loss_sum), tally.seen)
-            train_loss = loss_sum / max(seen, 1)
-            tally.seen = int(seen)
-            if tally.bad_step() >= 0 or not math.isfinite(train_loss):
-                kept = (
-                    f"; the best checkpoint (epoch {loop.best_epoch:g}) is kept"
-                    if loop.best_epoch
-                    else ""
-                )
-                raise TrainingDiverged(
-                    f"training loss became {train_loss} in epoch {loop.epoch + 1}, "
-                    f"step {tally.bad_step() + 1}{kept}. "
-                    f"Try a lower train.lr (now {c.lr:g}) or train.clip_norm=1.0"
-                )
-            if epoch_done:
-                loop.epoch += 1
-                loop.step_in_epoch = 0
-            epoch = loop.epoch + loop.step_in_epoch / steps_per_epoch
-            record: dict[str, Any] = {
-                "epoch": int(epoch) if epoch == int(epoch) else round(epoch, 4),
-                "step": loop.global_step,
-                "train_loss": train_loss,
-            }
-            if validate:
-                model.eval()
-                with torch.no_grad(), self.autocast():
-                    metrics = validate(model)
-                model.train()
-                record.update({f"val_{k}": float(v) for k, v in metrics.items()})
-                if key not in record:
-                    raise KeyError(f"validation metrics lack {primary!r}: {sorted(metrics)}")
-            seconds = tally.seconds
-            timesteps = tally.seen * timesteps_per_example
-            record.update(
-                lr=optimizer.param_groups[0]["lr"],
-                seconds=round(seconds, 4),
-                samples_per_s=tally.seen / seconds if seconds else float("nan"),
-                timesteps_per_s=timesteps / seconds if seconds else float("nan"),
-                gflops=3 * flops * timesteps / seconds / 1e9 if seconds else 0.0,
-                clipped=loop.clipped + int(tally.clipped),
-                data_share=round(tally.data_seconds / seconds, 4) if seconds else 0.0,
-            )
-            loop.clipped = record["clipped"]
-            current = record[key]
-            improved = loop.best is None or self._better(current, loop.best, higher_is_better)
-            # A tie (a saturated accuracy) keeps the later weights, trained longer at a lower
-            # rate, but is no improvement: patience still runs out.
-            if improved or current == loop.best:
-                loop.best, loop.best_epoch = current, record["epoch"]
-                best_state = copy.deepcopy(model.state_dict())
-                if main:
-                    self._save_best(best_state, record["epoch"], current, key)
-            loop.bad_rounds = 0 if improved else loop.bad_rounds + 1
-            if isinstance(schedule, torch.optim.lr_scheduler.ReduceLROnPlateau):
-                schedule.step(current)
-            elif isinstance(schedule, torch.optim.lr_scheduler.StepLR) and epoch_done:
-                schedule.step()
-            if c.time_budget and loop.elapsed >= c.time_budget:
-                loop.stop_reason, loop.done = "time_budget", True
-            elif c.patience and loop.bad_rounds >= c.patience:
-                loop.stop_reason, loop.done = "early_stopping", True
-            elif loop.epoch >= c.epochs:
-                loop.stop_reason, loop.done = "epochs", True
-            record["elapsed"] = round(loop.elapsed, 3)
-            record["stop_reason"] = loop.stop_reason if loop.done else ""
-            self.history.append(record)
-            self.progress.end_epoch(record, key)
-            if main:
-                self._save_last(
-                    model, optimizer, schedule, scaler, generator, epoch_rng, loop, carried
-                )
-                for callback in self.callbacks:
-                    callback.on_epoch_end(self, record)
-
+            self._resume(run)
+        loop = run.loop
         model.train()
-        while not loop.done and loop.epoch < c.epochs:
-            if loop.step_in_epoch == 0:
-                epoch_rng = generator.get_state()
-            else:  # resuming mid-epoch: replay this epoch's order, skip the batches done
-                generator.set_state(epoch_rng)
-            batches = train.batches(c.batch_size, c.shuffle, generator)
-            batches = itertools.islice(batches, loop.step_in_epoch, None)
-            self._unfreeze(model, loop.epoch)
-            self.progress.start_epoch(loop.epoch + 1, c.epochs, steps_per_epoch)
+        while not loop.done and loop.epoch < self.config.epochs:
+            batches = self._start_epoch(run)
             tally = _Tally(self.device)
-            state = carried if train.stateful else None
             fetched = time.perf_counter()
             for batch in batches:
                 batch, rows, global_rows = distributed.share(batch)
-                tally.data_seconds += (
-                    time.perf_counter() - fetched
-                )  # getting the batch, not computing
-                with self.autocast():
-                    output, state = engine(batch, state)
-                    loss = loss_fn(output, batch)
-                optimizer.zero_grad(set_to_none=True)
-                # DDP averages gradients over ranks; weighting by rows makes that the
-                # gradient of the global batch's mean loss, also when shares differ
-                share = rows * distributed.world() / global_rows
-                scaler.scale(loss * share if share != 1 else loss).backward()
-                if c.clip_norm > 0:
-                    scaler.unscale_(optimizer)
-                    norm = torch.nn.utils.clip_grad_norm_(model.parameters(), c.clip_norm)
-                    tally.clipped += norm > c.clip_norm  # stays a tensor: no sync
-                scaler.step(optimizer)
-                scaler.update()
-                if per_step_schedule:
-                    schedule.step()
-                tally.add(loss, rows, loop.step_in_epoch)
-                loop.step_in_epoch += 1
-                loop.global_step += 1
-                state = _detach(state) if train.stateful else None
-                carried = state
-                now = time.perf_counter()
-                if now - tally.last_draw > 0.25:
-                    tally.last_draw = now
-                    self.progress.update(loop.step_in_epoch, {"loss": tally.loss()})
-                loop.elapsed += now - tally.clock
-                tally.seconds += now - tally.clock
-                tally.clock = now
-                out_of_time = bool(c.time_budget) and loop.elapsed >= c.time_budget
-                if c.time_budget and distributed.active():
-                    out_of_time = distributed.any_rank(out_of_time)  # all ranks stop together
-                epoch_done = loop.step_in_epoch >= steps_per_epoch
-                if (
-                    out_of_time
-                    or epoch_done
-                    or (c.eval_every and loop.global_step % c.eval_every == 0)
-                ):
-                    if epoch_done:
-                        carried = None
-                    started = time.perf_counter()
-                    end_round(tally, epoch_done)
-                    loop.elapsed += time.perf_counter() - started  # validation counts as wall time
+                tally.data_seconds += time.perf_counter() - fetched  # getting it, not computing
+                self._train_step(run, batch, rows, global_rows, tally)
+                self._after_step(run, tally)
+                out_of_time = self._out_of_time(loop) or self._out_of_steps(loop)
+                epoch_done = loop.step_in_epoch >= run.steps_per_epoch
+                if out_of_time or epoch_done or self._eval_due(loop):
+                    self._close_round(run, tally, epoch_done)
                     tally = _Tally(self.device)
                     if loop.done or epoch_done:
                         break
                 fetched = time.perf_counter()
             else:  # the split yielded fewer batches than expected: close the epoch
-                if tally.seen:
-                    carried = None
-                    end_round(tally, True)
-                else:
-                    loop.epoch += 1
-                    loop.step_in_epoch = 0
+                self._close_short_epoch(run, tally)
+        return self._finish(run, keep_last)
+
+    # -- setting up --------------------------------------------------------------------
+
+    def _setup(
+        self,
+        model: nn.Module,
+        train: Split,
+        loss_fn: LossFn,
+        validate: Validate | None,
+        primary: str,
+        higher_is_better: bool,
+    ) -> _Run:
+        """A fresh run: model and split on the device, optimizer, schedule, scaler and
+        the shuffle generator seeded; the history emptied."""
+        model.to(self.device)
+        engine = self._setup_engine(model)
+        train = train.to(self.device)
+        generator = torch.Generator().manual_seed(self.seed)
+        run = _Run(
+            model=model,
+            engine=engine,
+            train=train,
+            loss_fn=loss_fn,
+            validate=validate,
+            primary=primary,
+            higher_is_better=higher_is_better,
+            optimizer=self.make_optimizer(model),
+            scaler=torch.amp.GradScaler("cuda", enabled=self.precision == "fp16"),
+            generator=generator,
+            epoch_rng=generator.get_state(),
+            steps_per_epoch=_num_batches(train, self.config.batch_size),
+            flops=model.flops_per_timestep() if isinstance(model, CountsFlops) else 0.0,
+            timesteps_per_example=train.timesteps / max(train.size, 1),
+        )
+        run.schedule = self.make_schedule(
+            run.optimizer, run.steps_per_epoch, higher_is_better, run.elapsed
+        )
+        self.history = []
+        return run
+
+    def _setup_engine(self, model: nn.Module) -> nn.Module:
+        """What runs the forward pass: the model, or with several processes its
+        DistributedDataParallel wrapper (which averages the gradients over ranks)."""
+        if not distributed.active():
+            return model
+        if self.config.unfreeze_epochs:
+            raise UserError(
+                "train.unfreeze_epochs does not work with several processes (DDP); set it to 0"
+            )
+        if isinstance(model, PreparesForDDP):
+            model.prepare_for_ddp()
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
+
+    def _resume(self, run: _Run) -> None:
+        """Restore the run from ``last.pt`` (and the best weights from ``best.pt``)."""
+        saved = checkpoint.load(self.checkpoint_dir / checkpoint.LAST, map_location=self.device)
+        run.model.load_state_dict(saved["model"])
+        run.optimizer.load_state_dict(saved["optimizer"])
+        run.schedule.load_state_dict(saved["schedule"])
+        run.scaler.load_state_dict(saved["scaler"])
+        torch.set_rng_state(saved["rng_torch"].cpu())
+        run.generator.set_state(saved["rng_shuffle"].cpu())
+        run.epoch_rng = saved["rng_epoch"].cpu()
+        run.loop = LoopState(**saved["loop"])
+        run.carried = _as_state(saved.get("carried"))
+        self.history = list(saved["history"])
+        best_path = self.checkpoint_dir / checkpoint.BEST
+        if best_path.exists():
+            run.best_state = checkpoint.load(best_path, map_location=self.device)["model"]
+
+    # -- an epoch ----------------------------------------------------------------------
+
+    def _start_epoch(self, run: _Run) -> Iterator[Batch]:
+        """The epoch's batches from where it stands (a resumed epoch replays its order
+        and skips the batches done); unfreezes layer groups and starts the progress bar."""
+        c, loop = self.config, run.loop
+        if loop.step_in_epoch == 0:
+            run.epoch_rng = run.generator.get_state()
+        else:  # resuming mid-epoch
+            run.generator.set_state(run.epoch_rng)
+        batches = run.train.batches(c.batch_size, c.shuffle, run.generator)
+        batches = itertools.islice(batches, loop.step_in_epoch, None)
+        self._unfreeze(run.model, loop.epoch)
+        self.progress.start_epoch(loop.epoch + 1, c.epochs, run.steps_per_epoch)
+        return batches
+
+    def _train_step(
+        self, run: _Run, batch: Batch, rows: int, global_rows: int, tally: _Tally
+    ) -> None:
+        """One optimizer step on this rank's ``rows`` of a batch of ``global_rows``; the
+        loss and the clipping count join ``tally`` on the device."""
+        c, loop = self.config, run.loop
+        with self.autocast():
+            output, state = run.engine(batch, run.carried)
+            loss = run.loss_fn(output, batch)
+        run.optimizer.zero_grad(set_to_none=True)
+        # DDP averages gradients over ranks; weighting by rows makes that the
+        # gradient of the global batch's mean loss, also when shares differ
+        share = rows * distributed.world() / global_rows
+        run.scaler.scale(loss * share if share != 1 else loss).backward()
+        if c.clip_norm > 0:
+            run.scaler.unscale_(run.optimizer)
+            norm = torch.nn.utils.clip_grad_norm_(run.model.parameters(), c.clip_norm)
+            tally.clipped += norm > c.clip_norm  # stays a tensor: no sync
+        run.scaler.step(run.optimizer)
+        run.scaler.update()
+        if isinstance(run.schedule, torch.optim.lr_scheduler.LambdaLR):  # a per-step schedule
+            run.schedule.step()
+        tally.add(loss, rows, loop.step_in_epoch)
+        loop.step_in_epoch += 1
+        loop.global_step += 1
+        run.carried = _detach(state) if run.train.stateful else None
+
+    def _after_step(self, run: _Run, tally: _Tally) -> None:
+        """After a step: redraw the progress bar (a few times a second, since reading the
+        loss waits for the device) and advance the clocks."""
+        now = time.perf_counter()
+        if now - tally.last_draw > 0.25:
+            tally.last_draw = now
+            self.progress.update(run.loop.step_in_epoch, {"loss": tally.loss()})
+        run.loop.elapsed += now - tally.clock
+        tally.seconds += now - tally.clock
+        tally.clock = now
+
+    def _out_of_time(self, loop: LoopState) -> bool:
+        """Whether the time budget is spent; with DDP on every rank once on any, so that
+        all ranks stop together."""
+        budget = self.config.time_budget
+        out_of_time = bool(budget) and loop.elapsed >= budget
+        if budget and distributed.active():
+            out_of_time = distributed.any_rank(out_of_time)
+        return out_of_time
+
+    def _out_of_steps(self, loop: LoopState) -> bool:
+        """Whether ``max_steps`` optimizer steps are done (the same count on every rank)."""
+        return bool(self.config.max_steps) and loop.global_step >= self.config.max_steps
+
+    def _eval_due(self, loop: LoopState) -> bool:
+        every = self.config.eval_every
+        return bool(every) and loop.global_step % every == 0
+
+    def _close_round(self, run: _Run, tally: _Tally, epoch_done: bool) -> None:
+        """End a round; its validation counts as wall time toward the budget."""
+        if epoch_done:
+            run.carried = None
+        started = time.perf_counter()
+        self._end_of_round(run, tally, epoch_done)
+        run.loop.elapsed += time.perf_counter() - started
+
+    def _close_short_epoch(self, run: _Run, tally: _Tally) -> None:
+        """The split ran out before ``steps_per_epoch``: end the epoch with a round if
+        it trained on anything since the last one."""
+        if tally.seen:
+            run.carried = None
+            self._end_of_round(run, tally, True)
+        else:
+            run.loop.epoch += 1
+            run.loop.step_in_epoch = 0
+
+    def _unfreeze(self, model: nn.Module, epoch: int) -> None:
+        """Gradual unfreezing: the top layer group trains from the first epoch, one more
+        group joins every ``unfreeze_epochs`` epochs."""
+        every = self.config.unfreeze_epochs
+        if not every or not isinstance(model, HasLayerGroups):
+            return
+        groups = model.layer_groups()
+        active = min(len(groups), 1 + epoch // every)
+        for depth, group in enumerate(groups):
+            for param in group:
+                param.requires_grad_(depth < active)
+
+    # -- the end of a round ------------------------------------------------------------
+
+    def _end_of_round(self, run: _Run, tally: _Tally, epoch_done: bool) -> None:
+        """Validate, record, keep the best, decide whether to stop, checkpoint."""
+        loop = run.loop
+        train_loss = self._round_loss(run, tally)
+        if epoch_done:
+            loop.epoch += 1
+            loop.step_in_epoch = 0
+        record = self._record(run, tally, train_loss)
+        score = record[run.key]
+        if self._note_score(loop, score, record["epoch"], run.higher_is_better):
+            self._keep_best(run, record["epoch"], score)
+        self._step_schedule_per_round(run, score, epoch_done)
+        reason = self._stop_reason(loop)
+        if reason:
+            loop.stop_reason, loop.done = reason, True
+        record["elapsed"] = round(loop.elapsed, 3)
+        record["stop_reason"] = loop.stop_reason if loop.done else ""
+        self.history.append(record)
+        self.progress.end_epoch(record, run.key)
+        if distributed.is_main():
+            self._save_last(run)
+            for callback in self.callbacks:
+                callback.on_epoch_end(self, record)
+
+    def _round_loss(self, run: _Run, tally: _Tally) -> float:
+        """The round's mean training loss over all ranks (``tally.seen`` becomes the
+        global count); a non-finite loss at any step raises :class:`TrainingDiverged`."""
+        loss_sum, seen = distributed.all_sum(float(tally.loss_sum), tally.seen)
+        train_loss = loss_sum / max(seen, 1)
+        tally.seen = int(seen)
+        if tally.bad_step() >= 0 or not math.isfinite(train_loss):
+            loop = run.loop
+            kept = (
+                f"; the best checkpoint (epoch {loop.best_epoch:g}) is kept"
+                if loop.best_epoch
+                else ""
+            )
+            raise TrainingDiverged(
+                f"training loss became {train_loss} in epoch {loop.epoch + 1}, "
+                f"step {tally.bad_step() + 1}{kept}. "
+                f"Try a lower train.lr (now {self.config.lr:g}) or train.clip_norm=1.0"
+            )
+        return train_loss
+
+    def _record(self, run: _Run, tally: _Tally, train_loss: float) -> dict[str, Any]:
+        """The round's history row, so far: where it ended, its training loss, the
+        validation metrics (``val_*``), then learning rate, speed and clipping."""
+        loop = run.loop
+        epoch = loop.epoch + loop.step_in_epoch / run.steps_per_epoch
+        record: dict[str, Any] = {
+            "epoch": int(epoch) if epoch == int(epoch) else round(epoch, 4),
+            "step": loop.global_step,
+            "train_loss": train_loss,
+        }
+        if run.validate:
+            record.update(self._validate(run))
+        seconds = tally.seconds
+        timesteps = tally.seen * run.timesteps_per_example
+        record.update(
+            lr=run.optimizer.param_groups[0]["lr"],
+            seconds=round(seconds, 4),
+            samples_per_s=tally.seen / seconds if seconds else float("nan"),
+            timesteps_per_s=timesteps / seconds if seconds else float("nan"),
+            gflops=3 * run.flops * timesteps / seconds / 1e9 if seconds else 0.0,
+            clipped=loop.clipped + int(tally.clipped),
+            data_share=round(tally.data_seconds / seconds, 4) if seconds else 0.0,
+        )
+        loop.clipped = record["clipped"]
+        return record
+
+    def _validate(self, run: _Run) -> dict[str, float]:
+        """``validate(model)`` in eval mode without gradients, as ``val_*`` columns."""
+        run.model.eval()
+        with torch.no_grad(), self.autocast():
+            metrics = run.validate(run.model)
+        run.model.train()
+        columns = {f"val_{k}": float(v) for k, v in metrics.items()}
+        if run.key not in columns:
+            raise KeyError(f"validation metrics lack {run.primary!r}: {sorted(metrics)}")
+        return columns
+
+    def _note_score(self, loop: LoopState, score: float, epoch: float, higher: bool) -> bool:
+        """Count a round's score toward early stopping; True when its weights become the
+        best. A tie (a saturated accuracy) keeps the later weights, trained longer at a
+        lower rate, but is no improvement: patience still runs out."""
+        improved = loop.best is None or self._better(score, loop.best, higher)
+        best = improved or score == loop.best
+        if best:
+            loop.best, loop.best_epoch = score, epoch
+        loop.bad_rounds = 0 if improved else loop.bad_rounds + 1
+        return best
+
+    def _better(self, a: float, b: float, higher: bool) -> bool:
+        delta = self.config.min_delta
+        return a > b + delta if higher else a < b - delta
+
+    def _keep_best(self, run: _Run, epoch: float, score: float) -> None:
+        """The current weights become the best: kept in memory and written to ``best.pt``."""
+        run.best_state = copy.deepcopy(run.model.state_dict())
+        if distributed.is_main():
+            self._save_best(run.best_state, epoch, score, run.key)
+
+    def _step_schedule_per_round(self, run: _Run, score: float, epoch_done: bool) -> None:
+        """Plateau follows every round's score; step decays at the end of an epoch."""
+        if isinstance(run.schedule, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            run.schedule.step(score)
+        elif isinstance(run.schedule, torch.optim.lr_scheduler.StepLR) and epoch_done:
+            run.schedule.step()
+
+    def _stop_reason(self, loop: LoopState) -> str:
+        """Why the fit stops after this round, "" to go on: the time budget comes first,
+        then patience (rounds without improvement), then the planned epochs."""
+        c = self.config
+        if c.time_budget and loop.elapsed >= c.time_budget:
+            return "time_budget"
+        if c.max_steps and loop.global_step >= c.max_steps:
+            return "max_steps"
+        if c.patience and loop.bad_rounds >= c.patience:
+            return "early_stopping"
+        if loop.epoch >= c.epochs:
+            return "epochs"
+        return ""
+
+    def _finish(self, run: _Run, keep_last: bool) -> FitResult:
+        """Close the bar, unfreeze everything, load the best weights (unless
+        ``keep_last``) and sum the fit up."""
         self.progress.close()
-        for param in model.parameters():  # unfreezing is a training-time matter
+        for param in run.model.parameters():  # unfreezing is a training-time matter
             param.requires_grad_(True)
-        if best_state is not None and not keep_last:
-            model.load_state_dict(best_state)
+        if run.best_state is not None and not keep_last:
+            run.model.load_state_dict(run.best_state)
+        loop = run.loop
         return FitResult(
             history=self.history,
             best_epoch=loop.best_epoch,
@@ -466,22 +673,6 @@ class Trainer:
             precision=self.precision,
         )
 
-    def _unfreeze(self, model: nn.Module, epoch: int) -> None:
-        """Gradual unfreezing: the top layer group trains from the first epoch, one more
-        group joins every ``unfreeze_epochs`` epochs."""
-        every = self.config.unfreeze_epochs
-        if not every or not hasattr(model, "layer_groups"):
-            return
-        groups = model.layer_groups()
-        active = min(len(groups), 1 + epoch // every)
-        for depth, group in enumerate(groups):
-            for param in group:
-                param.requires_grad_(depth < active)
-
-    def _better(self, a: float, b: float, higher: bool) -> bool:
-        delta = self.config.min_delta
-        return a > b + delta if higher else a < b - delta
-
     # -- checkpoints -------------------------------------------------------------------
 
     def _save_best(self, state: dict[str, Tensor], epoch: float, metric: float, key: str) -> None:
@@ -491,42 +682,26 @@ class Trainer:
                 {"model": state, "epoch": epoch, "metric": {key: metric}, **self.checkpoint_extra},
             )
 
-    def _save_last(
-        self, model, optimizer, schedule, scaler, generator, epoch_rng, loop, carried
-    ) -> None:
+    def _save_last(self, run: _Run) -> None:
+        """Everything needed to resume, mid-epoch too."""
         if self.checkpoint_dir:
+            carried = run.carried
             checkpoint.save(
                 self.checkpoint_dir / checkpoint.LAST,
                 {
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "schedule": schedule.state_dict(),
-                    "scaler": scaler.state_dict(),
-                    "rng_shuffle": generator.get_state(),  # for the next epoch's order
-                    "rng_epoch": epoch_rng,  # this epoch's order, to resume mid-epoch
+                    "model": run.model.state_dict(),
+                    "optimizer": run.optimizer.state_dict(),
+                    "schedule": run.schedule.state_dict(),
+                    "scaler": run.scaler.state_dict(),
+                    "rng_shuffle": run.generator.get_state(),  # for the next epoch's order
+                    "rng_epoch": run.epoch_rng,  # this epoch's order, to resume mid-epoch
                     "rng_torch": torch.get_rng_state(),
-                    "loop": dataclasses.asdict(loop),
+                    "loop": dataclasses.asdict(run.loop),
                     "carried": list(carried) if isinstance(carried, tuple) else carried,
                     "history": self.history,
                     **self.checkpoint_extra,
                 },
             )
-
-
-@dataclass
-class LoopState:
-    """Where a fit stands; saved in ``last.pt`` so that it resumes exactly."""
-
-    epoch: int = 0  # epochs completed
-    step_in_epoch: int = 0  # batches done in the current epoch
-    global_step: int = 0
-    best: float | None = None
-    best_epoch: float = 0
-    bad_rounds: int = 0
-    elapsed: float = 0.0  # wall-clock seconds spent in fit (for the time budget)
-    clipped: int = 0
-    done: bool = False
-    stop_reason: str = "epochs"
 
 
 class _Tally:
@@ -563,9 +738,17 @@ def _cpu_has_fast_bf16() -> bool:
         return False
 
 
+@runtime_checkable
+class _CountsBatches(Protocol):
+    """A split that knows how many batches an epoch has (the Split protocol does not ask)."""
+
+    def num_batches(self, batch_size: int) -> int: ...
+
+
 def _num_batches(split: Split, batch_size: int) -> int:
-    count = getattr(split, "num_batches", None)
-    return max(1, count(batch_size) if callable(count) else -(-split.size // batch_size))
+    if isinstance(split, _CountsBatches):
+        return max(1, split.num_batches(batch_size))
+    return max(1, -(-split.size // batch_size))
 
 
 def _detach(state: Any) -> Any:

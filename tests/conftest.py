@@ -20,7 +20,20 @@ settings.register_profile("explore", max_examples=500, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 PLUGINS = Path(__file__).parent / "plugins"
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def _find_shared_data() -> Path | None:
+    """The project's reference data (``../shared/data`` beside the checkout, or
+    ``SEQSUITE_SHARED_DATA``), found from a clone or a git worktree alike."""
+    if os.environ.get("SEQSUITE_SHARED_DATA"):
+        return Path(os.environ["SEQSUITE_SHARED_DATA"])
+    for parent in Path(__file__).resolve().parents:
+        if (parent / "shared" / "data").is_dir():
+            return parent / "shared" / "data"
+    return None
+
+
+SHARED_DATA = _find_shared_data()
 
 
 @pytest.fixture(autouse=True)
@@ -73,8 +86,17 @@ def cli(capsys):
     return invoke
 
 
+def shared_file(name: str) -> Path:
+    """A reference data file. Missing, the test fails (CI has the data: a silent skip would
+    hide that these tests never ran), unless SEQSUITE_SKIP_SHARED_DATA=1 says to skip."""
+    path = (SHARED_DATA or Path("../shared/data")) / name
+    if path.exists():
+        return path
+    message = f"reference data not found at {path} (set SEQSUITE_SHARED_DATA)"
+    if os.environ.get("SEQSUITE_SKIP_SHARED_DATA") == "1":
+        pytest.skip(message)
+    pytest.fail(message)
+
+
 def airpassengers() -> Path:
-    path = SHARED_DATA / "airpassengers.csv"
-    if not path.exists():
-        pytest.skip(f"reference data not found at {path}")
-    return path
+    return shared_file("airpassengers.csv")

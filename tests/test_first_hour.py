@@ -71,3 +71,15 @@ def test_eval_data_scores_the_whole_file_with_the_runs_vocabulary(cli, tmp_path)
     assert scored["data"]["tokens"] == len("a lazy fox")
     assert scored["baselines"] == {} and "none on --data" in scored["baselines_note"]
     assert scored["test"]["nll"] > 0
+
+
+@pytest.mark.parametrize("name", ["forecast", "textgen", "sentiment", "speech", "music"])
+def test_quick_presets_are_bounded_by_steps_or_epochs_not_seconds(name):
+    """--quick gives the same result on a loaded machine as on a quiet one."""
+    from seqsuite import config as configs
+    from seqsuite.registry import get_task
+
+    task = get_task(name)
+    resolved = configs.resolve(task, base=[(task.quick, "quick")])
+    assert resolved.train.time_budget == 0
+    assert resolved.train.max_steps or resolved.train.epochs <= 50

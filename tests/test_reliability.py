@@ -18,8 +18,7 @@ import torch
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from seqsuite import checkpoint, rundir
-from seqsuite.errors import UserError
+from seqsuite import rundir
 
 from .conftest import PLUGINS
 
@@ -82,7 +81,10 @@ def kill_and_resume(tmp_path: Path, kills: int, seed: int) -> tuple[dict, int]:
         process.send_signal(signal.SIGKILL)
         process.wait()
         cycles += 1
-        process = seqsuite("resume", "killed", "--quiet", cwd=tmp_path)
+        if (tmp_path / "killed" / "config.toml").exists():
+            process = seqsuite("resume", "killed", "--quiet", cwd=tmp_path)
+        else:  # killed before the run was written (a loaded machine starts slowly): run again
+            process = seqsuite(*TOY, "--out", "killed", cwd=tmp_path)
     assert process.wait(timeout=600) == 0, process.stderr.read()
     for leftover in (tmp_path / "killed").glob("*"):
         assert not leftover.name.endswith(".tmp") or leftover.name.startswith(".")
@@ -109,26 +111,6 @@ def test_many_kill_and_resume_cycles(tmp_path):
         assert result["resumed"]["test"] == result["straight"]["test"]
         total += cycles
     assert total >= 6
-
-
-def test_a_torn_checkpoint_is_refused(tmp_path):
-    path = tmp_path / "last.pt"
-    checkpoint.save(path, {"w": torch.ones(100)})
-    checkpoint.save(path, {"w": torch.zeros(100)})  # the digest file knows both versions
-    assert torch.equal(checkpoint.load(path)["w"], torch.zeros(100))
-    data = path.read_bytes()
-    path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(UserError, match="torn or was changed"):
-        checkpoint.load(path)
-
-
-def test_the_previous_version_is_still_valid_after_a_kill_between_the_two_writes(tmp_path):
-    path = tmp_path / "last.pt"
-    checkpoint.save(path, {"w": torch.ones(3)})
-    old = path.read_bytes()
-    checkpoint.save(path, {"w": torch.zeros(3)})
-    path.write_bytes(old)  # as if killed after the digest but before the rename
-    assert torch.equal(checkpoint.load(path)["w"], torch.ones(3))
 
 
 def test_a_second_process_on_the_same_run_is_refused(tmp_path):

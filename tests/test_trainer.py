@@ -4,18 +4,21 @@ and stops on a non-finite loss with a message that says where."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from seqsuite import ArraySplit, BackboneConfig, TrainConfig, Trainer
+from seqsuite import ArraySplit, BackboneConfig, TrainConfig, Trainer, checkpoint
 from seqsuite.adapters import FeatureInput
 from seqsuite.backbone import Backbone
 from seqsuite.errors import TrainingDiverged
 from seqsuite.heads import LastStateHead
-from seqsuite.model import SequenceModel
+from seqsuite.model import CountsFlops, HasLayerGroups, PreparesForDDP, SequenceModel
+from seqsuite.progress import BarProgress, NullProgress, Progress
+from seqsuite.trainer import Callback, LoopState
 
 
 def make_model(seed=0, hidden=8):
@@ -154,3 +157,165 @@ def test_same_seed_gives_the_same_history():
     a = Trainer(TrainConfig(epochs=3), seed=5).fit(make_model(), make_data(), mse)
     b = Trainer(TrainConfig(epochs=3), seed=5).fit(make_model(), make_data(), mse)
     assert [h["train_loss"] for h in a.history] == [h["train_loss"] for h in b.history]
+
+
+def test_the_stop_decision_follows_patience_and_a_tie_moves_the_best_without_progress():
+    trainer = Trainer(TrainConfig(epochs=10, patience=2))
+    loop = LoopState()
+    verdicts = []
+    for epoch, score in enumerate([0.5, 0.9, 0.9, 0.9], start=1):
+        loop.epoch = epoch
+        verdicts.append(trainer._note_score(loop, score, epoch, higher=True))
+        verdicts.append(trainer._stop_reason(loop))
+    assert verdicts == [True, "", True, "", True, "", True, "early_stopping"]
+    assert loop.best == 0.9 and loop.best_epoch == 4 and loop.bad_rounds == 2
+
+
+def test_a_gain_below_min_delta_is_neither_best_nor_progress():
+    trainer = Trainer(TrainConfig(min_delta=0.1))
+    loop = LoopState()
+    assert trainer._note_score(loop, 1.0, 1, higher=False)
+    assert not trainer._note_score(loop, 0.95, 2, higher=False)
+    assert loop.best == 1.0 and loop.best_epoch == 1 and loop.bad_rounds == 1
+    assert trainer._note_score(loop, 0.8, 3, higher=False) and loop.bad_rounds == 0
+
+
+def test_the_time_budget_stops_before_patience_and_epochs():
+    trainer = Trainer(TrainConfig(epochs=3, patience=1, time_budget=5.0))
+    spent = LoopState(epoch=3, bad_rounds=1, elapsed=5.0)
+    assert trainer._stop_reason(spent) == "time_budget"
+    assert trainer._stop_reason(LoopState(epoch=3, bad_rounds=1)) == "early_stopping"
+    assert trainer._stop_reason(LoopState(epoch=3)) == "epochs"
+    assert trainer._stop_reason(LoopState(epoch=2)) == ""
+
+
+class PlainModel(torch.nn.Module):
+    """A model with none of the optional abilities (no layer groups, no FLOP count)."""
+
+    def __init__(self):
+        super().__init__()
+        self.rnn = torch.nn.GRU(1, 4, batch_first=True)
+        self.out = torch.nn.Linear(4, 1)
+
+    def forward(self, batch, state=None):
+        _, h = self.rnn(batch["x"], state)
+        return self.out(h[-1]), h
+
+
+def test_a_plain_module_without_the_model_protocols_trains():
+    torch.manual_seed(0)
+    model = PlainModel()
+    assert not isinstance(model, HasLayerGroups | CountsFlops | PreparesForDDP)
+    trainer = Trainer(TrainConfig(epochs=3, lr=1e-2, layer_lr_decay=2.0, unfreeze_epochs=1))
+    assert len(trainer.make_optimizer(model).param_groups) == 1
+    result = trainer.fit(model, make_data(), mse)
+    assert result.epochs == 3 and all(p.requires_grad for p in model.parameters())
+    assert [h["gflops"] for h in result.history] == [0.0, 0.0, 0.0]
+
+
+def test_the_sequence_model_offers_the_protocols():
+    model = make_model()
+    assert isinstance(model, HasLayerGroups)
+    assert isinstance(model, CountsFlops) and isinstance(model, PreparesForDDP)
+    assert model.flops_per_timestep() == model.backbone.flops_per_timestep() > 0
+    model.prepare_for_ddp()
+    result = Trainer(TrainConfig(epochs=1)).fit(model, make_data(), mse)
+    assert result.history[0]["gflops"] > 0
+
+
+class RecordingProgress:
+    def __init__(self):
+        self.calls = []
+
+    def start_epoch(self, epoch, epochs, steps):
+        self.calls.append(("start", epoch, epochs, steps))
+
+    def update(self, step, info):
+        pass  # only a few times a second: how many depends on the clock
+
+    def end_epoch(self, record, key):
+        self.calls.append(("end", record["epoch"], key))
+
+    def close(self):
+        self.calls.append(("close",))
+
+
+class RecordingCallback:
+    def __init__(self):
+        self.records = []
+
+    def on_epoch_end(self, trainer, record):
+        self.records.append((trainer, dict(record)))
+
+
+def test_progress_and_callbacks_conforming_to_the_protocols_are_called_each_round():
+    progress, callback = RecordingProgress(), RecordingCallback()
+    assert isinstance(progress, Progress) and isinstance(callback, Callback)
+    assert isinstance(NullProgress(), Progress) and issubclass(BarProgress, Progress)
+    trainer = Trainer(
+        TrainConfig(epochs=2, batch_size=32, eval_every=3), progress=progress, callbacks=[callback]
+    )
+    val = make_data(32, seed=1)
+    result = trainer.fit(make_model(), make_data(), mse, val_mse(val), primary="mse")
+    assert progress.calls == [
+        ("start", 1, 2, 4),
+        ("end", 0.75, "val_mse"),
+        ("end", 1, "val_mse"),
+        ("start", 2, 2, 4),
+        ("end", 1.5, "val_mse"),
+        ("end", 2, "val_mse"),
+        ("close",),
+    ]
+    assert [r for t, r in callback.records] == result.history
+    assert all(t is trainer for t, _ in callback.records)
+
+
+def test_history_rows_and_checkpoints_keep_their_keys(tmp_path):
+    data, val = make_data(), make_data(32, seed=1)
+    trainer = Trainer(TrainConfig(epochs=2), checkpoint_dir=tmp_path, checkpoint_extra={"x": 1})
+    result = trainer.fit(make_model(), data, mse, val_mse(val), primary="mse")
+    assert list(result.history[0]) == [
+        "epoch", "step", "train_loss", "val_mse", "lr", "seconds", "samples_per_s",
+        "timesteps_per_s", "gflops", "clipped", "data_share", "elapsed", "stop_reason",
+    ]  # fmt: skip
+    last = checkpoint.load(tmp_path / checkpoint.LAST)
+    assert list(last) == [
+        "model", "optimizer", "schedule", "scaler", "rng_shuffle", "rng_epoch", "rng_torch",
+        "loop", "carried", "history", "x",
+    ]  # fmt: skip
+    assert list(last["loop"]) == [f.name for f in dataclasses.fields(LoopState)]
+    best = checkpoint.load(tmp_path / checkpoint.BEST)
+    assert list(best) == ["model", "epoch", "metric", "x"] and list(best["metric"]) == ["val_mse"]
+
+
+def test_a_fit_killed_mid_epoch_resumes_to_the_same_history(tmp_path):
+    config = TrainConfig(epochs=3, lr=5e-3, batch_size=16, eval_every=3)
+    data, val = make_data(), make_data(32, seed=1)
+    full = Trainer(config, checkpoint_dir=tmp_path / "a").fit(
+        make_model(), data, mse, val_mse(val), primary="mse"
+    )
+
+    class Crash(Exception):
+        pass
+
+    class CrashMidEpoch2:
+        def on_epoch_end(self, trainer, record):
+            if record["epoch"] == 1.5:
+                raise Crash
+
+    with pytest.raises(Crash):
+        Trainer(config, checkpoint_dir=tmp_path / "b", callbacks=[CrashMidEpoch2()]).fit(
+            make_model(), data, mse, val_mse(val), primary="mse"
+        )
+    again = Trainer(config, checkpoint_dir=tmp_path / "b").fit(
+        make_model(seed=3), data, mse, val_mse(val), primary="mse", resume=True
+    )
+    assert [h["epoch"] for h in again.history] == [h["epoch"] for h in full.history]
+    assert [h["train_loss"] for h in again.history] == [h["train_loss"] for h in full.history]
+
+
+def test_max_steps_stops_after_that_many_steps_on_any_machine():
+    result = Trainer(TrainConfig(epochs=50, batch_size=8, max_steps=7, patience=0)).fit(
+        make_model(), make_data(), mse
+    )
+    assert result.history[-1]["step"] == 7 and result.stop_reason == "max_steps"
