@@ -62,6 +62,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="*", type=int, default=[4, 5, 6, 7])
     parser.add_argument("--budget", type=float, default=20.0)
+    parser.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        help="extra KEY=VALUE for the runs (e.g. the cheap baselines only)",
+    )
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
     rows = []
@@ -116,7 +123,9 @@ def main() -> None:
             )
             print(rows[-1], file=sys.stderr, flush=True)
     lines = [
-        f"Command: `OMP_NUM_THREADS=1 python bench/forecast_scale.py --sizes {' '.join(map(str, args.sizes))} --write` "
+        f"Command: `OMP_NUM_THREADS=1 python bench/forecast_scale.py --sizes {' '.join(map(str, args.sizes))}"
+        + "".join(f" --set {s}" for s in args.sets)
+        + " --write` "
         f"({time.strftime('%Y-%m-%d')}; synthetic series; training budget {args.budget:g} s)",
         "",
         "| points | CSV MB | read: s | read: peak MB | whole run: s | whole run: peak MB | test MASE |",

@@ -421,3 +421,16 @@ def test_panel_errors_name_the_option(cli, tmp_path):
         *FAST,
     )
     assert bad_cov.code == 2 and "task.covariates" in bad_cov.err
+
+
+def test_sarima_is_skipped_with_a_note_for_long_seasons(cli, tmp_path):
+    t = np.arange(150)
+    path = write_csv(tmp_path / "s.csv", 50 + 5 * np.sin(2 * np.pi * t / 24) + t * 0.1)
+    sets = ["--set", "task.season=24", "--set", "task.lookback=12", "--set", "task.horizon=6"]
+    sets += ["--set", "task.baselines=['naive','sarima']", "--set", "task.combine=['sarima']"]
+    result = cli("run", "forecast", "--data", str(path), "--out", "r", "--epochs", "2", *sets)
+    assert result.code == 0, result.err
+    m = json.loads(Path("r/metrics.json").read_text())
+    assert set(m["baselines"]) == {"naive"}
+    assert any("sarima: skipped, season 24" in note for note in m["data"]["notes"])
+    assert set(json.loads(Path("r/components.json").read_text())["weights"]) == {"lstm"}

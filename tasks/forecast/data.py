@@ -58,7 +58,8 @@ class ForecastData:
     lookback: int
     calendar: list[str]  # calendar feature kinds (month, weekday, hour)
     covariates: list[str]  # past covariate names
-    combine: bool  # False for panels too large for a classical fit per series
+    members: list[str]  # classical members of the combination this run uses
+    baselines: list[str]  # baselines this run fits
 
 
 def build_features(

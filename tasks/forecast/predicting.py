@@ -113,7 +113,7 @@ def member_forecasts(
     """The LSTM's and the combination members' forecasts of ``steps`` after ``origin``."""
     y = item.series.values
     out = {"lstm": lstm_forecasts(ctx, model, data, [item], [origin], steps)[0]}
-    for name in ctx.options.combine if data.combine else []:
+    for name in data.members:
         predicted = classical_forecast(
             ctx, name, y[:origin], steps, data.season, item.transform.log
         )

@@ -67,6 +67,24 @@ COMBINE_MAX_SERIES = 100
 #: what the report writes for ``predict``: combination weights and interval widths
 FORECASTER_FILE = "forecaster.json"
 EXPENSIVE = {"ets", "sarima", "theta"}
+#: SARIMA's state grows with the season: past this one (hourly 24, half-hourly 48, weekly
+#: 52) one fit takes about a minute on 2 cores, and a run needs six; it is skipped
+SARIMA_MAX_SEASON = 13
+
+
+def classical_plan(names: list[str], season: int, series: int) -> tuple[list[str], list[str]]:
+    """Which of ``names`` (classical models) a run fits, and a note for each one it skips."""
+    kept, notes = [], []
+    for name in names:
+        if name in EXPENSIVE and series > COMBINE_MAX_SERIES:
+            notes.append(f"{name}: skipped, {series} series (at most {COMBINE_MAX_SERIES})")
+        elif name == "sarima" and season > SARIMA_MAX_SEASON:
+            notes.append(
+                f"sarima: skipped, season {season} (minutes per fit past {SARIMA_MAX_SEASON})"
+            )
+        else:
+            kept.append(name)
+    return kept, notes
 
 
 @dataclass
@@ -211,13 +229,19 @@ class ForecastTask(Task):
             raise UserError(f"no series long enough to forecast; first: {skipped[0]}")
         for note in skipped[:5]:
             ctx.console.print(f"[yellow]skipped: {note}[/]")
+        members, member_notes = classical_plan(list(o.combine), int(season), len(items))
+        baselines, baseline_notes = classical_plan(list(o.baselines), int(season), len(items))
+        notes = sorted(set(member_notes + baseline_notes))
+        for note in notes:
+            ctx.console.print(f"[yellow]{note}[/]")
         data = ForecastData(
             items=items,
             season=int(season),
             lookback=lookback,
             calendar=kinds,
             covariates=list(panel.covariate_names),
-            combine=len(items) <= COMBINE_MAX_SERIES,
+            members=members,
+            baselines=baselines,
         )
         keep = HISTORY_KEPT if len(items) == 1 else PANEL_HISTORY_KEPT
         train = training_split(items, lookback, o.horizon, "val")
@@ -243,7 +267,10 @@ class ForecastTask(Task):
             },
             dataset=first.name if len(items) == 1 else f"{len(items)} series",
             data=data,
-            info={"series": len(items), "skipped": skipped} if len(panel) > 1 else {},
+            info={
+                **({"series": len(items), "skipped": skipped} if len(panel) > 1 else {}),
+                **({"notes": notes} if notes else {}),
+            },
         )
 
     def _item(
@@ -367,15 +394,8 @@ class ForecastTask(Task):
         """Each baseline from each series' test origin, its quantiles calibrated on its own
         validation errors exactly as the model's are."""
         data: ForecastData = prepared.data
-        names = list(ctx.options.baselines)
-        if not data.combine and EXPENSIVE & set(names):
-            ctx.console.print(
-                f"[yellow]{len(data.items)} series: baselines {sorted(EXPENSIVE & set(names))} "
-                f"skipped (a classical fit per series; at most {COMBINE_MAX_SERIES} series)[/]"
-            )
-            names = [n for n in names if n not in EXPENSIVE]
         results = {}
-        for name in names:
+        for name in data.baselines:
             forecasts, metrics = [], []
             for item in data.items:
                 fc = self._baseline(ctx, data, item, name)
@@ -436,9 +456,7 @@ class ForecastTask(Task):
                     "model": score(item, data.season, origin, fc),
                     "baselines": {},
                 }
-                for name in ctx.options.baselines:
-                    if not data.combine and name in EXPENSIVE:
-                        continue
+                for name in data.baselines:
                     predicted = classical_forecast(
                         ctx, name, y[:origin], steps, data.season, item.transform.log
                     )
@@ -545,7 +563,8 @@ class ForecastTask(Task):
             state["lookback"],
             state.get("calendar", []),
             state.get("covariates", []),
-            True,
+            [],
+            [],
         )
         rows = []
         for series, covariates in histories:
