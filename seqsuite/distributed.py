@@ -116,3 +116,4 @@ def launch(nproc: int, argv: list[str]) -> int:
         *argv,
     ]
     return subprocess.call(command)
+
