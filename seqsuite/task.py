@@ -94,6 +94,9 @@ class Evaluation:
 
     metrics: dict[str, float]
     outputs: Any = None
+    #: what the model is called in tables and metrics.json when it is more than its
+    #: backbone (e.g. an LSTM combined with classical forecasts); "" = the cell's name
+    name: str = ""
 
 
 @dataclass(frozen=True)

@@ -179,20 +179,22 @@ def test_forecast_run_end_to_end_then_predict_and_eval(cli, tmp_path):
     assert set(m["test"]) == {"mae", "rmse", "smape", "mape", "mase"} | INTERVAL
     assert set(m["baselines"]) == {"naive", "seasonal_naive"}
     assert all(set(b) == set(m["test"]) for b in m["baselines"].values())
+    model = m["model"]
+    assert model == "lstm+theta"  # the LSTM combined with the classical members it could fit
     table = pd.read_csv(run / "forecast.csv")
     assert list(table.columns) == [
         "time",
         "actual",
-        "lstm",
+        model,
         "naive",
         "seasonal_naive",
-        "lstm_q0.1",
-        "lstm_q0.5",
-        "lstm_q0.9",
+        f"{model}_q0.1",
+        f"{model}_q0.5",
+        f"{model}_q0.9",
     ]
     assert len(table) == 12
-    assert (table["lstm_q0.1"] <= table["lstm"]).all() and (
-        table["lstm"] <= table["lstm_q0.9"]
+    assert (table[f"{model}_q0.1"] <= table[model]).all() and (
+        table[model] <= table[f"{model}_q0.9"]
     ).all()
     weights = json.loads((run / "components.json").read_text())["weights"]
     assert set(weights) == {"lstm", "theta"} and sum(weights.values()) == pytest.approx(1)

@@ -157,6 +157,12 @@ class ForecastConfig:
             raise UserError(f"quantiles: {bad} outside (0, 1); expected e.g. [0.1, 0.5, 0.9]")
 
 
+def model_name(ctx: Context, data: ForecastData) -> str:
+    """``lstm``, or ``lstm+ets+sarima+theta`` when the forecast combines the LSTM with
+    classical ones (the cell's name leads: a GRU says gru)."""
+    return "+".join([ctx.config.backbone.cell, *data.members])
+
+
 class ForecastTask(Task):
     name = "forecast"
     summary = (
@@ -362,7 +368,7 @@ class ForecastTask(Task):
                     for item, fc in zip(data.items, forecasts, strict=True)
                 ]
             )
-            return Evaluation(metrics, outputs=forecasts)
+            return Evaluation(metrics, outputs=forecasts, name=model_name(ctx, data))
         steps = data.items[0].origins["val"][1]
         stride = max(1, ctx.options.horizon // 4)
         actual: list[list[np.ndarray]] = [[] for _ in data.items]
