@@ -204,17 +204,18 @@ def _build(
     temp = folder.parent / f".{folder.name}.{os.getpid()}.tmp"
     shutil.rmtree(temp, ignore_errors=True)
     try:
-        _remove(folder)  # a damaged entry (one that opens is never rebuilt)
         temp.mkdir()
         meta = _tokenise(temp, sources, encoder, cuts, max_line_chars, advance)
         if encoder.pieces is not None:
             atomic.write_text(temp / "pieces.json", json.dumps(encoder.pieces, ensure_ascii=False))
         atomic.write_json(temp / "meta.json", {**meta, **extra})
-        try:
-            os.rename(temp, folder)
-        except OSError:  # another process built it meanwhile: keep theirs
-            if TokenStore.open(folder) is None:
-                raise
+        if TokenStore.open(folder) is None:  # else another process built it meanwhile
+            _remove(folder)  # a damaged entry, if any
+            try:
+                os.rename(temp, folder)
+            except OSError:  # another process renamed theirs in between: keep theirs
+                if TokenStore.open(folder) is None:
+                    raise
     except OSError as err:
         raise UserError(
             f"{folder.parent}: cannot write the token cache ({err.strerror or err}); "
