@@ -33,8 +33,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from results_doc import replace_section  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data"
+SHARED = Path(
+    os.environ.get("SEQSUITE_SHARED_DATA")
+    or next(
+        (
+            p / "shared" / "data"
+            for p in Path(__file__).resolve().parents
+            if (p / "shared").is_dir()
+        ),
+        Path("../shared/data"),
+    )
+)
 
 
 def corpus_args(name: str, folder: Path) -> list[str]:
@@ -44,8 +53,8 @@ def corpus_args(name: str, folder: Path) -> list[str]:
     if name == "shakespeare":
         return ["--data", str(SHARED / "tinyshakespeare.txt")]
     if name == "mr":
-        pos = (SHARED / "rt-polarity.pos").read_text(encoding="latin-1").splitlines()
-        neg = (SHARED / "rt-polarity.neg").read_text(encoding="latin-1").splitlines()
+        pos = (SHARED / "rt-polarity.pos").read_text(encoding="latin-1").rstrip("\n").split("\n")
+        neg = (SHARED / "rt-polarity.neg").read_text(encoding="latin-1").rstrip("\n").split("\n")
         lines = [line for pair in zip(pos, neg, strict=True) for line in pair]
         path = folder / "mr.txt"
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
