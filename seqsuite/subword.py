@@ -47,8 +47,14 @@ class BpeVocabulary:
     level = "bpe"
 
     def __init__(self, tokenizer: Any):
+        # "<pad>" or "<unk>" written in a text is text, never the padding or unknown id
+        # (not saved in the JSON: set on every load)
+        tokenizer.encode_special_tokens = True
         self.tokenizer = tokenizer
         self.json = tokenizer.to_str()
+        self.index: dict[str, int] = tokenizer.get_vocab()  # piece (byte-level) -> id
+        self.tokens = sorted(self.index, key=self.index.get)
+        self.lowercase = False  # a lower-casing tokenizer says so in its own normaliser
 
     def __len__(self) -> int:
         return self.tokenizer.get_vocab_size()

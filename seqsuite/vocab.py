@@ -2,8 +2,8 @@
 
 Id 0 is padding, id 1 the unknown token: text the model has never seen maps to it
 instead of failing. A vocabulary is plain JSON (``to_dict``/``from_dict``) so it sits in
-``task_state.json`` beside the run; :func:`vocabulary_from_dict` also reads the byte-level
-BPE vocabularies of :mod:`seqsuite.subword`.
+``task_state.json`` beside the run; :meth:`Vocabulary.from_dict` also reads back the
+byte-level BPE vocabularies of :mod:`seqsuite.subword`.
 
 A corpus too large to hold is counted in chunks: :class:`PieceTable` gives each distinct
 piece a raw id in the order first seen (what :mod:`seqsuite.token_store` writes to disk),
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,13 +53,13 @@ class Vocabulary:
     @classmethod
     def from_counts(
         cls,
-        counts: Mapping[str, int],
+        counts: dict[str, int],
         level: str,
         min_freq: int = 1,
         max_size: int = 0,
         lowercase: bool = False,
     ) -> Vocabulary:
-        """Like :meth:`build`, from counts made elsewhere (e.g. in chunks)."""
+        """As :meth:`build`, from counts already made (e.g. streamed over a large file)."""
         kept = [
             t for t, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if n >= min_freq
         ]
@@ -95,7 +95,13 @@ class Vocabulary:
         return {"level": self.level, "tokens": self.tokens, "lowercase": self.lowercase}
 
     @classmethod
-    def from_dict(cls, data: dict) -> Vocabulary:
+    def from_dict(cls, data: dict) -> Any:
+        """A saved vocabulary. A ``bpe`` one comes back as a
+        :class:`seqsuite.subword.BpeVocabulary`, which has the same interface."""
+        if data.get("level") == "bpe":
+            from .subword import BpeVocabulary
+
+            return BpeVocabulary.from_dict(data)
         return cls(data["level"], list(data["tokens"]), bool(data.get("lowercase", False)))
 
 
@@ -107,16 +113,6 @@ def _join_words(tokens: list[str]) -> str:
             out.append(" ")
         out.append(token)
     return "".join(out)
-
-
-def vocabulary_from_dict(data: dict) -> Any:
-    """A saved vocabulary of any level: a :class:`Vocabulary`, or for ``bpe`` a
-    :class:`seqsuite.subword.BpeVocabulary`."""
-    if data.get("level") == "bpe":
-        from .subword import BpeVocabulary
-
-        return BpeVocabulary.from_dict(data)
-    return Vocabulary.from_dict(data)
 
 
 class PieceTable:

@@ -436,3 +436,15 @@ def test_kneser_ney_is_fitted_on_the_end_of_a_long_training_part(cli, tmp_path):
     assert info["ngram_fitted_on"].startswith("the last 2,000 of")
     # the parts are one chunk each here, so the cap keeps the whole of each
     assert info["test_scored_tokens"] == info["test_tokens"]
+
+
+def test_bpe_vocabulary_round_trips_any_text_and_reads_back_from_json():
+    from seqsuite.subword import train_bpe
+
+    vocab = train_bpe([TEXT[i : i + 500] for i in range(0, len(TEXT), 500)], 300)
+    assert len(vocab) == 300 and vocab.encode("<pad>")[:1] != [0]  # specials are not text
+    odd = "It is a truth 漢字 Ω\n🎵"
+    assert vocab.decode(vocab.encode(odd)) == odd and vocab.unknown(odd) == []
+    assert len(vocab.encode(TEXT)) < len(TEXT) / 3  # a repetitive text merges well
+    again = Vocabulary.from_dict(json.loads(json.dumps(vocab.to_dict())))
+    assert again.encode(odd) == vocab.encode(odd) and again.level == "bpe"

@@ -36,7 +36,7 @@ from seqsuite.text_source import (
 )
 from seqsuite.token_lm import generate, lm_metrics, stream_nll
 from seqsuite.token_store import Part, TokenStore
-from seqsuite.vocab import UNK, PieceTable, Vocabulary, vocabulary_from_dict
+from seqsuite.vocab import UNK, PieceTable, Vocabulary
 
 from . import corpus
 from .ngram import KneserNey, unigram_nll
@@ -153,7 +153,7 @@ class TextgenTask(Task):
         fractions = (o.val_fraction, o.test_fraction)
         info: dict[str, Any] = {}
         saved = (ctx.state or {}).get("vocab")
-        vocab = vocabulary_from_dict(saved) if saved else None
+        vocab = Vocabulary.from_dict(saved) if saved else None
         if vocab is None and o.level == "bpe":
             vocab = self._train_bpe(ctx, sources, fractions, info)
         encoder = vocab if o.level == "bpe" else PieceTable(o.level, o.lowercase)
@@ -239,7 +239,7 @@ class TextgenTask(Task):
         vocabulary (unknown tokens count as ``<unk>``); nothing is split or refitted."""
         o = ctx.options
         sources, name = corpus.sources(ctx.config.run.data, "", ctx.config.data.max_files)
-        vocab = vocabulary_from_dict(ctx.state["vocab"])
+        vocab = Vocabulary.from_dict(ctx.state["vocab"])
         encoder = vocab if o.level == "bpe" else PieceTable(o.level, o.lowercase)
         store, cached = token_store.open_or_build(
             sources,
@@ -361,7 +361,7 @@ class TextgenTask(Task):
         started = time.perf_counter()
         if not ctx.state or "vocab" not in ctx.state:
             raise UserError(f"{ctx.run_dir}: no vocabulary saved in task_state.json")
-        vocab = vocabulary_from_dict(ctx.state["vocab"])
+        vocab = Vocabulary.from_dict(ctx.state["vocab"])
         text, unknown = self._generate(ctx, vocab, model, prompt, length, temperature, top_k, seed)
         seconds = time.perf_counter() - started
         if unknown:
