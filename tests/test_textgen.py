@@ -445,6 +445,6 @@ def test_bpe_vocabulary_round_trips_any_text_and_reads_back_from_json():
     assert len(vocab) == 300 and vocab.encode("<pad>")[:1] != [0]  # specials are not text
     odd = "It is a truth 漢字 Ω\n🎵"
     assert vocab.decode(vocab.encode(odd)) == odd and vocab.unknown(odd) == []
-    assert len(vocab.encode(TEXT)) < len(TEXT) / 3  # a repetitive text merges well
+    assert len(vocab.encode(TEXT)) < len(TEXT) / 2  # 42 merges halve a repetitive text
     again = Vocabulary.from_dict(json.loads(json.dumps(vocab.to_dict())))
     assert again.encode(odd) == vocab.encode(odd) and again.level == "bpe"
