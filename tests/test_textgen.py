@@ -448,3 +448,23 @@ def test_bpe_vocabulary_round_trips_any_text_and_reads_back_from_json():
     assert len(vocab.encode(TEXT)) < len(TEXT) / 2  # 42 merges halve a repetitive text
     again = Vocabulary.from_dict(json.loads(json.dumps(vocab.to_dict())))
     assert again.encode(odd) == vocab.encode(odd) and again.level == "bpe"
+
+
+def test_prepared_streams_read_the_token_file_not_a_copy(tmp_path):
+    from rich.console import Console
+
+    from seqsuite import config as configs
+    from seqsuite.registry import get_task
+    from seqsuite.task import Context
+
+    data = tmp_path / "book.txt"
+    data.write_text(TEXT * 3)
+    task = get_task("textgen")
+    config = configs.resolve(task, flags={"run": {"data": str(data), "dataset": ""}})
+    ctx = Context(config=config, device=torch.device("cpu"), console=Console(), quiet=True)
+    prepared = task.prepare(ctx)
+    for split in (prepared.train, prepared.val, prepared.test):
+        assert isinstance(split.tokens, np.memmap) and split.tokens.dtype == np.uint16
+    # validation and test begin one token early: every token of their part is predicted
+    assert len(prepared.test.tokens) == prepared.data.store.parts[2].tokens + 1
+    assert prepared.test.chars == prepared.data.store.parts[2].chars
