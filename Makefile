@@ -43,7 +43,8 @@ bench-keras: $(STAMP)
 bench-quality: $(STAMP)
 	$(OFFLINE) $(BIN)/python bench/forecast.py --write
 	$(OFFLINE) $(BIN)/python bench/keras_tutorial.py --write
-	$(OFFLINE) $(BIN)/python bench/textgen.py --minutes 20 --write
+	$(OFFLINE) $(BIN)/python bench/textgen.py --minutes 20 --write backbone.hidden_size=512 backbone.dropout=0.35 train.lr=2e-3 train.warmup_steps=200 train.eval_every=200
+	$(OFFLINE) $(BIN)/python bench/textgen_corpora.py --write
 	$(OFFLINE) $(BIN)/python bench/sentiment_mr.py --seeds 3 --pretrain-minutes 10 --set train.epochs=15 --set train.patience=4 --write
 	$(OFFLINE) $(BIN)/python bench/speech.py --minutes 10 --set train.patience=0 --set train.epochs=30 --write
 	$(OFFLINE) $(BIN)/python bench/music.py --minutes 15 --write

@@ -69,7 +69,8 @@ def main() -> None:
     if not DATA.exists():
         sys.exit(f"{DATA} not found")
 
-    sets = ["task.val_fraction=0.1", "task.test_fraction=0", *args.sets]
+    # a wall-clock budget, not the default's fixed number of steps
+    sets = ["task.val_fraction=0.1", "task.test_fraction=0", "train.max_steps=0", *args.sets]
     with tempfile.TemporaryDirectory() as scratch:
         out = Path(args.out or Path(scratch) / "run")
         started = time.perf_counter()

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, Protocol
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -175,14 +176,31 @@ class StreamSplit:
     time). With ``shuffle`` the streams start at a random offset below ``bptt`` each
     epoch, so chunk boundaries move; the order itself is never shuffled.
 
+    ``tokens`` is a 1-D tensor or a numpy array, typically a memory-mapped slice of a
+    :class:`~seqsuite.token_store.TokenStore`: then a batch is an index into the file and
+    nothing beyond it is read into memory. ``lookup`` (optional, (raw ids,) int64) maps
+    the stored ids to the model's. ``chars`` (optional) is how many characters of text
+    the predicted tokens (all but the first) cover, for nats per character.
+
     Batches: ``tokens`` (batch, ≤bptt) inputs and ``targets`` the next tokens.
     """
 
     stateful = True
 
-    def __init__(self, tokens: Tensor, bptt: int):
-        self.tokens = tokens.long()
+    def __init__(
+        self,
+        tokens: Tensor | np.ndarray,
+        bptt: int,
+        *,
+        lookup: Tensor | None = None,
+        chars: int | None = None,
+        device: torch.device | str = "cpu",
+    ):
+        self.tokens = tokens.long() if isinstance(tokens, Tensor) else tokens
         self.bptt = bptt
+        self.lookup = lookup
+        self.chars = chars
+        self.device = torch.device(device)
         self.timesteps = max(0, len(self.tokens) - 1)
         self.size = max(1, self.timesteps // bptt)  # examples: sequences of bptt steps
 
@@ -190,17 +208,24 @@ class StreamSplit:
         return self.size
 
     def to(self, device: torch.device | str) -> StreamSplit:
-        return StreamSplit(self.tokens.to(device, non_blocking=True), self.bptt)
+        """In-memory tokens move to ``device``; a memory-mapped stream stays on disk and
+        each batch moves when it is read."""
+        tokens = self.tokens
+        lookup = self.lookup.to(device) if self.lookup is not None else None
+        if isinstance(tokens, Tensor):
+            tokens = tokens.to(device, non_blocking=True)
+        return StreamSplit(tokens, self.bptt, lookup=lookup, chars=self.chars, device=device)
 
-    def layout(self, batch_size: int, offset: int = 0) -> tuple[Tensor, Tensor]:
-        """Inputs and targets as (batch_size, length) streams."""
-        usable = self.tokens[offset:]
-        length = (len(usable) - 1) // batch_size
-        if length < 1:
-            raise ValueError(f"{len(self.tokens)} tokens cannot fill {batch_size} streams")
-        x = usable[: batch_size * length].view(batch_size, length)
-        y = usable[1 : batch_size * length + 1].view(batch_size, length)
-        return x, y
+    def read(self, start: int = 0, stop: int | None = None) -> Tensor:
+        """(stop - start,) int64 model ids of the stream (on the CPU)."""
+        return self._ids(self.tokens[start:stop]).cpu()
+
+    def _ids(self, raw: Tensor | np.ndarray) -> Tensor:
+        """Stored ids as the model's ids (int64) on the split's device."""
+        if isinstance(raw, np.ndarray) or not isinstance(raw, Tensor):
+            raw = torch.from_numpy(np.asarray(raw, dtype=np.int64))
+        raw = raw.to(self.device, non_blocking=True).long()
+        return self.lookup[raw] if self.lookup is not None else raw
 
     def num_batches(self, batch_size: int) -> int:
         length = (len(self.tokens) - 1) // batch_size
@@ -212,9 +237,29 @@ class StreamSplit:
         offset = int(torch.randint(0, self.bptt, (1,), generator=generator)) if shuffle else 0
         if (len(self.tokens) - 1 - offset) // batch_size < 1:
             offset = 0
-        x, y = self.layout(batch_size, offset)
-        for start in range(0, x.shape[1], self.bptt):
-            yield {
-                "tokens": x[:, start : start + self.bptt],
-                "targets": y[:, start : start + self.bptt],
-            }
+        length = (len(self.tokens) - 1 - offset) // batch_size
+        if length < 1:
+            raise ValueError(f"{len(self.tokens)} tokens cannot fill {batch_size} streams")
+        # stream i is tokens[offset + i * length : offset + (i + 1) * length]; its targets
+        # run one further (into the next stream's first token)
+        firsts = offset + np.arange(batch_size)[:, None] * length
+        for start in range(0, length, self.bptt):
+            steps = min(self.bptt, length - start)
+            index = firsts + start + np.arange(steps + 1)[None, :]
+            window = self._ids(self._gather(index))  # (batch, steps + 1)
+            yield {"tokens": window[:, :-1], "targets": window[:, 1:]}
+
+    def remainder(self, batch_size: int) -> Batch | None:
+        """The last tokens that ``batches(batch_size)`` (unshuffled) leaves out, as one
+        stream (1, r) that continues the last of its streams; None if there are none."""
+        length = (len(self.tokens) - 1) // batch_size
+        start = batch_size * length
+        if length < 1 or start >= len(self.tokens) - 1:
+            return None
+        window = self._ids(self.tokens[start:]).unsqueeze(0)
+        return {"tokens": window[:, :-1], "targets": window[:, 1:]}
+
+    def _gather(self, index: np.ndarray) -> Tensor | np.ndarray:
+        if isinstance(self.tokens, Tensor):
+            return self.tokens[torch.from_numpy(index).to(self.tokens.device)]
+        return self.tokens[index]

