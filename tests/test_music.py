@@ -237,8 +237,8 @@ def test_piece_batches_are_bucketed_bounded_and_transposed_within_range():
     generator = torch.Generator().manual_seed(0)
     batches = list(split.batches(8, shuffle=True, generator=generator))
     assert len(batches) <= split.num_batches(8)
-    assert sum(int(b["lengths"].sum()) for b in batches) == sum(len(r) for r in dense)
-    assert all(b["x"].shape[1] == int(b["lengths"].max()) <= 64 for b in batches)
+    assert sum(int(b["steps"].sum()) for b in batches) == sum(len(r) for r in dense)
+    assert all(b["x"].shape[1] == int(b["steps"].max()) <= 64 for b in batches)
     frames = sum(float(b["y"].sum()) for b in batches)
     assert frames == sum(float(r.sum()) for r in dense)  # transposed, never pushed off the keys
     plain = list(split.batches(8, shuffle=False))
@@ -261,7 +261,7 @@ def test_chunked_evaluation_equals_reading_each_piece_whole():
         loss = torch.nn.functional.binary_cross_entropy_with_logits(
             output, batch["y"], reduction="none"
         )
-        mask = torch.arange(output.shape[1])[None, :] < batch["lengths"][:, None]
+        mask = torch.arange(output.shape[1])[None, :] < batch["steps"][:, None]
         sums[live] += (loss.sum(-1) * mask).sum(1).numpy()
     for i, roll in enumerate(dense):
         y = torch.from_numpy(roll).float()[None]

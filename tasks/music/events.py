@@ -64,7 +64,8 @@ class TokenPieces:
         return self.bounds
 
     def batch(self, pieces, starts, stops, shifts) -> dict[str, Tensor]:
-        """tokens (batch, time) the inputs, targets the next tokens, lengths (batch,)."""
+        """tokens (batch, time) the inputs, targets the next tokens, steps (batch,): each
+        row's real length."""
         first = self.offsets[pieces] + starts
         index, row = ranges(first, self.offsets[pieces] + stops)
         column = index - first[row]
@@ -77,7 +78,7 @@ class TokenPieces:
         if np.any(shifts):  # each row through its shift's row of the table
             move = torch.from_numpy(np.asarray(shifts) - SHIFTS[0])[:, None]
             tokens, targets = self.table[move, tokens], self.table[move, targets]
-        return {"tokens": tokens, "targets": targets, "lengths": torch.from_numpy(stops - starts)}
+        return {"tokens": tokens, "targets": targets, "steps": torch.from_numpy(stops - starts)}
 
     def pairs(self, shift: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """(previous, next) ids of every prediction, transposed by ``shift`` where allowed."""
@@ -186,7 +187,7 @@ class Events:
     @staticmethod
     def step_nll(output: Tensor, batch: dict[str, Any]) -> tuple[Tensor, Tensor]:
         """(batch, time) negative log-likelihood of each event, and the mask of real steps."""
-        mask = padding_mask(batch["lengths"], output.shape[1], output.device)
+        mask = padding_mask(batch["steps"], output.shape[1], output.device)
         nll = F.cross_entropy(output.float().transpose(1, 2), batch["targets"], reduction="none")
         return nll * mask, mask
 

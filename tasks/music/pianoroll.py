@@ -52,13 +52,13 @@ class RollPieces:
         return self.rolls.shift_bounds()
 
     def batch(self, pieces, starts, stops, shifts) -> dict[str, Tensor]:
-        """x and y (batch, time, 88), lengths (batch,)."""
+        """x and y (batch, time, 88), steps (batch,): each row's real length."""
         starts, stops = np.asarray(starts), np.asarray(stops)
         frames = self.rolls.window(pieces, starts - 1, stops, shifts)
         return {
             "x": frames[:, :-1],
             "y": frames[:, 1:],
-            "lengths": torch.from_numpy(stops - starts),
+            "steps": torch.from_numpy(stops - starts),
         }
 
 
@@ -123,7 +123,7 @@ class Pianoroll:
     def frame_nll(output: Tensor, batch: dict[str, Any]) -> tuple[Tensor, Tensor]:
         """(batch, time) negative log-likelihood of each frame (its 88 Bernoulli terms
         summed), and the mask of real frames."""
-        mask = padding_mask(batch["lengths"], output.shape[1], output.device)
+        mask = padding_mask(batch["steps"], output.shape[1], output.device)
         nll = F.binary_cross_entropy_with_logits(output.float(), batch["y"], reduction="none").sum(
             -1
         )
