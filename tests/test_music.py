@@ -515,3 +515,11 @@ def test_bad_input(cli, tmp_path):
     corrupt.write_bytes(b"not matlab")
     result = cli("run", "music", "--data", str(corrupt), *PIANO, *SMALL)
     assert result.code == 2 and "not a readable MATLAB file" in result.err
+
+
+def test_a_hundred_thousand_note_midi_is_read_in_seconds(tmp_path):
+    notes = [(40 + i % 48, i * 0.25, 0.25) for i in range(100_000)]
+    write_midi(tmp_path / "long.mid", notes)
+    started = time.perf_counter()
+    piece = parse_file(tmp_path / "long.mid", LIMITS)
+    assert len(piece.notes) == 100_000 and time.perf_counter() - started < 20

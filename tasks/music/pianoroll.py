@@ -62,26 +62,31 @@ class RollPieces:
         }
 
 
+def within_limit(
+    pieces: list[Piece], step: float, max_elements: int
+) -> tuple[list[Piece], list[tuple[str, str]]]:
+    """The pieces whose roll of 88 keys every ``step`` quarters stays within
+    ``max_elements``, and the others with the reason (a file may declare any length:
+    one delta time of a MIDI file can say "half a year later")."""
+    kept, skipped = [], []
+    for piece in pieces:
+        frames = piece.end() / step
+        if frames * KEYS > max_elements:
+            why = f"{frames:,.0f} frames of {KEYS} keys, over data.max_elements ({max_elements:,})"
+            skipped.append((piece.name, why))
+        else:
+            kept.append(piece)
+    return kept, skipped
+
+
 def rolls_from_pieces(
-    pieces: list[Piece], parts: dict[str, list[int]], step: float, max_elements: int
-) -> tuple[dict[str, NoteRolls], list[tuple[str, str]]]:
-    """Each split's rolls; a piece longer than ``max_elements`` / 88 frames is skipped."""
-    rolls, skipped = {}, []
-    for split, idx in parts.items():
-        runs = []
-        for i in idx:
-            frames = pieces[i].end() / step
-            if frames * KEYS > max_elements:
-                skipped.append(
-                    (
-                        pieces[i].name,
-                        f"{frames:,.0f} frames of {KEYS} keys, over data.max_elements ({max_elements:,})",
-                    )
-                )
-                continue
-            runs.append(runs_from_notes(pieces[i].quarters(), step))
-        rolls[split] = NoteRolls.from_runs(runs)
-    return rolls, skipped
+    pieces: list[Piece], parts: dict[str, list[int]], step: float
+) -> dict[str, NoteRolls]:
+    """Each split's rolls, a frame every ``step`` quarter notes."""
+    return {
+        split: NoteRolls.from_runs([runs_from_notes(pieces[i].quarters(), step) for i in idx])
+        for split, idx in parts.items()
+    }
 
 
 class Pianoroll:

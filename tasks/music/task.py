@@ -28,7 +28,7 @@ from seqsuite.task import Context, Evaluation, Prepared, Results, Task
 
 from . import benchmark, scores
 from .events import Events
-from .pianoroll import Pianoroll, rolls_from_pieces
+from .pianoroll import Pianoroll, rolls_from_pieces, within_limit
 from .recorder import Recorder
 from .scores import Piece
 
@@ -102,24 +102,26 @@ class MusicTask(Task):
     def prepare(self, ctx: Context) -> Prepared:
         corpus = self._load(ctx)
         rep = REPRESENTATIONS[ctx.options.representation]
-        skipped = list(corpus.skipped)
         if corpus.rolls is not None:
             prepared = rep.prepare(ctx, corpus.rolls)
         else:
-            o = ctx.options
+            o, where = ctx.options, ctx.config.run.data or corpus.name
+            if rep is REPRESENTATIONS["pianoroll"]:
+                limit = ctx.config.data.max_elements
+                corpus.pieces, long = within_limit(corpus.pieces, o.step, limit)
+                corpus.skipped += long
+                if not corpus.pieces:
+                    raise UserError(_no_usable(where, corpus.skipped))
             parts = _split_pieces(len(corpus.pieces), o.val_fraction, o.test_fraction, ctx.seed)
             if min(len(p) for p in parts.values()) == 0:
                 raise UserError(
-                    f"{ctx.config.run.data or corpus.name}: {len(corpus.pieces)} pieces are too few for train / val / test"
+                    f"{where}: {len(corpus.pieces)} pieces are too few for train / val / test"
                 )
             if rep is REPRESENTATIONS["pianoroll"]:
-                rolls, long = rolls_from_pieces(
-                    corpus.pieces, parts, o.step, ctx.config.data.max_elements
-                )
-                skipped += long
-                prepared = rep.prepare(ctx, rolls)
+                prepared = rep.prepare(ctx, rolls_from_pieces(corpus.pieces, parts, o.step))
             else:
                 prepared = rep.prepare(ctx, corpus.pieces, parts)
+        skipped = corpus.skipped
         prepared.dataset = corpus.name
         prepared.info = {
             "files_skipped": len(skipped),
@@ -150,9 +152,7 @@ class MusicTask(Task):
             printer = scores.progress_printer(ctx.console, f"parsing {root}", ctx.quiet)
             pieces, skipped = scores.folder(root, limits, _workers(o.workers), printer)
             if not pieces:
-                raise UserError(
-                    f"{root}: no usable scores ({len(skipped)} skipped, e.g. {skipped[0][0]}: {skipped[0][1]})"
-                )
+                raise UserError(_no_usable(root, skipped))
             return Corpus(root.name, pieces, skipped=skipped)
         name = run.dataset or self.default_dataset
         if name != "chorales":
@@ -230,6 +230,12 @@ class MusicTask(Task):
                 writer.writerow([int(i), int(outputs["steps"][i]), f"{outputs['nll'][i]:.4f}"])
             atomic.write_text(ctx.path("test_pieces.csv"), buffer.getvalue())
         self.generate(ctx, model, {"length": 64, "temperature": 1.0, "top_k": 0, "seed": ctx.seed})
+
+
+def _no_usable(where: Any, skipped: list[tuple[str, str]]) -> str:
+    return (
+        f"{where}: no usable scores ({len(skipped)} skipped, e.g. {skipped[0][0]}: {skipped[0][1]})"
+    )
 
 
 def _workers(wanted: int) -> int:
