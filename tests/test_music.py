@@ -486,6 +486,7 @@ def test_prompts_that_cannot_be_read_are_one_line(cli, tmp_path):
         ("junk.mid", "--prompt"),
         ("tempo0.mid", "tempo 0"),
         ("pipe.mid", "not a regular file"),
+        ("/dev/zero", "not a regular file"),
     ):
         result = cli("generate", "r", "--prompt", str(tmp_path / name), "--out", "x.mid")
         assert result.code == 2 and words in result.err, result.err
@@ -523,3 +524,26 @@ def test_a_hundred_thousand_note_midi_is_read_in_seconds(tmp_path):
     started = time.perf_counter()
     piece = parse_file(tmp_path / "long.mid", LIMITS)
     assert len(piece.notes) == 100_000 and time.perf_counter() - started < 20
+
+
+def test_sigterm_during_a_long_generation_keeps_the_notes_made(cli, tmp_path):
+    import subprocess
+    import sys
+
+    path, _ = fake_benchmark(tmp_path, "mat")
+    assert cli("run", "music", "--data", str(path), "--out", "r", *PIANO, *SMALL).code == 0
+    command = [sys.executable, "-m", "seqsuite", "generate", "r", "--length", "1000000"]
+    child = subprocess.Popen(
+        [*command, "--temperature", "3", "--out", "long.mid"],
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 120
+    while not Path("long.mid").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)  # the file appears after the first few seconds of generation
+    child.send_signal(signal.SIGTERM)
+    out, err = child.communicate(timeout=60)
+    assert child.returncode == 130, err
+    assert b"stopped after" in out and b"Traceback" not in err
+    assert len(read_midi("long.mid", 1_000_000).quarters()) > 0

@@ -249,7 +249,7 @@ def list_scores(root: Path, max_files: int) -> list[Path]:
     return found
 
 
-def cache_key(path: Path, limits: DataSettings) -> dict[str, Any]:
+def cache_key(path: Path) -> dict[str, Any]:
     stat = path.stat()
     return {
         "file": str(path.resolve()),
@@ -259,25 +259,40 @@ def cache_key(path: Path, limits: DataSettings) -> dict[str, Any]:
     }
 
 
-def parse_cached(path: Path, limits: DataSettings) -> tuple[Piece | None, str, bool]:
-    """(piece or None, why it was skipped, whether it came from the cache); runs in the
-    worker processes too."""
+def parse_one(path: Path, limits: DataSettings) -> tuple[Piece | None, str]:
+    """(piece, "") or (None, why it cannot be used); what a worker process runs."""
     try:
-        value, cached = cache.load_or_compute(
-            "music-file", cache_key(path, limits), lambda: parse_file(path, limits).to_cache()
-        )
+        return parse_file(path, limits), ""
     except (ScoreError, UserError, OSError) as err:
-        return None, str(err), False
+        return None, str(err)
+
+
+class _NotCached(Exception):
+    """Raised instead of parsing: :func:`cached` only looks."""
+
+
+def _not_cached() -> Any:
+    raise _NotCached
+
+
+def cached(path: Path, limits: DataSettings) -> tuple[Piece | None, str] | None:
+    """The cached parse of ``path`` if there is one (None if not)."""
+    try:
+        value, _ = cache.load_or_compute("music-file", cache_key(path), _not_cached)
+    except _NotCached:
+        return None
+    except OSError as err:
+        return None, str(err)
     piece = Piece.from_cache(value)
     if len(piece.notes) > limits.max_notes:  # parsed earlier under a higher limit
-        return None, f"more than {limits.max_notes:,} notes (data.max_notes)", cached
-    return piece, "", cached
+        return None, f"more than {limits.max_notes:,} notes (data.max_notes)"
+    return piece, ""
 
 
 def folder(
     root: Path, limits: DataSettings, workers: int, progress: Any
 ) -> tuple[list[Piece], list[tuple[str, str]]]:
-    """Every score under ``root``, parsed in ``workers`` processes (cached per file);
+    """Every score under ``root``, parsed in ``workers`` processes and cached per file;
     unusable files are listed with the reason. ``progress(done, total, skipped)`` is
     called as files finish."""
     files = list_scores(root, limits.max_files)
@@ -285,42 +300,56 @@ def folder(
         raise UserError(
             f"{root}: no MIDI, MusicXML or ABC files ({', '.join(sorted(SCORE_SUFFIXES))})"
         )
-    results: dict[int, tuple[Piece | None, str, bool]] = {}
+    results: dict[int, tuple[Piece | None, str]] = {}
     todo = []
     for i, path in enumerate(files):  # the cache first: cheap, and no process needed
-        key = _safe_key(path, limits)
-        if key is not None and cache.path_for("music-file", key).exists():
-            results[i] = parse_cached(path, limits)
-        else:
+        found = cached(path, limits)
+        if found is None:
             todo.append(i)
-    progress(len(results), len(files), sum(r[0] is None for r in results.values()))
-    if workers > 1 and len(todo) >= 2 * workers:
-        _in_workers(files, todo, limits, workers, results, progress)
-    else:
-        for i in todo:
-            results[i] = parse_cached(files[i], limits)
-            progress(len(results), len(files), sum(r[0] is None for r in results.values()))
+        else:
+            results[i] = found
+    tally = _Tally(len(files), progress)
+    tally.add(results.values())
+    for i, result in _parse_all([files[i] for i in todo], todo, limits, workers):
+        results[i] = result
+        if result[0] is not None:
+            cache.load_or_compute("music-file", cache_key(files[i]), result[0].to_cache)
+        tally.add([result])
     pieces = [results[i][0] for i in range(len(files)) if results[i][0] is not None]
     skipped = [(str(files[i]), results[i][1]) for i in range(len(files)) if results[i][0] is None]
     return pieces, skipped
 
 
-def _safe_key(path: Path, limits: DataSettings) -> dict[str, Any] | None:
-    try:
-        return cache_key(path, limits)
-    except OSError:
-        return None
-
-
-def _in_workers(files, todo, limits, workers, results, progress) -> None:
+def _parse_all(paths: list[Path], ids: list[int], limits: DataSettings, workers: int):
+    """(id, result) per path as each finishes: in this process for a few files, else in
+    ``workers`` forked processes (a fork shares the loaded libraries; a spawned worker
+    would load PyTorch again, half a gigabyte each). Workers only parse; this process
+    writes the cache."""
+    if workers <= 1 or len(paths) < 2 * workers:
+        for i, path in zip(ids, paths, strict=True):
+            yield i, parse_one(path, limits)
+        return
     import multiprocessing
 
-    context = multiprocessing.get_context("spawn")  # no forked copy of torch's threads
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures = {pool.submit(parse_cached, files[i], limits): i for i in todo}
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        futures = {
+            pool.submit(parse_one, path, limits): i for i, path in zip(ids, paths, strict=True)
+        }
         for future in as_completed(futures):
-            results[futures[future]] = future.result()
-            progress(len(results), len(files), sum(r[0] is None for r in results.values()))
+            yield futures[future], future.result()
+
+
+class _Tally:
+    """Counts finished and skipped files for the progress callback."""
+
+    def __init__(self, total: int, progress: Any):
+        self.total, self.progress, self.done, self.skipped = total, progress, 0, 0
+
+    def add(self, results) -> None:
+        for piece, _ in results:
+            self.done += 1
+            self.skipped += piece is None
+        self.progress(self.done, self.total, self.skipped)
 
 
 def progress_printer(console: Any, label: str, quiet: bool, every: float = 5.0):

@@ -70,7 +70,11 @@ class MusicConfig:
     bpm: float = field(default=90.0, metadata={"min": 10.0, "help": "tempo of generated MIDI"})
     workers: int = field(
         default=0,
-        metadata={"min": 0, "max": 256, "help": "processes parsing a folder (0 = the CPUs usable)"},
+        metadata={
+            "min": 0,
+            "max": 256,
+            "help": "processes parsing a folder (0 = the CPUs usable, at most 8)",
+        },
     )
 
 
@@ -244,7 +248,7 @@ def _workers(wanted: int) -> int:
     usable = (
         len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     )
-    return max(1, min(usable, 16))
+    return max(1, min(usable, 8))
 
 
 def _sampling(options: dict[str, Any]) -> dict[str, Any]:
