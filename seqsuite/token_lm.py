@@ -1,4 +1,5 @@
-"""What every next-token model needs: stream likelihood and stateful sampling.
+"""What every next-token model needs: stream likelihood and stateful sampling (with an
+optional stop token and minimum length, as note events end a piece).
 
 Shared by the language-model tasks (characters, words, note events). The model is a
 :class:`~seqsuite.model.SequenceModel` whose head returns logits (batch, time, vocab).
@@ -6,7 +7,9 @@ Shared by the language-model tasks (characters, words, note events). The model i
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -76,6 +79,43 @@ def sample_next(
 
 
 @torch.no_grad()
+def sample(
+    model: Any,
+    prompt: list[int],
+    *,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+    banned: tuple[int, ...] = (0,),
+    stop_id: int | None = None,
+    min_length: int = 0,
+) -> Iterator[int]:
+    """New ids after ``prompt``, one at a time, for as long as the caller takes them.
+
+    The prompt is read once; then each new id is fed alone with the carried state: the
+    cost is linear in the length. Sampling ``stop_id`` ends the sequence (it is not
+    yielded); it cannot be sampled before ``min_length`` ids. A generator, so that the
+    caller decides when to stop and can keep (write) what was made so far.
+    """
+    model.eval()
+    generator = torch.Generator().manual_seed(seed)
+    tokens = torch.tensor([prompt], dtype=torch.long, device=device)
+    logits, state = model({"tokens": tokens})
+    made = 0
+    while True:
+        last = logits[:, -1].clone()
+        last[:, list(banned)] = float("-inf")
+        if stop_id is not None and made < min_length:
+            last[:, stop_id] = float("-inf")
+        next_id = sample_next(last, temperature, top_k, generator)
+        if stop_id is not None and int(next_id) == stop_id:
+            return
+        made += 1
+        yield int(next_id)
+        logits, state = model({"tokens": next_id.view(1, 1)}, state)
+
+
 def generate(
     model: Any,
     prompt: list[int],
@@ -86,21 +126,23 @@ def generate(
     seed: int = 0,
     device: torch.device | str = "cpu",
     banned: tuple[int, ...] = (0,),
+    stop_id: int | None = None,
+    min_length: int = 0,
 ) -> list[int]:
-    """``length`` new ids after ``prompt``. The prompt is read once; then each new id is
-    fed alone with the carried state: the cost is linear in the length."""
-    model.eval()
-    generator = torch.Generator().manual_seed(seed)
-    tokens = torch.tensor([prompt], dtype=torch.long, device=device)
-    logits, state = model({"tokens": tokens})
-    out: list[int] = []
-    for _ in range(length):
-        last = logits[:, -1].clone()
-        last[:, list(banned)] = float("-inf")
-        next_id = sample_next(last, temperature, top_k, generator)
-        out.append(int(next_id))
-        logits, state = model({"tokens": next_id.view(1, 1)}, state)
-    return out
+    """At most ``length`` new ids after ``prompt`` (fewer when ``stop_id`` is sampled;
+    see :func:`sample`)."""
+    ids = sample(
+        model,
+        prompt,
+        temperature=temperature,
+        top_k=top_k,
+        seed=seed,
+        device=device,
+        banned=banned,
+        stop_id=stop_id,
+        min_length=min_length,
+    )
+    return list(itertools.islice(ids, length))
 
 
 @torch.no_grad()

@@ -1,39 +1,40 @@
 """The music task: predict the next note event, or the next piano-roll frame.
 
-``events`` (default): the top voice of each piece as tokens ``pitch:duration`` (``r`` for
-a rest; durations in quarter notes on a sixteenth-note grid) between ``<s>`` and
-``</s>``; an embedding -> the backbone -> logits over the event vocabulary. Optional
-transposition of the training pieces into all twelve keys.
-
-``pianoroll``: frames of 88 keys every ``task.step`` quarter notes; the backbone reads a
-frame and predicts each key of the next frame independently (88 Bernoulli outputs), the
-set-up of Boulanger-Lewandowski et al. (2012), so results compare with the literature.
+Where the data come from is decided here (music21's Bach chorales, a folder of scores,
+or a benchmark file with its own splits); what is done with them belongs to one of two
+representations, chosen by ``task.representation``: :class:`~.events.Events` (the top
+voice as ``pitch:duration`` tokens) or :class:`~.pianoroll.Pianoroll` (88-key frames,
+Bernoulli outputs). Each holds its part of every hook; generation and its MIDI file are
+shared.
 """
 
 from __future__ import annotations
 
+import csv
+import io
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from seqsuite.adapters import FeatureInput, TokenInput
-from seqsuite.batches import ArraySplit, pad_sequences
+from seqsuite import atomic
 from seqsuite.errors import UserError
-from seqsuite.heads import StepHead
+from seqsuite.limits import MAX_TEMPERATURE
 from seqsuite.plots import plt, save
-from seqsuite.task import Context, Prepared, Results, Task
-from seqsuite.token_lm import sample_next
-from seqsuite.vocab import Vocabulary
+from seqsuite.task import Context, Evaluation, Prepared, Results, Task
 
-from . import rolls, scores
-from .midi import write_midi
+from . import benchmark, scores
+from .events import Events
+from .pianoroll import Pianoroll, rolls_from_pieces, within_limit
+from .recorder import Recorder
+from .scores import Piece
 
 NAMED = {"chorales": "music21's Bach chorales (371 pieces)"}
-BOS, EOS, REST = "<s>", "</s>", "r"
+REPRESENTATIONS = {"events": Events(), "pianoroll": Pianoroll()}
+PLOT_QUARTERS = 128.0  # the picture of a sample shows its first 32 bars of 4/4
 
 
 @dataclass
@@ -42,7 +43,8 @@ class MusicConfig:
 
     representation: Literal["events", "pianoroll"] = "events"
     transpose: bool = field(
-        default=True, metadata={"help": "train in all 12 keys (both representations)"}
+        default=True,
+        metadata={"help": "train each piece in a random key each epoch (both representations)"},
     )
     step: float = field(
         default=1.0, metadata={"min": 0.0625, "help": "pianoroll: quarter notes per frame"}
@@ -51,6 +53,10 @@ class MusicConfig:
         default=0.25, metadata={"min": 0.0625, "help": "events: duration grid (quarter notes)"}
     )
     max_duration: float = field(default=8.0, metadata={"min": 0.25})
+    window: int = field(
+        default=64,
+        metadata={"min": 8, "help": "longer pieces train as windows of this many steps"},
+    )
     embedding_dim: int = field(default=64, metadata={"min": 1})
     dropout: float = field(
         default=0.3, metadata={"min": 0.0, "below": 1.0, "help": "input and output dropout"}
@@ -62,6 +68,24 @@ class MusicConfig:
     val_fraction: float = field(default=0.1, metadata={"min": 0.0, "below": 0.5})
     test_fraction: float = field(default=0.1, metadata={"min": 0.0, "below": 0.5})
     bpm: float = field(default=90.0, metadata={"min": 10.0, "help": "tempo of generated MIDI"})
+    workers: int = field(
+        default=0,
+        metadata={
+            "min": 0,
+            "max": 256,
+            "help": "processes parsing a folder (0 = the CPUs usable, at most 8)",
+        },
+    )
+
+
+@dataclass
+class Corpus:
+    """The loaded data: parsed pieces to split, or a benchmark file's own split rolls."""
+
+    name: str
+    pieces: list[Piece] = field(default_factory=list)
+    rolls: dict[str, Any] | None = None
+    skipped: list[tuple[str, str]] = field(default_factory=list)
 
 
 class MusicTask(Task):
@@ -71,310 +95,198 @@ class MusicTask(Task):
     datasets = tuple(NAMED)
     primary_metric = "nll"
     higher_is_better = False
-    quick = {"train": {"epochs": 4}}
+    quick = {"train": {"epochs": 30}}
     defaults = {
         "backbone": {"hidden_size": 256, "num_layers": 2, "dropout": 0.3},
-        "train": {"epochs": 60, "batch_size": 16, "lr": 2e-3, "patience": 8, "clip_norm": 1.0},
+        # an epoch is every piece once (in a random key): short, so many of them; a high
+        # rate decayed to zero over the run (or the time budget), chosen on validation NLL
+        # of Nottingham and JSB (docs/results.md, Music)
+        "train": {
+            "epochs": 400,
+            "batch_size": 16,
+            "lr": 5e-3,
+            "schedule": "cosine",
+            "patience": 40,
+            "clip_norm": 1.0,
+        },
     }
 
     # -- data -----------------------------------------------------------------------
 
     def prepare(self, ctx: Context) -> Prepared:
-        o, run = ctx.options, ctx.config.run
-        skipped: list[tuple[str, str]] = []
-        benchmark = None
-        if run.data and rolls.is_benchmark(Path(run.data)):
+        corpus = self._load(ctx)
+        rep = REPRESENTATIONS[ctx.options.representation]
+        if corpus.rolls is not None:
+            prepared = rep.prepare(ctx, corpus.rolls)
+        else:
+            o, where = ctx.options, ctx.config.run.data or corpus.name
+            if rep is REPRESENTATIONS["pianoroll"]:
+                limit = ctx.config.data.max_elements
+                corpus.pieces, long = within_limit(corpus.pieces, o.step, limit)
+                corpus.skipped += long
+                if not corpus.pieces:
+                    raise UserError(_no_usable(where, corpus.skipped))
+            parts = _split_pieces(len(corpus.pieces), o.val_fraction, o.test_fraction, ctx.seed)
+            if min(len(p) for p in parts.values()) == 0:
+                raise UserError(
+                    f"{where}: {len(corpus.pieces)} pieces are too few for train / val / test"
+                )
+            if rep is REPRESENTATIONS["pianoroll"]:
+                prepared = rep.prepare(ctx, rolls_from_pieces(corpus.pieces, parts, o.step))
+            else:
+                prepared = rep.prepare(ctx, corpus.pieces, parts)
+        skipped = corpus.skipped
+        prepared.dataset = corpus.name
+        prepared.info = {
+            "files_skipped": len(skipped),
+            "skipped": [f"{p}: {why}" for p, why in skipped[:20]],
+        }
+        if skipped:
+            prepared.summary += (
+                f"; {len(skipped)} files skipped (e.g. {skipped[0][0]}: {skipped[0][1]})"
+            )
+        return prepared
+
+    def _load(self, ctx: Context) -> Corpus:
+        o, run, limits = ctx.options, ctx.config.run, ctx.config.data
+        if run.data and benchmark.is_benchmark(Path(run.data)):
             if o.representation != "pianoroll":
                 raise UserError(
                     f"{run.data}: a piano-roll benchmark file needs --set task.representation='pianoroll'"
                 )
-            benchmark = rolls.load_benchmark(Path(run.data))
-            name, pieces = Path(run.data).stem, None
-        elif run.data:
+            return Corpus(
+                Path(run.data).stem, rolls=benchmark.load_benchmark(Path(run.data), limits)
+            )
+        if run.data:
             root = Path(run.data)
             if not root.is_dir():
                 raise UserError(
                     f"{root}: expected a folder of MIDI / MusicXML / ABC files or a .mat/.pickle benchmark file"
                 )
-            pieces, skipped, _ = scores.folder(root)
-            name = root.name
+            printer = scores.progress_printer(ctx.console, f"parsing {root}", ctx.quiet)
+            pieces, skipped = scores.folder(root, limits, _workers(o.workers), printer)
             if not pieces:
-                raise UserError(
-                    f"{root}: no usable scores ({len(skipped)} skipped, e.g. {skipped[0][0]}: {skipped[0][1]})"
-                )
-        else:
-            name = run.dataset or self.default_dataset
-            if name != "chorales":
-                raise UserError(f"--dataset {name!r}: unknown; embedded: {', '.join(NAMED)}")
-            pieces, _ = scores.chorales()
-        if benchmark is None:
-            parts = _split_pieces(len(pieces), o.val_fraction, o.test_fraction, ctx.seed)
-            if min(len(p) for p in parts.values()) == 0:
-                raise UserError(
-                    f"{run.data or name}: {len(pieces)} pieces are too few for train / val / test"
-                )
-        if o.representation == "pianoroll":
-            if benchmark is None:
-                benchmark = {
-                    s: [rolls.roll_from_notes(pieces[i]["notes"], o.step) for i in idx]
-                    for s, idx in parts.items()
-                }
-            return self._prepare_rolls(benchmark, name, skipped, o.transpose)
-        return self._prepare_events(ctx, pieces, parts, name, skipped)
+                raise UserError(_no_usable(root, skipped))
+            return Corpus(root.name, pieces, skipped=skipped)
+        name = run.dataset or self.default_dataset
+        if name != "chorales":
+            raise UserError(f"--dataset {name!r}: unknown; embedded: {', '.join(NAMED)}")
+        return Corpus(name, scores.chorales()[0])
 
-    def _prepare_events(self, ctx, pieces, parts, name, skipped) -> Prepared:
-        o = ctx.options
-        melodies = {
-            s: [self.encode(pieces[i]["melody"], o) for i in idx] for s, idx in parts.items()
-        }
-        if ctx.state and "vocab" in ctx.state:
-            vocab = Vocabulary.from_dict(ctx.state["vocab"])
-        else:
-            training = [
-                t
-                for m in melodies["train"]
-                for shift in _shifts(m, o.transpose)
-                for t in transpose(m, shift)
-            ]
-            vocab = Vocabulary.build(training + [BOS, EOS], "event")
-
-        def split(name: str, augment: bool) -> ArraySplit:
-            seqs = []
-            for melody in melodies[name]:
-                for shift in _shifts(melody, augment and o.transpose):
-                    ids = [vocab.index.get(t, 1) for t in [BOS, *transpose(melody, shift), EOS]]
-                    seqs.append(torch.tensor(ids))
-            tokens, lengths = pad_sequences(seqs)
-            # inputs are all but the last event, targets all but the first
-            return ArraySplit(
-                {"tokens": tokens[:, :-1], "targets": tokens[:, 1:], "lengths": lengths - 1},
-                seq_key="tokens",
-                bucket=True,
-            )
-
-        train = split("train", True)
-        events = {s: sum(len(m) + 1 for m in melodies[s]) for s in melodies}
-        return Prepared(
-            train=train,
-            val=split("val", False),
-            test=split("test", False),
-            spec={"representation": "events", "vocab_size": len(vocab)},
-            state={"vocab": vocab.to_dict()},
-            dataset=name,
-            summary=(
-                f"{sum(len(v) for v in melodies.values())} pieces ({len(vocab)} distinct events): "
-                f"{len(melodies['train'])} train{' x12 keys' if o.transpose else ''} / {len(melodies['val'])} val / "
-                f"{len(melodies['test'])} test pieces, {events['test']:,} test events"
-                + (f"; {len(skipped)} files skipped" if skipped else "")
-            ),
-            data={"vocab": vocab, "melodies": melodies, "skipped": skipped},
-        )
-
-    def _prepare_rolls(
-        self, data: dict[str, list[np.ndarray]], name: str, skipped, augment: bool
-    ) -> Prepared:
-        def split(pieces: list[np.ndarray], augment: bool = False) -> ArraySplit:
-            if augment:
-                pieces = [rolls.shift(p, s) for p in pieces for s in rolls.shifts(p)]
-            frames = [torch.from_numpy(p.astype(np.float32)) for p in pieces]
-            # the input at t is frame t-1 (silence before the first), the target frame t
-            inputs = [torch.cat([torch.zeros(1, rolls.KEYS), f[:-1]]) for f in frames]
-            x, lengths = pad_sequences(inputs)
-            y, _ = pad_sequences(frames)
-            return ArraySplit({"x": x, "y": y, "lengths": lengths}, bucket=True)
-
-        sizes = {s: sum(len(p) for p in data[s]) for s in data}
-        return Prepared(
-            train=split(data["train"], augment),
-            val=split(data["val"]),
-            test=split(data["test"]),
-            spec={"representation": "pianoroll", "keys": rolls.KEYS},
-            state={},
-            dataset=name,
-            summary=(
-                f"piano rolls: {len(data['train'])}{' x12 keys' if augment else ''} / {len(data['val'])} / {len(data['test'])} pieces, "
-                f"{sizes['train']:,} / {sizes['val']:,} / {sizes['test']:,} frames"
-                + (f"; {len(skipped)} files skipped" if skipped else "")
-            ),
-            data={"rolls": data, "skipped": skipped},
-        )
-
-    @staticmethod
-    def encode(melody: list[tuple[int, float]], o: MusicConfig) -> list[str]:
-        """``pitch:duration`` tokens on the duration grid (shorter notes round up to it)."""
-        out = []
-        for pitch, length in melody:
-            steps = max(1, round(min(length, o.max_duration) / o.grid))
-            out.append(f"{REST if pitch < 0 else pitch}:{steps * o.grid:g}")
-        return out
-
-    # -- model ----------------------------------------------------------------------
+    # -- model: each representation's own ---------------------------------------------
 
     def input_adapter(self, ctx: Context, spec: dict[str, Any]):
-        if spec["representation"] == "pianoroll":
-            return FeatureInput(spec["keys"], dropout=ctx.options.input_dropout)
-        return TokenInput(
-            spec["vocab_size"], ctx.options.embedding_dim, dropout=ctx.options.dropout
-        )
+        return REPRESENTATIONS[spec["representation"]].input_adapter(ctx, spec)
 
-    def head(self, ctx: Context, spec: dict[str, Any], in_features: int) -> StepHead:
-        out = spec["keys"] if spec["representation"] == "pianoroll" else spec["vocab_size"]
-        return StepHead(in_features, out, dropout=ctx.options.dropout)
+    def head(self, ctx: Context, spec: dict[str, Any], in_features: int):
+        return REPRESENTATIONS[spec["representation"]].head(ctx, spec, in_features)
 
     def loss(self, output: torch.Tensor, batch: dict[str, Any]) -> torch.Tensor:
-        total, count = self._nll(output, batch)
-        return total / count
+        # the batch says which representation made it: frames carry "y", events "targets"
+        return REPRESENTATIONS["pianoroll" if "y" in batch else "events"].loss(output, batch)
 
-    @staticmethod
-    def _nll(output: torch.Tensor, batch: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Summed negative log-likelihood and the number of predictions it covers: events,
-        or frames (the 88 keys' Bernoulli terms summed per frame)."""
-        lengths = batch["lengths"].to(output.device)
-        mask = torch.arange(output.shape[1], device=output.device)[None, :] < lengths[:, None]
-        if "targets" in batch:
-            per = F.cross_entropy(
-                output.float().transpose(1, 2), batch["targets"], reduction="none"
-            )
-        else:
-            per = F.binary_cross_entropy_with_logits(
-                output.float(), batch["y"], reduction="none"
-            ).sum(-1)
-        return (per * mask).sum(), mask.sum()
+    def evaluate(self, ctx: Context, model: Any, prepared: Prepared, split: str) -> Evaluation:
+        return REPRESENTATIONS[prepared.spec["representation"]].evaluate(
+            ctx, model, prepared, split
+        )
 
-    # -- evaluation -------------------------------------------------------------------
+    def baselines(self, ctx: Context, prepared: Prepared) -> dict[str, Evaluation]:
+        return REPRESENTATIONS[prepared.spec["representation"]].baselines(ctx, prepared)
 
-    @torch.no_grad()
-    def evaluate(
-        self, ctx: Context, model: Any, prepared: Prepared, split: str
-    ) -> dict[str, float]:
-        model.eval()
-        total, count, correct = 0.0, 0, 0
-        for batch in getattr(prepared, split).to(ctx.device).batches(64):
-            output, _ = model(batch)
-            nll, n = self._nll(output, batch)
-            total, count = total + float(nll), count + int(n)
-            if "targets" in batch:
-                mask = (
-                    torch.arange(output.shape[1], device=output.device)[None, :]
-                    < batch["lengths"].to(output.device)[:, None]
-                )
-                correct += int(((output.argmax(-1) == batch["targets"]) & mask).sum())
-        metrics = {"nll": total / max(count, 1)}
-        if prepared.spec["representation"] == "events":
-            metrics["accuracy"] = correct / max(count, 1)
-        return metrics
-
-    def baselines(self, ctx: Context, prepared: Prepared) -> dict[str, dict[str, float]]:
-        if prepared.spec["representation"] == "pianoroll":
-            train = np.concatenate(prepared.data["rolls"]["train"]).astype(float)
-            p = np.clip(train.mean(0), 1e-4, 1 - 1e-4)
-            test = np.concatenate(prepared.data["rolls"]["test"]).astype(float)
-            nll = -(test * np.log(p) + (1 - test) * np.log(1 - p)).sum(1).mean()
-            return {"key_frequencies": {"nll": float(nll)}}
-        return event_baselines(prepared.train, prepared.test, prepared.spec["vocab_size"])
-
-    # -- generation -------------------------------------------------------------------
-
-    @torch.no_grad()
-    def _sample_events(
-        self,
-        ctx,
-        model,
-        vocab: Vocabulary,
-        prime: list[str],
-        length: int,
-        temperature: float,
-        top_k: int,
-        seed: int,
-    ) -> list[str]:
-        generator = torch.Generator().manual_seed(seed)
-        ids = [vocab.index[BOS]] + [vocab.index.get(t, 1) for t in prime]
-        logits, state = model({"tokens": torch.tensor([ids], device=ctx.device)})
-        banned = [0, 1, vocab.index[BOS]]
-        out: list[str] = []
-        while len(out) < length:
-            last = logits[:, -1].clone()
-            last[:, banned] = float("-inf")
-            if not out:
-                last[:, vocab.index[EOS]] = float("-inf")  # at least one note
-            next_id = sample_next(last, temperature, top_k, generator)
-            token = vocab.tokens[int(next_id)]
-            if token == EOS:
-                break
-            out.append(token)
-            logits, state = model({"tokens": next_id.view(1, 1)}, state)
-        return out
-
-    @torch.no_grad()
-    def _sample_roll(
-        self, ctx, model, prime: np.ndarray, length: int, temperature: float, seed: int
-    ) -> np.ndarray:
-        generator = torch.Generator().manual_seed(seed)
-        frames = [torch.zeros(rolls.KEYS)] + [torch.from_numpy(f.astype(np.float32)) for f in prime]
-        logits, state = model({"x": torch.stack(frames).unsqueeze(0).to(ctx.device)})
-        out = []
-        for _ in range(length):
-            scale = max(temperature, 1e-6)
-            probs = torch.sigmoid(logits[0, -1].float().cpu() / scale)
-            frame = (
-                (torch.rand(rolls.KEYS, generator=generator) < probs).float()
-                if temperature > 0
-                else (probs > 0.5).float()
-            )
-            out.append(frame.numpy())
-            logits, state = model({"x": frame.view(1, 1, -1).to(ctx.device)}, state)
-        return np.array(out, dtype=np.uint8)
+    # -- generation and report -----------------------------------------------------------
 
     def generate(self, ctx: Context, model: Any, options: dict[str, Any]) -> dict[str, Any]:
         o = ctx.options
-        length = int(options.get("length") or 64)
-        temperature = float(options.get("temperature", 1.0))
-        seed = int(options.get("seed") or 0)
-        prompt = options.get("prompt")
+        options = _sampling(options)
         out = (
             Path(options["out"])
             if options.get("out")
-            else ctx.new_path(f"samples/generated-seed{seed}.mid")
+            else ctx.new_path(f"samples/generated-seed{options['seed']}.mid")
         )
         if out.suffix.lower() not in (".mid", ".midi"):
             raise UserError(f"--out {out}: expected a .mid file name")
-        prime_piece = scores.parse_file(Path(prompt)) if prompt else None
-        if ctx.config.task.representation == "pianoroll":
-            prime = (
-                rolls.roll_from_notes(prime_piece["notes"], o.step)[:16]
-                if prime_piece
-                else np.zeros((0, rolls.KEYS))
-            )
-            roll = self._sample_roll(ctx, model, prime, length, temperature, seed)
-            notes = [
-                (p, first * o.step, held * o.step) for p, first, held in rolls.notes_from_roll(roll)
-            ]
-        else:
-            vocab = Vocabulary.from_dict(ctx.state["vocab"])
-            prime = self.encode(prime_piece["melody"], o)[:8] if prime_piece else []
-            events = self._sample_events(
-                ctx, model, vocab, prime, length, temperature, int(options.get("top_k") or 0), seed
-            )
-            notes, now = [], 0.0
-            for token in events:
-                pitch, length_ = token.split(":")
-                if pitch != REST:
-                    notes.append((int(pitch), now, float(length_)))
-                now += float(length_)
+        prompt = _prompt(options.get("prompt"), ctx)
+        rep = REPRESENTATIONS[ctx.config.task.representation]
+        maker, made = rep.note_maker(ctx), 0
+        with torch.no_grad(), Recorder(out, o.bpm) as recorder:
+            for made, step in enumerate(rep.steps(ctx, model, prompt, options), 1):
+                recorder.add(maker.add(step))
+                if made >= options["length"] or recorder.stopped:
+                    break
+            recorder.add(maker.finish())
+        notes = recorder.notes
+        if recorder.stopped:
+            ctx.console.print(f"stopped after {made:,} steps: {len(notes):,} notes kept in {out}")
+            raise KeyboardInterrupt
         if not notes:
             raise UserError(
                 "the model generated only rests/silence; try a higher --temperature or another --seed"
             )
-        write_midi(out, notes, bpm=o.bpm)
         picture = out.with_suffix(".png")
-        pianoroll_plot(notes, picture, f"generated (seed {seed}, temperature {temperature:g})")
+        pianoroll_plot(
+            notes,
+            picture,
+            f"generated (seed {options['seed']}, temperature {options['temperature']:g})",
+        )
         ctx.console.print(
-            f"{len(notes)} notes, {max(n[1] + n[2] for n in notes):g} quarter notes -> {out}, {picture}"
+            f"{len(notes):,} notes, {max(n[1] + n[2] for n in notes):g} quarter notes -> {out}, {picture}"
         )
         return {"path": str(out), "notes": len(notes), "picture": str(picture)}
 
     def report(self, ctx: Context, model: Any, prepared: Prepared, results: Results) -> None:
-        self.generate(ctx, model, {"length": 64, "temperature": 1.0, "seed": ctx.seed})
+        """Each test piece's NLL per step (``test_pieces.csv``, worst first) and a sample."""
+        outputs = results.test.outputs
+        if outputs is not None:
+            buffer = io.StringIO()
+            writer = csv.writer(buffer)
+            writer.writerow(["piece", "steps", "nll"])
+            for i in np.argsort(-outputs["nll"], kind="stable"):
+                writer.writerow([int(i), int(outputs["steps"][i]), f"{outputs['nll'][i]:.4f}"])
+            atomic.write_text(ctx.path("test_pieces.csv"), buffer.getvalue())
+        self.generate(ctx, model, {"length": 64, "temperature": 1.0, "top_k": 0, "seed": ctx.seed})
+
+
+def _no_usable(where: Any, skipped: list[tuple[str, str]]) -> str:
+    return (
+        f"{where}: no usable scores ({len(skipped)} skipped, e.g. {skipped[0][0]}: {skipped[0][1]})"
+    )
+
+
+def _workers(wanted: int) -> int:
+    if wanted:
+        return wanted
+    usable = (
+        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    )
+    return max(1, min(usable, 8))
+
+
+def _sampling(options: dict[str, Any]) -> dict[str, Any]:
+    """``generate``'s options checked as the CLI checks them (the Python API and the report
+    call this hook directly)."""
+    length = int(options.get("length") or 64)
+    temperature = float(options.get("temperature", 1.0))
+    if not 0 <= temperature <= MAX_TEMPERATURE:  # also refuses NaN
+        raise UserError(
+            f"--temperature: got {temperature}, expected 0 (most likely) to {MAX_TEMPERATURE:g}"
+        )
+    if length < 1:
+        raise UserError(f"--length: got {length}, expected 1 or more")
+    top_k = int(options.get("top_k") or 0)
+    if top_k < 0:
+        raise UserError(f"--top-k: got {top_k}, expected 0 (all) or more")
+    seed = int(options.get("seed") or 0)
+    return {**options, "length": length, "temperature": temperature, "top_k": top_k, "seed": seed}
+
+
+def _prompt(prompt: str | None, ctx: Context) -> Piece | None:
+    """The ``--prompt`` score, parsed within the ``[data]`` limits; one line if it cannot be."""
+    if not prompt:
+        return None
+    try:
+        return scores.parse_file(Path(prompt), ctx.config.data)
+    except scores.ScoreError as err:
+        raise UserError(f"--prompt {prompt}: {err}") from None
 
 
 def _split_pieces(n: int, val: float, test: float, seed: int) -> dict[str, list[int]]:
@@ -387,60 +299,22 @@ def _split_pieces(n: int, val: float, test: float, seed: int) -> dict[str, list[
     }
 
 
-def transpose(melody: list[str], shift: int) -> list[str]:
-    if not shift:
-        return melody
-    out = []
-    for token in melody:
-        pitch, length = token.split(":")
-        out.append(token if pitch == REST else f"{int(pitch) + shift}:{length}")
-    return out
-
-
-def _shifts(melody: list[str], augment: bool) -> list[int]:
-    """All twelve keys that keep the melody inside the MIDI range, or just the original."""
-    if not augment:
-        return [0]
-    pitches = [int(t.split(":")[0]) for t in melody if not t.startswith(REST)]
-    if not pitches:
-        return [0]
-    return [s for s in range(-6, 6) if 0 <= min(pitches) + s and max(pitches) + s <= 127]
-
-
-def event_baselines(
-    train: ArraySplit, test: ArraySplit, vocab_size: int
-) -> dict[str, dict[str, float]]:
-    """Unigram and bigram (add-one smoothed) next-event models on the same test events."""
-
-    def pairs(split: ArraySplit) -> tuple[np.ndarray, np.ndarray]:
-        mask = torch.arange(split["tokens"].shape[1])[None, :] < split["lengths"][:, None]
-        return split["tokens"][mask].numpy(), split["targets"][mask].numpy()
-
-    prev_train, next_train = pairs(train)
-    prev_test, next_test = pairs(test)
-    unigram = np.bincount(next_train, minlength=vocab_size) + 1.0
-    unigram /= unigram.sum()
-    bigram = np.ones((vocab_size, vocab_size))
-    np.add.at(bigram, (prev_train, next_train), 1)
-    bigram /= bigram.sum(1, keepdims=True)
-    return {
-        "unigram": {
-            "nll": float(-np.log(unigram[next_test]).mean()),
-            "accuracy": float((next_test == unigram.argmax()).mean()),
-        },
-        "bigram": {
-            "nll": float(-np.log(bigram[prev_test, next_test]).mean()),
-            "accuracy": float((bigram[prev_test].argmax(1) == next_test).mean()),
-        },
-    }
-
-
 def pianoroll_plot(notes: list[tuple[int, float, float]], path: Path, title: str) -> None:
+    """The notes that start in the first ``PLOT_QUARTERS`` quarter notes, one bar each."""
+    shown = [n for n in notes if n[1] < PLOT_QUARTERS]
+    by_pitch: dict[int, list[tuple[float, float]]] = {}
+    for pitch, onset, length in shown:
+        by_pitch.setdefault(pitch, []).append((onset, length))
     fig, ax = plt.subplots(figsize=(10, 4))
-    for pitch, onset, length in notes:
-        ax.broken_barh([(onset, length)], (pitch - 0.4, 0.8), color="tab:blue")
+    for pitch, bars in by_pitch.items():
+        ax.broken_barh(bars, (pitch - 0.4, 0.8), color="tab:blue")
     ax.set_xlabel("quarter notes")
     ax.set_ylabel("MIDI pitch")
-    ax.set_title(title)
+    more = (
+        f" (first {PLOT_QUARTERS:g} of {max(o + d for _, o, d in notes):g} quarter notes)"
+        if len(shown) < len(notes)
+        else ""
+    )
+    ax.set_title(title + more)
     ax.grid(alpha=0.3)
     save(fig, path)

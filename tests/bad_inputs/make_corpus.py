@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import pickle
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -129,6 +131,62 @@ try:
     )
 except ImportError:  # pragma: no cover
     pass
+
+# the hostile ones (issue 15): small files that declare far more than they hold
+frame = [60, 64, 67]
+piece = [frame] * 5000  # one list, referenced 5000 times: pickled as 5000 references
+write(
+    "music/shared_references.pickle",
+    pickle.dumps({"train": [piece] * 2000, "valid": [piece], "test": [piece]}),
+)
+write(
+    "music/nan_note.pickle",
+    pickle.dumps({"train": [[[60, float("nan")]]], "valid": [[[60]]], "test": [[[60]]]}),
+)
+write(
+    "music/string_note.pickle",
+    pickle.dumps({"train": [[["C4"]]], "valid": [[[60]]], "test": [[[60]]]}),
+)
+write("music/empty_test.pickle", pickle.dumps({"train": [[[60]]], "valid": [[[60]]], "test": []}))
+
+
+def mat_tag(kind: int, data: bytes) -> bytes:
+    return struct.pack("<II", kind, len(data)) + data + bytes(-len(data) % 8)
+
+
+def mat_declaring(rows: int, cols: int) -> bytes:
+    """A compressed MATLAB 5 file whose cell holds one double matrix of rows x cols that
+    it declares but does not contain: a reader must refuse it from the shape alone."""
+    matrix = (
+        mat_tag(6, struct.pack("<II", 6, 0))  # array flags: class double
+        + mat_tag(5, struct.pack("<ii", rows, cols))
+        + mat_tag(1, b"")
+        + struct.pack("<II", 9, 8)  # miDOUBLE, and only 8 bytes follow
+        + bytes(8)
+    )
+    cell = mat_tag(6, struct.pack("<II", 1, 0)) + mat_tag(5, struct.pack("<ii", 1, 1))
+    cell += mat_tag(1, b"traindata") + struct.pack("<II", 14, len(matrix)) + matrix
+    packed = zlib.compress(struct.pack("<II", 14, len(cell)) + cell)
+    header = b"MATLAB 5.0 MAT-file, crafted for seqsuite's tests".ljust(116) + bytes(8)
+    return header + struct.pack("<H", 0x0100) + b"IM" + struct.pack("<II", 15, len(packed)) + packed
+
+
+write("music/declares_88_billion.mat", mat_declaring(10**9, 88))
+
+
+def midi_track(events: bytes, division: int = 480) -> bytes:
+    header = b"MThd" + struct.pack(">IHHH", 6, 0, 1, division)
+    return header + b"MTrk" + struct.pack(">I", len(events)) + events
+
+
+# one note, then a note-off 2**28 - 1 ticks (at one tick a beat: quarter notes) later
+write("music/huge_delta/song.mid", midi_track(b"\x00\x90\x3c\x40\xff\xff\xff\x7f\x80\x3c\x00", 1))
+write("music/tempo_zero/song.mid", midi_track(b"\x00\xff\x51\x03\x00\x00\x00\x00\x90\x3c\x40"))
+notes = b"".join(
+    b"\x00\x90" + bytes([40 + i % 40]) + b"\x40\x10\x80" + bytes([40 + i % 40]) + b"\x00"
+    for i in range(60)
+)
+write("music/sixty_notes/song.mid", midi_track(notes))
 
 # -- configs ----------------------------------------------------------------------------
 write("configs/unknown_key.toml", "[train]\nepocs = 3\n")
