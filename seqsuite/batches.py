@@ -98,19 +98,8 @@ class ArraySplit:
         self, batch_size: int, shuffle: bool, generator: torch.Generator | None
     ) -> list[Tensor]:
         """The example indices of each batch."""
-        order = (
-            torch.randperm(self.size, generator=generator) if shuffle else torch.arange(self.size)
-        )
-        if not (self.bucket and self.lengths is not None):
-            return list(order.split(batch_size))
-        pools = order.split(batch_size * self.POOL) if shuffle else [order]
-        groups = []
-        for pool in pools:
-            by_length = pool[torch.argsort(self.lengths[pool], stable=True)]
-            groups += list(by_length.split(batch_size))
-        if shuffle:
-            groups = [groups[i] for i in torch.randperm(len(groups), generator=generator)]
-        return groups
+        lengths = self.lengths if self.bucket else None
+        return batch_groups(self.size, batch_size, shuffle, generator, lengths, self.POOL)
 
     def batches(
         self, batch_size: int, shuffle: bool = False, generator: torch.Generator | None = None
@@ -131,6 +120,30 @@ class ArraySplit:
                     rows = rows[:, :longest]  # no batch is wider than its longest sequence
                 batch[name] = rows
             yield batch
+
+
+def batch_groups(
+    size: int,
+    batch_size: int,
+    shuffle: bool,
+    generator: torch.Generator | None,
+    lengths: Tensor | None = None,
+    pool: int = 50,
+) -> list[Tensor]:
+    """The example indices of each batch of an epoch. Given ``lengths``, examples of
+    similar length go together: sorted by length within pools of ``pool`` batches (the
+    whole split when not shuffling), the batch order then shuffled."""
+    order = torch.randperm(size, generator=generator) if shuffle else torch.arange(size)
+    if lengths is None:
+        return list(order.split(batch_size))
+    pools = order.split(batch_size * pool) if shuffle else [order]
+    groups = []
+    for part in pools:
+        by_length = part[torch.argsort(lengths[part], stable=True)]
+        groups += list(by_length.split(batch_size))
+    if shuffle:
+        groups = [groups[i] for i in torch.randperm(len(groups), generator=generator)]
+    return groups
 
 
 def padding_mask(
