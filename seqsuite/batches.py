@@ -157,7 +157,10 @@ def padding_mask(
 
 
 def pad_sequences(sequences: list[Tensor], padding_value: float = 0.0) -> tuple[Tensor, Tensor]:
-    """Stack variable-length sequences (time, ...) into (batch, max_time, ...) + lengths."""
+    """Stack variable-length sequences (time, ...) into (batch, max_time, ...) + lengths.
+    No sequences give an empty batch (0, 0), so callers can count before they refuse."""
+    if not sequences:
+        return torch.zeros(0, 0), torch.zeros(0, dtype=torch.long)
     lengths = torch.tensor([len(s) for s in sequences], dtype=torch.long)
     padded = torch.nn.utils.rnn.pad_sequence(
         sequences, batch_first=True, padding_value=padding_value
