@@ -1,6 +1,19 @@
-"""What every sequence-classification task does with a trained model, written once:
-class probabilities in split order, the evaluation that remembers the test predictions,
-and the confusion-matrix plot drawn from them.
+"""The classification path that every sequence-classification task shares, written once.
+
+A task that classifies whole sequences (sentiment, speech, a plugin's) keeps what is its
+own (reading its data, features, its baselines' features, the keys of its prediction
+rows) and hands the rest to these, in the order they run:
+
+- :func:`encode_labels`: label strings -> class indices, classes in a stable order
+  (:func:`order_classes`: numbers as numbers by default), refusing a single class and,
+  with a saved run's classes, labels the run never saw;
+- :func:`choose_split`: the split the data gives (what is missing carved from training)
+  or a stratified, seeded one;
+- :func:`labelled_split`: variable-length sequences + class indices -> a bucketed split;
+- :func:`class_probabilities`, :func:`evaluate`: the model's softmax and its metrics;
+- :func:`baselines`: the majority class and a fitted feature model on the same split;
+- :func:`prediction_rows`: what ``seqsuite predict`` prints;
+- :func:`confusion_report`: ``plots/confusion.png``.
 
 A task using these keeps the class names in ``prepared.data["classes"]`` and a ``label``
 tensor in each split.
@@ -8,19 +21,141 @@ tensor in each split.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
+from torch import Tensor
 
-from .batches import ArraySplit
+from .batches import ArraySplit, pad_sequences
+from .errors import UserError
 from .metrics import classification, confusion_matrix
 from .plots import confusion_plot
+from .splits import stratified_split
 from .task import Evaluation, Results
+
+#: ``task.label_order`` values: natural (numbers as numbers, ``item2`` before ``item10``,
+#: number words by value), alphabetical (plain string order), first_seen (as the data
+#: lists them)
+LABEL_ORDERS = ("natural", "alphabetical", "first_seen")
+NUMBER_WORDS = {
+    word: value
+    for value, word in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen "
+        "fourteen fifteen sixteen seventeen eighteen nineteen twenty".split()
+    )
+}
+_PIECES = re.compile(r"(\d+(?:\.\d+)?)")
+
+
+def natural_key(label: str) -> tuple:
+    """Sort key: numbers ("2", "-1.5", "10") by value first, then number words ("zero" ..
+    "twenty") by value, then other labels with their digit runs compared as numbers."""
+    text = label.strip()
+    try:
+        return (0, float(text), text)
+    except ValueError:
+        pass
+    if text.lower() in NUMBER_WORDS:
+        return (1, float(NUMBER_WORDS[text.lower()]), text)
+    pieces = tuple(
+        (0, float(p), "") if i % 2 else (1, 0.0, p.lower())
+        for i, p in enumerate(_PIECES.split(text))
+    )
+    return (2, 0.0, pieces, text)
+
+
+def order_classes(labels: Iterable[str], order: str = "natural") -> list[str]:
+    """The distinct labels in ``order`` (one of :data:`LABEL_ORDERS`)."""
+    distinct = list(dict.fromkeys(labels))
+    if order == "first_seen":
+        return distinct
+    if order == "alphabetical":
+        return sorted(distinct)
+    if order == "natural":
+        return sorted(distinct, key=natural_key)
+    raise ValueError(f"label order {order!r}: expected one of {LABEL_ORDERS}")
+
+
+@dataclass
+class Labels:
+    """Class names and each example's class index."""
+
+    classes: list[str]
+    index: np.ndarray  # (examples,) int64
+
+
+def encode_labels(
+    labels: Sequence[str], where: str, saved: Sequence[str] | None = None, order: str = "natural"
+) -> Labels:
+    """``labels`` as indices into the classes: ``saved`` (a trained run's, reused as they
+    are) or the labels' own classes in ``order``. ``where`` names the data in errors."""
+    if saved:
+        classes = list(saved)
+    else:
+        classes = order_classes(labels, order)
+        if len(classes) < 2:
+            raise UserError(
+                f"{where}: only one label ({classes[0]!r}), a single class; need two or more"
+                if classes
+                else f"{where}: no labelled examples"
+            )
+    index = {c: i for i, c in enumerate(classes)}
+    unknown = list(dict.fromkeys(lab for lab in labels if lab not in index))
+    if unknown:
+        raise UserError(
+            f"{where}: labels {unknown[:5]} are not among the trained run's classes {classes}"
+        )
+    return Labels(classes, np.fromiter((index[lab] for lab in labels), np.int64, len(labels)))
+
+
+SPLITS = ("train", "val", "test")
+
+
+def choose_split(
+    given: Sequence[str | None] | None,
+    labels: np.ndarray,
+    val_fraction: float,
+    test_fraction: float,
+    seed: int,
+    where: str,
+) -> dict[str, list[int]]:
+    """Row indices per split. When every row says its split (``train``/``val``/``test``)
+    that split is kept, and a missing ``val`` or ``test`` part is carved from training
+    (stratified, the same share of all rows); otherwise a stratified, seeded split."""
+    if given is None or any(s is None for s in given):
+        return stratified_split(labels, val_fraction, test_fraction, seed)
+    parts = {name: [i for i, s in enumerate(given) if s == name] for name in SPLITS}
+    if not parts["train"]:
+        raise UserError(f"{where}: the given split has no train rows")
+    for name, fraction in (("test", test_fraction), ("val", val_fraction)):
+        if parts[name] or fraction <= 0:
+            continue
+        train = parts["train"]
+        share = min(0.49, fraction * len(labels) / len(train))
+        inner = stratified_split(labels[train], share, 0.0, seed)
+        parts[name] = sorted(train[k] for k in inner["val"])
+        parts["train"] = sorted(train[k] for k in inner["train"])
+    return parts
+
+
+def labelled_split(
+    sequences: Sequence[Tensor], labels: np.ndarray | None, key: str = "x"
+) -> ArraySplit:
+    """Variable-length sequences (each (time, ...)) padded into ``key``, with their
+    ``lengths`` and, given labels, a ``label`` tensor; batches group similar lengths."""
+    padded, lengths = pad_sequences(list(sequences))
+    tensors = {key: padded, "lengths": lengths}
+    if labels is not None:
+        tensors["label"] = torch.as_tensor(np.asarray(labels, dtype=np.int64))
+    return ArraySplit(tensors, seq_key=key, bucket=True)
 
 
 @torch.no_grad()
-def class_probabilities(model: Any, split: ArraySplit, device: torch.device) -> np.ndarray:
+def class_probabilities(model: Any, split: Any, device: torch.device) -> np.ndarray:
     """(examples, classes) softmax probabilities, rows in the split's order (batches are
     bucketed by length, so each batch's ``index`` says where its rows go)."""
     model.eval()
@@ -38,6 +173,48 @@ def evaluate(model: Any, prepared: Any, split: str, device: torch.device) -> Eva
     predicted = class_probabilities(model, data, device).argmax(1)
     metrics = classification(data["label"].numpy(), predicted, len(prepared.data["classes"]))
     return Evaluation(metrics, outputs=predicted)
+
+
+def baselines(
+    labels: np.ndarray,
+    parts: dict[str, list[int]],
+    k: int,
+    fitted: dict[str, tuple[Any, Any, Any]],
+) -> dict[str, Evaluation]:
+    """The majority class of training, and each ``fitted`` model (name -> (scikit-learn
+    estimator, training features, test features)), scored on the test part."""
+    train, test = labels[parts["train"]], labels[parts["test"]]
+    majority = np.full(len(test), np.bincount(train, minlength=k).argmax())
+    out = {"majority": Evaluation(classification(test, majority, k), majority)}
+    for name, (estimator, train_x, test_x) in fitted.items():
+        predicted = estimator.fit(train_x, train).predict(test_x)
+        out[name] = Evaluation(classification(test, predicted, k), predicted)
+    return out
+
+
+def prediction_rows(
+    probabilities: np.ndarray,
+    classes: Sequence[str],
+    keys: Sequence[dict[str, Any]],
+    every_class: bool = False,
+) -> list[dict[str, Any]]:
+    """One row per example: its ``keys`` (text, file, ...), the most likely ``label`` and
+    its ``probability``; with ``every_class`` a ``p(CLASS)`` column per class too."""
+    rows = []
+    for key, p in zip(keys, probabilities, strict=True):
+        row = {**key, "label": classes[int(p.argmax())], "probability": round(float(p.max()), 4)}
+        if every_class:
+            row.update({f"p({c})": round(float(q), 4) for c, q in zip(classes, p, strict=True)})
+        rows.append(row)
+    return rows
+
+
+def every_class_option(options: dict[str, Any]) -> bool:
+    """``predict --option probabilities=true``: a probability column per class."""
+    value = options.get("probabilities", False)
+    if not isinstance(value, bool):
+        raise UserError(f"--option probabilities: got {value!r}, expected true or false")
+    return value
 
 
 def confusion_report(ctx: Any, prepared: Any, results: Results, task_name: str) -> None:
