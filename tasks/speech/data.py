@@ -7,7 +7,7 @@ validation and test files; without them the split is stratified and seeded.
 
 Manifest: a CSV with ``path,label[,split]``; paths are relative to the manifest, split
 values are ``train``, ``val`` or ``test``. With ``--set data.confine=true`` no path (or
-link) may lead outside the data's folder.
+link) may lead outside the data's folder. Either lists at most ``data.max_files`` files.
 """
 
 from __future__ import annotations
@@ -50,7 +50,14 @@ def _read_list(root: Path, name: str, labels: set[str]) -> set[str]:
     return entries
 
 
-def from_folders(root: Path, confine: bool = False) -> list[Recording]:
+def too_many(where: Path, limit: int) -> UserError:
+    return UserError(
+        f"{where}: lists more than data.max_files={limit:,} audio files "
+        "(raise it with --set data.max_files=N)"
+    )
+
+
+def from_folders(root: Path, confine: bool = False, max_files: int = 1_000_000) -> list[Recording]:
     folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
     if not folders:
         raise UserError(f"{root}: no label folders (expected DATA/<label>/*.wav)")
@@ -60,8 +67,8 @@ def from_folders(root: Path, confine: bool = False) -> list[Recording]:
     recordings = []
     for folder in folders:
         for path in sorted(folder.rglob("*")):
-            if path.suffix.lower() not in AUDIO_SUFFIXES or not path.is_file():
-                continue
+            if path.suffix.lower() not in AUDIO_SUFFIXES or path.is_dir():
+                continue  # FIFOs, devices and dangling links stay: the reader says why
             key = path.relative_to(root).as_posix()
             path = resolve_listed(root, key, confine=confine, where=f"{root}: {folder.name}")
             split = (
@@ -72,6 +79,8 @@ def from_folders(root: Path, confine: bool = False) -> list[Recording]:
                 else ("train" if testing or validation else None)
             )
             recordings.append(Recording(path, folder.name, split))
+            if len(recordings) > max_files:
+                raise too_many(root, max_files)
     if not recordings:
         raise UserError(
             f"{root}: the label folders hold no audio files ({', '.join(sorted(AUDIO_SUFFIXES))})"
@@ -79,10 +88,14 @@ def from_folders(root: Path, confine: bool = False) -> list[Recording]:
     return recordings
 
 
-def from_manifest(manifest: Path, confine: bool = False) -> list[Recording]:
+def from_manifest(
+    manifest: Path, confine: bool = False, max_files: int = 1_000_000
+) -> list[Recording]:
     from seqsuite.table_files import find_column, read_table
 
     frame = read_table(manifest)
+    if len(frame) > max_files:
+        raise too_many(manifest, max_files)
     path_col = find_column(frame, "path", manifest, "path", "the manifest's path column")
     label_col = find_column(frame, "label", manifest, "label", "the manifest's label column")
     splits = frame["split"].tolist() if "split" in frame.columns else [None] * len(frame)
@@ -107,11 +120,11 @@ def from_manifest(manifest: Path, confine: bool = False) -> list[Recording]:
     return recordings
 
 
-def load(path: str | Path, confine: bool = False) -> list[Recording]:
+def load(path: str | Path, confine: bool = False, max_files: int = 1_000_000) -> list[Recording]:
     """The recordings a folder or manifest names; ``confine``: see :mod:`seqsuite.confine`."""
     path = Path(path)
     if not path.exists():
         raise UserError(f"{path}: not found")
     if path.is_dir():
-        return from_folders(path, confine)
-    return from_manifest(path, confine)
+        return from_folders(path, confine, max_files)
+    return from_manifest(path, confine, max_files)

@@ -25,6 +25,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -102,12 +103,41 @@ def deltas(x: Tensor) -> Tensor:
 
 def normalise(x: Tensor, mask: Tensor) -> Tensor:
     """Each coefficient of each utterance to zero mean and unit spread over its real
-    frames (two passes: a small spread around a large mean survives float32)."""
+    frames. Centred twice (the second pass removes the rounding error of the first), so
+    that a small spread around a large mean survives float32."""
     count = mask.sum(1, keepdim=True).clamp(min=1)
-    mean = (x * mask).sum(1, keepdim=True) / count
-    centred = (x - mean) * mask
+    centred = x * mask
+    for _ in range(2):
+        centred = (centred - centred.sum(1, keepdim=True) / count) * mask
     spread = (centred.square().sum(1, keepdim=True) / count).sqrt()
     return centred / (spread + 1e-5)
+
+
+def coefficients(x: Tensor, dct: Tensor | None, order: int, lengths: Tensor | None) -> Tensor:
+    """(batch, time, n_mels) log-mel -> MFCCs (``dct`` (n_mels, n_mfcc)) or the log-mel
+    itself, with ``order`` orders of deltas beside it: (batch, time, base x (1 + order))."""
+    if dct is not None:
+        x = x @ dct
+    parts = [hold_last(x, lengths)]
+    for _ in range(order):  # each order sees its input's last real frame repeated
+        parts.append(hold_last(deltas(parts[-1]), lengths))
+    return torch.cat(parts, dim=-1)
+
+
+def summary(frames: np.ndarray, settings: FrontEndSettings) -> np.ndarray:
+    """(2 x size,) each coefficient's mean and spread over one utterance's frames
+    (time, n_mels), before normalisation: the features of the order-blind baseline."""
+    import torchaudio.functional as AF
+
+    dct = (
+        AF.create_dct(settings.n_mfcc, settings.n_mels, "ortho")
+        if settings.kind == "mfcc"
+        else None
+    )
+    x = coefficients(
+        torch.from_numpy(np.array(frames, np.float32))[None], dct, settings.deltas, None
+    )[0]
+    return torch.cat([x.mean(0), x.std(0, correction=0)]).numpy()
 
 
 class SpeechFrontEnd(nn.Module):
@@ -133,13 +163,9 @@ class SpeechFrontEnd(nn.Module):
             x = self.warp(x)
         if self.training and s.noise_snr[1] > 0:
             x = self.noise(x, mask)
-        if s.kind == "mfcc":
-            x = x @ self.dct
-        x = hold_last(x, lengths)
-        parts = [x]
-        for _ in range(s.deltas):
-            parts.append(deltas(parts[-1]))
-        x = normalise(torch.cat(parts, dim=-1), mask)
+        x = normalise(
+            coefficients(x, self.dct if s.kind == "mfcc" else None, s.deltas, lengths), mask
+        )
         if self.training and (s.freq_mask or s.time_mask):
             x = x * self.spec_augment_mask(x)
         return x
