@@ -160,6 +160,19 @@ def test_fifos_and_devices_are_refused_not_read(tmp_path):
         read_audio("/dev/zero", 16000)
 
 
+def test_an_unreadable_file_says_why_not_system_error(tmp_path, monkeypatch):
+    from seqsuite_tasks.speech import audio
+
+    soundfile.write(tmp_path / "a.wav", np.sin(np.arange(800) / 3) * 0.3, 8000)
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(audio, "open", denied, raising=False)
+    with pytest.raises(BadAudio, match=r"^cannot be read \(Permission denied\)$"):
+        read_audio(tmp_path / "a.wav", 8000)
+
+
 # -- features and the front end ---------------------------------------------------------
 
 

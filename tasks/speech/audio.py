@@ -78,7 +78,11 @@ def read_clip(
     if Path(path).stat().st_size == 0:
         raise BadAudio("empty file (0 bytes)")
     try:
-        with soundfile.SoundFile(str(path)) as sound:
+        handle = open(path, "rb")  # noqa: SIM115 - closed below; soundfile reads through it
+    except OSError as err:  # libsndfile would only say "System error."
+        raise BadAudio(f"cannot be read ({err.strerror or type(err).__name__})") from None
+    try:
+        with handle, soundfile.SoundFile(handle) as sound:
             check_header(sound.samplerate, max(sound.frames, 0), limits)
             wanted = sound.frames
             if math.isfinite(keep_seconds):
