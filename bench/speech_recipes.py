@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -126,6 +127,18 @@ def split_of(data: dict, rows: np.ndarray):
     return ArraySplit({"x": x, "lengths": lengths, "label": label}, bucket=True)
 
 
+class Progress:
+    """One line per epoch on stderr (a fold takes minutes)."""
+
+    def on_epoch_end(self, trainer, record) -> None:
+        print(
+            f"  epoch {record['epoch']}: val {record.get('val_accuracy', float('nan')):.3f} "
+            f"({record['seconds']:.0f} s)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
 def train_fold(data: dict, fold: int, recipe: dict, seed: int) -> dict:
     """Best validation accuracy on the fold's validation speaker."""
     from seqsuite.backbone import Backbone, BackboneConfig
@@ -165,7 +178,7 @@ def train_fold(data: dict, fold: int, recipe: dict, seed: int) -> dict:
         predicted = class_probabilities(m, valid, torch.device("cpu")).argmax(1)
         return {"accuracy": float((predicted == valid["label"].numpy()).mean())}
 
-    trainer = Trainer(TrainConfig(**recipe["train"]), "cpu", seed=seed)
+    trainer = Trainer(TrainConfig(**recipe["train"]), "cpu", seed=seed, callbacks=[Progress()])
     started = time.perf_counter()
     result = trainer.fit(
         model,

@@ -23,7 +23,7 @@ import os
 import shutil
 import uuid
 from array import array
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -216,27 +216,54 @@ def load_or_build(
 
 
 class FrameSplit:
-    """Rows of a store as a trainer split: batches of ``key`` (batch, longest, width)
-    frames padded with 0, ``lengths`` (on the CPU), ``label`` (given labels) and
-    ``index`` (positions in the split), examples of similar length batched together."""
+    """Rows of one or more stores (of the same width) as a trainer split: batches of
+    ``key`` (batch, longest, width) frames padded with 0, ``lengths`` (on the CPU),
+    ``label`` (given labels) and ``index`` (positions in the split), examples of similar
+    length batched together. ``which`` says which of ``stores`` each row is in (default:
+    the first); :meth:`joined` puts splits one after another."""
 
     stateful = False
     POOL = 50  # batches per sorting pool, as ArraySplit
 
     def __init__(
         self,
-        store: FrameStore,
+        stores: FrameStore | Sequence[FrameStore],
         rows: np.ndarray,
         labels: np.ndarray | None = None,
         key: str = "x",
         device: torch.device | str = "cpu",
+        which: np.ndarray | None = None,
     ):
-        self.store, self.rows, self.key = store, np.asarray(rows, np.int64), key
+        self.stores = [stores] if isinstance(stores, FrameStore) else list(stores)
+        self.rows, self.key = np.asarray(rows, np.int64), key
+        self.which = np.zeros(len(self.rows), np.int8) if which is None else np.asarray(which)
         self.labels = None if labels is None else torch.as_tensor(np.asarray(labels, np.int64))
-        self.lengths = torch.from_numpy(store.lengths[self.rows].astype(np.int64))
+        counts = np.zeros(len(self.rows), np.int64)
+        for k, store in enumerate(self.stores):
+            mine = self.which == k
+            counts[mine] = store.lengths[self.rows[mine]]
+        self.lengths = torch.from_numpy(counts)
+        self.width = self.stores[0].width
         self.device = torch.device(device)
         self.size = len(self.rows)
         self.timesteps = int(self.lengths.sum())
+
+    @classmethod
+    def joined(cls, splits: Sequence[FrameSplit]) -> FrameSplit:
+        """The rows of ``splits``, one split after another (labels must all be given)."""
+        stores, which = [], []
+        for split in splits:
+            offset = len(stores)
+            stores += split.stores
+            which.append(split.which + offset)
+        return cls(
+            stores,
+            np.concatenate([s.rows for s in splits]),
+            np.concatenate([s.labels.numpy() for s in splits]),
+            splits[0].key,
+            splits[0].device,
+            np.concatenate(which).astype(np.int16),
+        )
 
     def __len__(self) -> int:
         return self.size
@@ -245,7 +272,7 @@ class FrameSplit:
         return {"label": self.labels, "lengths": self.lengths}[name]
 
     def to(self, device: torch.device | str) -> FrameSplit:
-        return FrameSplit(self.store, self.rows, self.labels, self.key, device)
+        return FrameSplit(self.stores, self.rows, self.labels, self.key, device, self.which)
 
     def num_batches(self, batch_size: int) -> int:
         return -(-self.size // batch_size)
@@ -262,11 +289,11 @@ class FrameSplit:
         positions = index.numpy()
         lengths = self.lengths[index]
         counts = lengths.numpy()
-        frames = np.zeros(
-            (len(positions), max(1, int(counts.max(initial=0))), self.store.width), np.float32
-        )
-        for k, row in enumerate(self.rows[positions]):
-            frames[k, : counts[k]] = self.store.example(row)
+        longest = max(1, int(counts.max(initial=0)))
+        frames = np.zeros((len(positions), longest, self.width), np.float32)
+        chosen = zip(self.which[positions], self.rows[positions], strict=True)
+        for k, (store, row) in enumerate(chosen):
+            frames[k, : counts[k]] = self.stores[store].example(row)
         batch: Batch = {
             "index": index,
             self.key: torch.from_numpy(frames).to(self.device),

@@ -275,6 +275,26 @@ def test_folder_layout_with_split_lists_then_predict(cli, tmp_path):
     assert all(r["label"] in WORDS and 0 < r["probability"] <= 1 for r in rows)
 
 
+def test_synthesised_voices_join_training_only(cli, tmp_path):
+    data = folder_dataset(tmp_path / "words")
+    result = cli(
+        "run", "speech", "--data", str(data), "--out", "r", *SMALL, "--set", "task.synth_voices=4"
+    )
+    assert result.code == 0, result.err
+    assert "18 train + 12 synthesised / 3 val / 3 test" in " ".join(result.out.split())
+    assert json.loads(Path("r/metrics.json").read_text())["data"]["synthesised_examples"] == 12
+
+
+@pytest.mark.parametrize(
+    "label, text",
+    [("yes", "yes"), ("7", "7"), ("left_turn", "left turn"), ("_unknown_", None), ("a/b", None)],
+)
+def test_labels_spoken_by_synthesised_voices(label, text):
+    from seqsuite_tasks.speech.task import spoken_text
+
+    assert spoken_text(label) == text
+
+
 def test_classes_are_in_natural_order(cli, tmp_path):
     data = folder_dataset(tmp_path / "words", words=("two", "ten", "one"))
     assert cli("run", "speech", "--data", str(data), "--out", "r", *SMALL).code == 0

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -155,31 +156,36 @@ def _latest_store(pointer: Path, key: dict, width: int) -> FrameStore | None:
 
 
 class SynthSource:
-    """The synthesised default, one utterance at a time, remembering each one's label,
-    split and voice (and the first one's audio, for the report)."""
+    """Synthesised ``words``, one utterance at a time, remembering each one's word (its
+    index in ``words``), split and voice (and the first one's audio, for the report)."""
 
     def __init__(
-        self, seed: int, speakers: int, takes: int, settings: FeatureSettings, keep: float
+        self,
+        words: tuple[str, ...],
+        voices: tuple[int, int, tuple[str, ...]],
+        settings: FeatureSettings,
+        keep: float,
     ):
-        self.seed, self.speakers, self.takes = seed, speakers, takes
+        self.words = words
+        self.seed, self.speakers, self.splits = voices
         self.extractor = LogMel(settings)
         self.keep = keep
         self.labels: list[int] = []
-        self.splits: list[int] = []
+        self.split_codes: list[int] = []
         self.voices: list[str] = []
         self.example = np.zeros(0, np.float32)
 
-    def items(self) -> Iterator[Item]:
+    def items(self, takes: int = 1) -> Iterator[Item]:
         s = self.extractor.settings
-        made = utterances(DIGITS, self.seed, self.speakers, self.takes, s.sample_rate)
+        made = utterances(self.words, self.seed, self.speakers, takes, s.sample_rate, self.splits)
         for u in made:
             kept = (
                 u.audio[: int(self.keep * s.sample_rate)] if math.isfinite(self.keep) else u.audio
             )
             if not len(self.example):
                 self.example = kept
-            self.labels.append(DIGITS.index(u.label))
-            self.splits.append(SPLIT_CODES[u.split])
+            self.labels.append(self.words.index(u.label))
+            self.split_codes.append(SPLIT_CODES[u.split])
             self.voices.append(u.speaker)
             yield Item(
                 self.extractor(kept),
@@ -191,7 +197,7 @@ class SynthSource:
     def arrays(self) -> dict[str, np.ndarray]:
         return {
             "label": np.array(self.labels, np.int32),
-            "split": np.array(self.splits, np.int8),
+            "split": np.array(self.split_codes, np.int8),
             "voice": np.array(self.voices, dtype="U64"),
             "example_audio": self.example.astype(np.float32),
         }
@@ -200,7 +206,8 @@ class SynthSource:
 def synth_store(
     seed: int, speakers: int, takes: int, settings: FeatureSettings, keep_seconds: float
 ) -> tuple[FrameStore, bool]:
-    """The store of the synthesised digits (labels, splits and voices as its columns)."""
+    """The synthesised digits (the default data set): words, splits and voices as its
+    columns; validation and test voices are variants training never hears."""
     key = {
         "data": "digits-v2",
         "seed": seed,
@@ -209,7 +216,25 @@ def synth_store(
         "keep_seconds": keep_seconds,
         "features": settings.to_state(),
     }
-    source = SynthSource(seed, speakers, takes, settings, keep_seconds)
+    source = SynthSource(DIGITS, (seed, speakers, ("test", "val", "train")), settings, keep_seconds)
+    return frame_store.load_or_build(
+        "speech-frames", key, partial(source.items, takes), settings.n_mels, source.arrays
+    )
+
+
+def words_store(
+    words: tuple[str, ...], seed: int, voices: int, settings: FeatureSettings, keep_seconds: float
+) -> tuple[FrameStore, bool]:
+    """``words`` spoken once by each of ``voices`` training voices of eSpeak NG."""
+    key = {
+        "data": "words-v1",
+        "words": list(words),
+        "seed": seed,
+        "voices": voices,
+        "keep_seconds": keep_seconds,
+        "features": settings.to_state(),
+    }
+    source = SynthSource(words, (seed, voices, ("train",)), settings, keep_seconds)
     return frame_store.load_or_build(
         "speech-frames", key, source.items, settings.n_mels, source.arrays
     )

@@ -135,14 +135,22 @@ def synthesise(
 
 
 def utterances(
-    words: tuple[str, ...], seed: int, speakers_count: int, takes: int, sample_rate: int
+    words: tuple[str, ...],
+    seed: int,
+    speakers_count: int,
+    takes: int,
+    sample_rate: int,
+    splits: tuple[str, ...] = ("test", "val", "train"),
 ) -> Iterator[Utterance]:
-    """The default data set one utterance at a time (deterministic for a seed)."""
+    """``words`` spoken by the voices of ``splits``, one utterance at a time
+    (deterministic for a seed)."""
     from .audio import resample
 
     engine = Espeak.get()
     rng = np.random.default_rng(seed)
     for split, voices in speakers(engine.variants, seed, speakers_count).items():
+        if split not in splits:
+            continue
         for voice in voices:
             for word in words:
                 for _ in range(takes):

@@ -10,6 +10,7 @@ prediction rows go through :mod:`seqsuite.classify`, as every classifier's do.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,11 +28,21 @@ from seqsuite.task import Context, Evaluation, Prepared, Results, Task
 
 from . import data as recordings
 from .audio import AudioLimit, BadAudio, read_clip
-from .extract import SPLIT_CODES, files_store, synth_store
+from .extract import SPLIT_CODES, files_store, synth_store, words_store
 from .features import FeatureSettings, LogMel
 from .frontend import FrontEndSettings, SpeechFrontEnd, summary
 from .report import example_plot
 from .synth import DIGITS
+
+
+def spoken_text(label: str) -> str | None:
+    """What eSpeak NG should say for a class label: the label itself when it looks like
+    a word or a number ("yes", "0", "left turn"); None for labels such as "_unknown_"."""
+    text = label.replace("_", " ").strip()
+    if label.startswith("_") or not re.fullmatch(r"[A-Za-z0-9' -]{1,40}", text):
+        return None
+    return text
+
 
 NAMED = {"digits": "the ten digits, synthesised by eSpeak NG over many accents and voices"}
 SPLIT_NAMES = {code: name for name, code in SPLIT_CODES.items()}
@@ -74,6 +85,14 @@ class SpeechConfig:
     )
     masks: int = field(
         default=1, metadata={"min": 1, "help": "SpecAugment: bands and stretches per utterance"}
+    )
+    synth_voices: int = field(
+        default=0,
+        metadata={
+            "min": 0,
+            "help": "your data: each label spoken by this many eSpeak NG voices, added to "
+            "training (labels must be the words spoken; 0 = none)",
+        },
     )
     max_seconds: float = field(
         default=4.0,
@@ -152,11 +171,14 @@ class SpeechTask(Task):
         splits = {
             name: FrameSplit(store, rows[part], encoded.index[part]) for name, part in parts.items()
         }
+        voices = self._synthesised(ctx, settings, encoded.classes) if ctx.config.run.data else None
         if min(s.size for s in splits.values()) == 0:
             raise UserError(
                 f"{loaded.where}: too few usable recordings for a train / val / test split "
                 f"({len(rows)})"
             )
+        if voices is not None:
+            splits["train"] = FrameSplit.joined([splits["train"], voices])
         return self._prepared(ctx, loaded, settings, encoded.classes, rows, parts, splits, seconds)
 
     def _prepared(self, ctx, loaded, settings, classes, rows, parts, splits, seconds) -> Prepared:
@@ -170,6 +192,7 @@ class SpeechTask(Task):
         skipped = store.meta["failed"]
         truncated = int(store.truncated_rows[rows].sum())
         train, val, test = splits["train"], splits["val"], splits["test"]
+        synthesised = train.size - len(parts["train"])
         return Prepared(
             train=train,
             val=val,
@@ -179,7 +202,9 @@ class SpeechTask(Task):
             dataset=loaded.name,
             summary=(
                 f"{len(rows):,} utterances ({audio / 60:.1f} min of audio), {len(classes)} words: "
-                f"{train.size} train / {val.size} val / {test.size} test"
+                f"{len(parts['train'])} train"
+                + (f" + {synthesised} synthesised" if synthesised else "")
+                + f" / {val.size} val / {test.size} test"
                 + (f", {skipped} unusable files skipped" if skipped else "")
                 + (f", {truncated} cut at {ctx.options.max_seconds:g} s" if truncated else "")
                 + f"; features {speed} in {seconds:.1f} s"
@@ -187,13 +212,10 @@ class SpeechTask(Task):
             info={
                 "skipped_files": skipped,
                 "truncated_examples": truncated,
+                "synthesised_examples": synthesised,
                 "feature_seconds": round(seconds, 3),
             },
-            refit_train=FrameSplit(
-                store,
-                np.concatenate([rows[parts["train"]], rows[parts["val"]]]),
-                np.concatenate([train["label"].numpy(), val["label"].numpy()]),
-            ),
+            refit_train=FrameSplit.joined([train, val]),
             data={
                 "classes": classes,
                 "store": store,
@@ -231,6 +253,21 @@ class SpeechTask(Task):
             },
             data={"classes": classes, "store": loaded.store},
         )
+
+    def _synthesised(
+        self, ctx: Context, settings: FeatureSettings, classes: list[str]
+    ) -> FrameSplit | None:
+        """Each speakable class label said by ``task.synth_voices`` eSpeak NG voices
+        (None when there are none to say)."""
+        o = ctx.options
+        spoken = {k: spoken_text(c) for k, c in enumerate(classes)}
+        words = tuple(text for text in spoken.values() if text)
+        if not o.synth_voices or not words:
+            return None
+        store, _ = words_store(words, ctx.seed, o.synth_voices, settings, o.max_seconds)
+        to_class = np.array([k for k, text in spoken.items() if text])
+        rows = store.usable
+        return FrameSplit(store, rows, to_class[store.columns["label"][rows]])
 
     def _settings(self, ctx: Context) -> FeatureSettings:
         """The run's saved feature settings, or the options' for a new run."""
