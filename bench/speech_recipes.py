@@ -119,12 +119,48 @@ def synthetic_digits(
     return {"x": np.split(z["x"], ends[:-1]), "label": z["label"]}
 
 
-def split_of(data: dict, rows: np.ndarray):
+def statistics(data: dict, recipe: dict, rows: np.ndarray) -> dict[str, torch.Tensor]:
+    """Per-example normalisation statistics (``cmvn``): each speaker's mean and spread of
+    every coefficient (``speaker``), or the training rows' (``global``); none for the
+    front end's own per-utterance normalisation."""
+    from seqsuite_tasks.speech.frontend import SpeechFrontEnd, coefficients
+
+    mode = recipe.get("cmvn", "utterance")
+    if mode == "utterance":
+        return {}
+    front = SpeechFrontEnd(FrontEndSettings(**recipe["front"]))
+    dct = front.dct if front.settings.kind == "mfcc" else None
+
+    def stats(members: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        frames = torch.cat(
+            [
+                coefficients(
+                    torch.from_numpy(data["x"][r])[None], dct, front.settings.deltas, None
+                )[0]
+                for r in members
+            ]
+        )
+        return frames.mean(0), frames.std(0, correction=0)
+
+    if mode == "global":
+        mean, std = stats(recipe["train_rows"])
+        return {"mean": mean.expand(len(rows), 1, -1), "std": std.expand(len(rows), 1, -1)}
+    speakers = data["speaker"][rows]
+    mean = torch.zeros(len(rows), 1, front.settings.size)
+    std = torch.zeros(len(rows), 1, front.settings.size)
+    for name in np.unique(speakers):
+        mine = speakers == name
+        m, s = stats(np.flatnonzero(data["speaker"] == name))
+        mean[mine], std[mine] = m, s
+    return {"mean": mean, "std": std}
+
+
+def split_of(data: dict, rows: np.ndarray, extra: dict | None = None):
     from seqsuite.batches import ArraySplit, pad_sequences
 
     x, lengths = pad_sequences([torch.from_numpy(data["x"][r]) for r in rows])
     label = torch.from_numpy(data["label"][rows].astype(np.int64))
-    return ArraySplit({"x": x, "lengths": lengths, "label": label}, bucket=True)
+    return ArraySplit({"x": x, "lengths": lengths, "label": label, **(extra or {})}, bucket=True)
 
 
 class Progress:
@@ -153,7 +189,8 @@ def train_fold(data: dict, fold: int, recipe: dict, seed: int) -> dict:
     speakers = data["speaker"]
     train_rows = np.flatnonzero((speakers != test) & (speakers != val))
     val_rows = np.flatnonzero(speakers == val)
-    valid = split_of(data, val_rows)
+    recipe = {**recipe, "train_rows": train_rows}
+    valid = split_of(data, val_rows, statistics(data, recipe, val_rows))
     if recipe.get("synth"):
         f = recipe["front"]
         extra = synthetic_digits(
@@ -165,7 +202,7 @@ def train_fold(data: dict, fold: int, recipe: dict, seed: int) -> dict:
         }
         train = split_of(mixed, np.arange(len(mixed["label"])))
     else:
-        train = split_of(data, train_rows)
+        train = split_of(data, train_rows, statistics(data, recipe, train_rows))
 
     seed_everything(seed)
     front = FrontEndSettings(**recipe["front"])
@@ -225,7 +262,7 @@ def parse_recipe(text: str) -> tuple[str, dict]:
         if key.startswith(("train.", "backbone.")):
             section, _, field = key.partition(".")
             recipe[section][field] = parsed
-        elif key in ("pooling", "dropout", "synth"):
+        elif key in ("pooling", "dropout", "synth", "cmvn"):
             recipe[key] = parsed
         else:
             recipe["front"][key] = tuple(parsed) if isinstance(parsed, list) else parsed

@@ -220,7 +220,11 @@ class FrameSplit:
     ``key`` (batch, longest, width) frames padded with 0, ``lengths`` (on the CPU),
     ``label`` (given labels) and ``index`` (positions in the split), examples of similar
     length batched together. ``which`` says which of ``stores`` each row is in (default:
-    the first); :meth:`joined` puts splits one after another."""
+    the first); :meth:`joined` puts splits one after another.
+
+    ``groups`` and ``tables``: each row's group (an int) and, by name, a tensor with one
+    entry per group; each batch then also holds ``name: table[groups of its rows]`` (a
+    speaker's statistics, say), so that memory holds one int per row, not one entry."""
 
     stateful = False
     POOL = 50  # batches per sorting pool, as ArraySplit
@@ -233,8 +237,12 @@ class FrameSplit:
         key: str = "x",
         device: torch.device | str = "cpu",
         which: np.ndarray | None = None,
+        groups: np.ndarray | None = None,
+        tables: dict[str, Tensor] | None = None,
     ):
         self.stores = [stores] if isinstance(stores, FrameStore) else list(stores)
+        self.groups = None if groups is None else np.asarray(groups)
+        self.tables = tables or {}
         self.rows, self.key = np.asarray(rows, np.int64), key
         self.which = np.zeros(len(self.rows), np.int8) if which is None else np.asarray(which)
         self.labels = None if labels is None else torch.as_tensor(np.asarray(labels, np.int64))
@@ -250,19 +258,32 @@ class FrameSplit:
 
     @classmethod
     def joined(cls, splits: Sequence[FrameSplit]) -> FrameSplit:
-        """The rows of ``splits``, one split after another (labels must all be given)."""
+        """The rows of ``splits``, one split after another (labels must all be given;
+        groups, if any, index the first split's tables)."""
         stores, which = [], []
         for split in splits:
             offset = len(stores)
             stores += split.stores
             which.append(split.which + offset)
+        first = splits[0]
+        groups = None
+        if first.groups is not None:
+            groups = np.concatenate([s.groups for s in splits])
         return cls(
             stores,
             np.concatenate([s.rows for s in splits]),
             np.concatenate([s.labels.numpy() for s in splits]),
-            splits[0].key,
-            splits[0].device,
+            first.key,
+            first.device,
             np.concatenate(which).astype(np.int16),
+            groups,
+            first.tables,
+        )
+
+    def with_groups(self, groups: np.ndarray, tables: dict[str, Tensor]) -> FrameSplit:
+        """The same rows, each in ``groups[row position]``, with ``tables``."""
+        return FrameSplit(
+            self.stores, self.rows, self.labels, self.key, self.device, self.which, groups, tables
         )
 
     def __len__(self) -> int:
@@ -272,7 +293,16 @@ class FrameSplit:
         return {"label": self.labels, "lengths": self.lengths}[name]
 
     def to(self, device: torch.device | str) -> FrameSplit:
-        return FrameSplit(self.stores, self.rows, self.labels, self.key, device, self.which)
+        return FrameSplit(
+            self.stores,
+            self.rows,
+            self.labels,
+            self.key,
+            device,
+            self.which,
+            self.groups,
+            self.tables,
+        )
 
     def num_batches(self, batch_size: int) -> int:
         return -(-self.size // batch_size)
@@ -301,4 +331,8 @@ class FrameSplit:
         }
         if self.labels is not None:
             batch["label"] = self.labels[index].to(self.device)
+        if self.groups is not None:
+            rows = torch.from_numpy(self.groups[positions].astype(np.int64))
+            for name, table in self.tables.items():
+                batch[name] = table[rows].to(self.device)
         return batch

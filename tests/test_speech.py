@@ -238,6 +238,55 @@ def test_order_blind_summary_has_means_and_spreads():
     assert summary(frames, FrontEndSettings()).shape == (80,)
 
 
+def test_speaker_statistics_normalise_each_speakers_rows(tmp_path):
+    """Rows of one speaker share that speaker's mean and spread; unknown speakers get
+    the training rows' statistics."""
+    from seqsuite import frame_store
+    from seqsuite.frame_store import FrameSplit, Item
+    from seqsuite_tasks.speech import cmvn
+    from seqsuite_tasks.speech.frontend import coefficients
+
+    rng = np.random.default_rng(5)
+    frames = [rng.normal(k, 1 + k, size=(10 + k, 40)).astype(np.float32) for k in range(5)]
+    store, _ = frame_store.load_or_build(
+        "s", {"k": 1}, lambda: [Item(f, seconds=0.1) for f in frames], 40, root=tmp_path
+    )
+    front = SpeechFrontEnd(FrontEndSettings(deltas=1))
+    train = FrameSplit(store, [0, 1, 2], np.zeros(3))
+    test = FrameSplit(store, [3, 4], np.zeros(2))
+    speakers = {"train": ["a", "a", "b"], "test": ["c", None]}
+    splits, stats = cmvn.normalised(
+        "speaker", front, {"train": train, "test": test}, speakers, train
+    )
+
+    def coefs(rows):
+        x = [coefficients(torch.from_numpy(frames[r])[None], front.dct, 1, None)[0] for r in rows]
+        return torch.cat(x)
+
+    batch = splits["train"].batch(torch.tensor([0, 1, 2]))
+    torch.testing.assert_close(batch["mean"][0, 0], coefs([0, 1]).mean(0), rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(batch["mean"][1], batch["mean"][0])
+    torch.testing.assert_close(
+        batch["std"][2, 0], coefs([2]).std(0, correction=0), rtol=1e-4, atol=1e-4
+    )
+    unknown = splits["test"].batch(torch.tensor([1]))
+    torch.testing.assert_close(
+        unknown["mean"][0, 0], coefs([0, 1, 2]).mean(0), rtol=1e-4, atol=1e-4
+    )
+    torch.testing.assert_close(torch.tensor(stats.data_group()[0]), unknown["mean"][0, 0])
+    # the front end normalises by what the batch brings
+    out = front.eval()(batch)
+    expected = (coefs([0]) - batch["mean"][0, 0]) / (batch["std"][0, 0] + 1e-5)
+    torch.testing.assert_close(out[0, :10], expected, rtol=1e-4, atol=1e-4)
+
+
+def test_speech_commands_names_say_the_speaker():
+    from seqsuite_tasks.speech.data import speaker_of
+
+    assert speaker_of(Path("yes/0a7c2a8d_nohash_3.wav")) == "0a7c2a8d"
+    assert speaker_of(Path("yes/recording.wav")) is None
+
+
 def test_augmentation_is_seeded():
     audio = np.sin(np.arange(8000) / 5).astype(np.float32)
     a = augment(audio, np.random.default_rng(1), 8000)
@@ -293,6 +342,35 @@ def test_labels_spoken_by_synthesised_voices(label, text):
     from seqsuite_tasks.speech.task import spoken_text
 
     assert spoken_text(label) == text
+
+
+def test_speakers_from_the_manifest_normalise_their_own_recordings(cli, tmp_path):
+    """A manifest's speaker column: each speaker (the unseen test voice too) is
+    normalised by their own recordings; eval --data and predict read files the same way."""
+    data = folder_dataset(tmp_path / "words", with_lists=False)
+    rows = [
+        {
+            "path": str(p.relative_to(data)),
+            "label": p.parent.name,
+            "split": "test" if VOICES[0].replace("+", "_") in p.name else "train",
+            "speaker": p.stem.rsplit("_", 1)[0],
+        }
+        for p in sorted(data.rglob("*.wav"))
+    ]
+    pd.DataFrame(rows).to_csv(data / "manifest.csv", index=False)
+    result = cli("run", "speech", "--data", str(data / "manifest.csv"), "--out", "r", *SMALL)
+    assert result.code == 0, result.err
+    assert "3 words, 8 speakers" in " ".join(result.out.split())
+    state = json.loads(Path("r/task_state.json").read_text())["state"]
+    assert state["normalise"] == "speaker" and len(state["statistics"][0]) == 40
+    assert cli("eval", "r", "--data", str(data / "manifest.csv")).code == 0
+    files = [str(data / w / file_name(VOICES[0], 0)) for w in WORDS]
+    alone = json.loads(cli("predict", "r", *files, "--json").out)
+    together = cli("predict", "r", *files, "--option", "same_speaker=true", "--json")
+    assert together.code == 0, together.err
+    together = json.loads(together.out)
+    assert [r["file"] for r in together] == files and all(r["label"] in WORDS for r in together)
+    assert [r["probability"] for r in alone] != [r["probability"] for r in together]
 
 
 def test_classes_are_in_natural_order(cli, tmp_path):

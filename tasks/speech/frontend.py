@@ -142,10 +142,19 @@ def summary(frames: np.ndarray, settings: FrontEndSettings) -> np.ndarray:
 
 class SpeechFrontEnd(nn.Module):
     """An input adapter: ``batch["x"]`` log-mel dB (batch, time, n_mels) and
-    ``batch["lengths"]`` -> (batch, time, ``output_size``) normalised features."""
+    ``batch["lengths"]`` -> (batch, time, ``output_size``) normalised features.
 
-    def __init__(self, settings: FrontEndSettings):
+    Normalisation: with ``batch["mean"]`` and ``batch["std"]`` ((batch, 1, size): each
+    example's speaker's statistics, :mod:`.cmvn`) by those; otherwise by ``statistics``
+    (the training data's (mean, std), (size,) each) when given; otherwise each utterance
+    by its own."""
+
+    def __init__(self, settings: FrontEndSettings, statistics: tuple[list, list] | None = None):
         super().__init__()
+        self.given = statistics is not None
+        mean, std = statistics or ([0.0] * settings.size, [1.0] * settings.size)
+        self.register_buffer("data_mean", torch.tensor(mean).view(1, 1, -1), persistent=False)
+        self.register_buffer("data_std", torch.tensor(std).view(1, 1, -1), persistent=False)
         self.settings = settings
         self.output_size = settings.size
         import torchaudio.functional as AF
@@ -163,9 +172,13 @@ class SpeechFrontEnd(nn.Module):
             x = self.warp(x)
         if self.training and s.noise_snr[1] > 0:
             x = self.noise(x, mask)
-        x = normalise(
-            coefficients(x, self.dct if s.kind == "mfcc" else None, s.deltas, lengths), mask
-        )
+        x = coefficients(x, self.dct if s.kind == "mfcc" else None, s.deltas, lengths)
+        if "mean" in batch:  # each example's speaker's statistics
+            x = (x - batch["mean"]) / (batch["std"] + 1e-5) * mask
+        elif self.given:  # the training data's
+            x = (x - self.data_mean) / (self.data_std + 1e-5) * mask
+        else:
+            x = normalise(x, mask)
         if self.training and (s.freq_mask or s.time_mask):
             x = x * self.spec_augment_mask(x)
         return x

@@ -2,140 +2,40 @@
 
 Waveform -> mono at ``task.sample_rate`` -> log-mel energies, stored once in a
 memory-mapped frame store (:mod:`.extract`) -> the model's front end (:mod:`.frontend`:
-MFCCs, deltas, per-utterance normalisation; in training, vocal-tract-length
-perturbation, noise and SpecAugment, drawn anew every epoch) -> the shared backbone
-(bidirectional, packed) -> pooling -> class scores. Labels, splits, baselines and
-prediction rows go through :mod:`seqsuite.classify`, as every classifier's do.
+MFCCs, deltas, normalisation by the speaker's statistics (:mod:`.cmvn`); in training,
+SpecAugment and optional warping and noise, drawn anew every epoch) -> the shared
+backbone (bidirectional, packed) -> pooling -> class scores. Labels, splits, baselines
+and prediction rows go through :mod:`seqsuite.classify`, as every classifier's do.
 """
 
 from __future__ import annotations
 
-import re
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from seqsuite import atomic, classify
+from seqsuite.batches import ArraySplit
 from seqsuite.errors import UserError
-from seqsuite.frame_store import FrameSplit, FrameStore
+from seqsuite.frame_store import FrameSplit
 from seqsuite.heads import PooledHead
 from seqsuite.task import Context, Evaluation, Prepared, Results, Task
 
+from . import cmvn, sources
 from . import data as recordings
-from .audio import AudioLimit, BadAudio, read_clip
-from .extract import SPLIT_CODES, files_store, synth_store, words_store
-from .features import FeatureSettings, LogMel
+from .audio import read_clip
+from .features import FeatureSettings
 from .frontend import FrontEndSettings, SpeechFrontEnd, summary
+from .options import SpeechConfig
+from .predictions import read_inputs, same_speaker_option
 from .report import example_plot
-from .synth import DIGITS
+from .sources import NAMED, Loaded, spoken_text
 
-
-def spoken_text(label: str) -> str | None:
-    """What eSpeak NG should say for a class label: the label itself when it looks like
-    a word or a number ("yes", "0", "left turn"); None for labels such as "_unknown_"."""
-    text = label.replace("_", " ").strip()
-    if label.startswith("_") or not re.fullmatch(r"[A-Za-z0-9' -]{1,40}", text):
-        return None
-    return text
-
-
-NAMED = {"digits": "the ten digits, synthesised by eSpeak NG over many accents and voices"}
-SPLIT_NAMES = {code: name for name, code in SPLIT_CODES.items()}
-
-
-@dataclass
-class SpeechConfig:
-    """The ``[task]`` section of ``seqsuite run speech``."""
-
-    sample_rate: int = field(default=16_000, metadata={"min": 4000})
-    features: Literal["mfcc", "logmel"] = "mfcc"
-    n_mfcc: int = field(default=20, metadata={"min": 4})
-    n_mels: int = field(default=40, metadata={"min": 8})
-    f_max: float = field(
-        default=0.0,
-        metadata={"min": 0.0, "help": "highest frequency analysed (Hz); 0 = half the sample rate"},
-    )
-    deltas: int = field(
-        default=1, metadata={"min": 0, "max": 2, "help": "0, 1 (deltas) or 2 (+ delta-deltas)"}
-    )
-    pooling: Literal["last", "mean", "max", "meanmax", "attention"] = "meanmax"
-    dropout: float = field(default=0.3, metadata={"min": 0.0, "below": 1.0})
-    warp: float = field(
-        default=0.0,
-        metadata={
-            "min": 0.0,
-            "below": 0.5,
-            "help": "training: frequency axis scaled by 1 +- up to this (vocal tract length)",
-        },
-    )
-    noise_snr: list[float] = field(
-        default_factory=list,
-        metadata={"help": "training: noise added at an SNR drawn from [low, high] dB; [] = none"},
-    )
-    freq_mask: int = field(
-        default=4, metadata={"min": 0, "help": "SpecAugment: widest masked band (coefficients)"}
-    )
-    time_mask: int = field(
-        default=10, metadata={"min": 0, "help": "SpecAugment: longest masked stretch (frames)"}
-    )
-    masks: int = field(
-        default=1, metadata={"min": 1, "help": "SpecAugment: bands and stretches per utterance"}
-    )
-    synth_voices: int = field(
-        default=0,
-        metadata={
-            "min": 0,
-            "help": "your data: each label spoken by this many eSpeak NG voices, added to "
-            "training (labels must be the words spoken; 0 = none)",
-        },
-    )
-    max_seconds: float = field(
-        default=4.0,
-        metadata={"min": 0.1, "help": "longer audio is cut (counted as truncated_examples)"},
-    )
-    val_fraction: float = field(default=0.1, metadata={"min": 0.0, "below": 0.5})
-    test_fraction: float = field(default=0.1, metadata={"min": 0.0, "below": 0.5})
-    label_order: Literal["natural", "alphabetical", "first_seen"] = field(
-        default="natural",
-        metadata={"help": "class order: numbers (and number words) by value, a-z, or as listed"},
-    )
-    speakers: int = field(
-        default=100, metadata={"min": 4, "help": "digits: training speakers (accent + voice)"}
-    )
-    takes: int = field(
-        default=2, metadata={"min": 1, "help": "digits: utterances per speaker and word"}
-    )
-
-    def validate(self) -> None:
-        snr = self.noise_snr
-        if snr and (len(snr) != 2 or not snr[0] <= snr[1]):
-            raise UserError(f"task.noise_snr: got {snr}, expected [low, high] in dB, or []")
-        if self.f_max and self.f_max > self.sample_rate / 2:
-            raise UserError(
-                f"task.f_max: {self.f_max:g} Hz is above half the sample rate "
-                f"({self.sample_rate / 2:g} Hz)"
-            )
-
-    def feature_settings(self) -> FeatureSettings:
-        return FeatureSettings(self.sample_rate, self.n_mels, f_max=self.f_max)
-
-
-@dataclass
-class Loaded:
-    """A store and what the listing says of its rows."""
-
-    store: FrameStore
-    labels: list[str]  # per row
-    splits: list[str | None] | None  # per row, or None when the data gives no split
-    name: str  # the data set's name
-    where: str  # how errors name the data
-    cached: bool
-    example_source: str | None = None  # the first usable row's file (drawn in the report)
+__all__ = ["SpeechConfig", "SpeechTask", "spoken_text"]
 
 
 class SpeechTask(Task):
@@ -146,7 +46,10 @@ class SpeechTask(Task):
     primary_metric = "accuracy"
     higher_is_better = True
     quick = {"train": {"epochs": 4}, "task": {"speakers": 40}}
-    predict_options = {"probabilities": "true: a p(CLASS) column for every class"}
+    predict_options = {
+        "probabilities": "true: a p(CLASS) column for every class",
+        "same_speaker": "true: the files are one speaker's; normalise them by their statistics",
+    }
     defaults = {
         "backbone": {"hidden_size": 128, "num_layers": 2, "bidirectional": True, "dropout": 0.2},
         "train": {"epochs": 20, "batch_size": 32, "lr": 2e-3, "patience": 6, "schedule": "cosine"},
@@ -157,10 +60,9 @@ class SpeechTask(Task):
     def prepare(self, ctx: Context) -> Prepared:
         started = time.perf_counter()
         settings = self._settings(ctx)
-        loaded = self._load(ctx, settings)
-        seconds = time.perf_counter() - started
-        store, o = loaded.store, ctx.options
-        rows = self._usable(loaded)
+        loaded = sources.load(ctx, settings, ctx.config.run.dataset or self.default_dataset)
+        o = ctx.options
+        rows = loaded.usable()
         saved = (ctx.state or {}).get("classes")
         labels = [loaded.labels[r] for r in rows]
         encoded = classify.encode_labels(labels, loaded.where, saved, o.label_order)
@@ -169,20 +71,38 @@ class SpeechTask(Task):
             given, encoded.index, o.val_fraction, o.test_fraction, ctx.seed, loaded.where
         )
         splits = {
-            name: FrameSplit(store, rows[part], encoded.index[part]) for name, part in parts.items()
+            k: FrameSplit(loaded.store, rows[part], encoded.index[part])
+            for k, part in parts.items()
         }
-        voices = self._synthesised(ctx, settings, encoded.classes) if ctx.config.run.data else None
         if min(s.size for s in splits.values()) == 0:
             raise UserError(
                 f"{loaded.where}: too few usable recordings for a train / val / test split "
                 f"({len(rows)})"
             )
+        speakers = {k: [loaded.speakers[r] for r in rows[part]] for k, part in parts.items()}
+        recordings_train = splits["train"]
+        voices = None
+        if ctx.config.run.data:
+            voices = sources.synthesised(
+                encoded.classes, o.synth_voices, ctx.seed, settings, o.max_seconds
+            )
         if voices is not None:
-            splits["train"] = FrameSplit.joined([splits["train"], voices])
-        return self._prepared(ctx, loaded, settings, encoded.classes, rows, parts, splits, seconds)
+            splits["train"] = FrameSplit.joined([splits["train"], voices[0]])
+            speakers["train"] = speakers["train"] + voices[1]
+        spec = self._spec(ctx, settings, len(encoded.classes))
+        front = SpeechFrontEnd(self.front_end(ctx, spec))
+        splits, stats = cmvn.normalised(o.normalise, front, splits, speakers, recordings_train)
+        state = {
+            "classes": encoded.classes,
+            "settings": settings.to_state(),
+            "normalise": o.normalise,  # the training data's statistics, for later files:
+            "statistics": None if stats is None else stats.data_group(),
+        }
+        seconds = time.perf_counter() - started
+        return self._prepared(ctx, loaded, state, rows, parts, splits, spec, seconds)
 
-    def _prepared(self, ctx, loaded, settings, classes, rows, parts, splits, seconds) -> Prepared:
-        store = loaded.store
+    def _prepared(self, ctx, loaded: Loaded, state, rows, parts, splits, spec, seconds) -> Prepared:
+        store, classes = loaded.store, state["classes"]
         audio = float(store.seconds[rows].sum())
         speed = (
             "from the cache"
@@ -193,26 +113,29 @@ class SpeechTask(Task):
         truncated = int(store.truncated_rows[rows].sum())
         train, val, test = splits["train"], splits["val"], splits["test"]
         synthesised = train.size - len(parts["train"])
+        speakers = len({s for s in loaded.speakers if s is not None})
         return Prepared(
             train=train,
             val=val,
             test=test,
-            spec=self._spec(ctx, settings, len(classes)),
-            state={"classes": classes, "settings": settings.to_state()},
+            spec=spec,
+            state=state,
             dataset=loaded.name,
             summary=(
-                f"{len(rows):,} utterances ({audio / 60:.1f} min of audio), {len(classes)} words: "
-                f"{len(parts['train'])} train"
+                f"{len(rows):,} utterances ({audio / 60:.1f} min of audio), {len(classes)} words"
+                + (f", {speakers} speakers" if speakers else "")
+                + f": {len(parts['train'])} train"
                 + (f" + {synthesised} synthesised" if synthesised else "")
                 + f" / {val.size} val / {test.size} test"
                 + (f", {skipped} unusable files skipped" if skipped else "")
                 + (f", {truncated} cut at {ctx.options.max_seconds:g} s" if truncated else "")
-                + f"; features {speed} in {seconds:.1f} s"
+                + f"; features {speed}, ready in {seconds:.1f} s"
             ),
             info={
                 "skipped_files": skipped,
                 "truncated_examples": truncated,
                 "synthesised_examples": synthesised,
+                "speakers": speakers,
                 "feature_seconds": round(seconds, 3),
             },
             refit_train=FrameSplit.joined([train, val]),
@@ -220,30 +143,44 @@ class SpeechTask(Task):
                 "classes": classes,
                 "store": store,
                 "parts": {k: rows[v] for k, v in parts.items()},  # store rows per split
-                "example": {  # the report draws it
-                    "row": int(rows[0]),
-                    "label": loaded.labels[rows[0]],
-                    "source": loaded.example_source,
-                },
+                "example": self._example(loaded, rows, splits["train"]),
             },
         )
 
+    @staticmethod
+    def _example(loaded: Loaded, rows: np.ndarray, train: FrameSplit) -> dict[str, Any]:
+        """What the report draws: the first usable row, with the statistics it is read by."""
+        row = int(rows[0])
+        example = {"row": row, "label": loaded.labels[row], "source": loaded.example_source}
+        first = np.flatnonzero((train.rows == row) & (train.which == 0))
+        if train.groups is not None and len(first):
+            group = int(train.groups[first[0]])
+            example.update({name: table[group : group + 1] for name, table in train.tables.items()})
+        return example
+
     def prepare_eval(self, ctx: Context) -> Prepared:
         """``eval RUN_DIR --data PATH``: every usable recording of PATH scored with the
-        run's classes and feature settings (no split, nothing refitted)."""
+        run's classes, feature settings and normalisation (its speakers' own statistics
+        where the data says who spoke); no split, nothing refitted."""
         settings = self._settings(ctx)
-        loaded = self._load(ctx, settings)
-        rows = self._usable(loaded)
+        loaded = sources.load(ctx, settings, ctx.config.run.dataset or self.default_dataset)
+        rows = loaded.usable()
         labels = [loaded.labels[r] for r in rows]
-        o = ctx.options
-        encoded = classify.encode_labels(labels, loaded.where, ctx.state["classes"], o.label_order)
-        split = FrameSplit(loaded.store, rows, encoded.index)
         classes = ctx.state["classes"]
+        encoded = classify.encode_labels(labels, loaded.where, classes, ctx.options.label_order)
+        spec = self._spec(ctx, settings, len(classes))
+        split = cmvn.with_saved(
+            ctx.state.get("normalise", "utterance"),
+            self.input_adapter(ctx, spec),
+            FrameSplit(loaded.store, rows, encoded.index),
+            [loaded.speakers[r] for r in rows],
+            ctx.state.get("statistics"),
+        )
         return Prepared(
             train=split,
             val=split,
             test=split,
-            spec=self._spec(ctx, settings, len(classes)),
+            spec=spec,
             state=ctx.state,
             dataset=loaded.name,
             info={
@@ -254,21 +191,6 @@ class SpeechTask(Task):
             data={"classes": classes, "store": loaded.store},
         )
 
-    def _synthesised(
-        self, ctx: Context, settings: FeatureSettings, classes: list[str]
-    ) -> FrameSplit | None:
-        """Each speakable class label said by ``task.synth_voices`` eSpeak NG voices
-        (None when there are none to say)."""
-        o = ctx.options
-        spoken = {k: spoken_text(c) for k, c in enumerate(classes)}
-        words = tuple(text for text in spoken.values() if text)
-        if not o.synth_voices or not words:
-            return None
-        store, _ = words_store(words, ctx.seed, o.synth_voices, settings, o.max_seconds)
-        to_class = np.array([k for k, text in spoken.items() if text])
-        rows = store.usable
-        return FrameSplit(store, rows, to_class[store.columns["label"][rows]])
-
     def _settings(self, ctx: Context) -> FeatureSettings:
         """The run's saved feature settings, or the options' for a new run."""
         saved = (ctx.state or {}).get("settings")
@@ -276,64 +198,41 @@ class SpeechTask(Task):
 
     def _spec(self, ctx: Context, settings: FeatureSettings, classes: int) -> dict[str, Any]:
         o = ctx.options
-        front = {"kind": o.features, "n_mfcc": o.n_mfcc, "deltas": o.deltas}
         return {
             "n_mels": settings.n_mels,
             "sample_rate": settings.sample_rate,
             "f_min": settings.f_min,
             "f_max": settings.top_frequency,
-            **front,
+            "kind": o.features,
+            "n_mfcc": o.n_mfcc,
+            "deltas": o.deltas,
             "classes": classes,
         }
-
-    def _load(self, ctx: Context, settings: FeatureSettings) -> Loaded:
-        run, o = ctx.config.run, ctx.options
-        if run.data:
-            found = recordings.load(run.data, ctx.config.data.confine, ctx.config.data.max_files)
-            store, cached, _ = files_store(
-                found, run.data, settings, ctx.config.data, o.max_seconds
-            )
-            splits = [rec.split for rec in found]
-            usable = store.usable
-            return Loaded(
-                store,
-                [rec.label for rec in found],
-                None if any(s is None for s in splits) else splits,
-                Path(run.data).name,
-                run.data,
-                cached,
-                str(found[usable[0]].path) if len(usable) else None,
-            )
-        name = run.dataset or self.default_dataset
-        if name not in NAMED:
-            raise UserError(f"--dataset {name!r}: unknown; embedded: {', '.join(NAMED)}")
-        store, cached = synth_store(ctx.seed, o.speakers, o.takes, settings, o.max_seconds)
-        labels = [DIGITS[k] for k in store.columns["label"]]
-        splits = [SPLIT_NAMES.get(int(c)) for c in store.columns["split"]]
-        return Loaded(store, labels, splits, name, name, cached)
-
-    def _usable(self, loaded: Loaded) -> np.ndarray:
-        """Rows with frames; if none, one line with the first reasons."""
-        rows = loaded.store.usable
-        if not len(rows):
-            errors = loaded.store.errors(limit=3)
-            reasons = "; ".join(f"{name}: {why}" for _, name, why in errors)
-            raise UserError(
-                f"{loaded.where}: no usable audio ({loaded.store.meta['failed']} files "
-                f"skipped: {reasons})"
-            )
-        return rows
 
     # -- model ----------------------------------------------------------------------
 
     def input_adapter(self, ctx: Context, spec: dict[str, Any]) -> SpeechFrontEnd:
-        return SpeechFrontEnd(self.front_end(ctx, spec))
+        """The front end, normalising by the run's training statistics (``state``) when
+        a batch brings none of its own."""
+        statistics = (ctx.state or {}).get("statistics")
+        return SpeechFrontEnd(self.front_end(ctx, spec), tuple(statistics) if statistics else None)
 
     @staticmethod
     def front_end(ctx: Context, spec: dict[str, Any]) -> FrontEndSettings:
         """The front end's settings: what it computes from ``spec`` (saved), how it
         augments from the options."""
         o = ctx.options
+        # runs made before the front end saved only the feature size: their options say
+        spec = {
+            "n_mels": o.n_mels,
+            "kind": o.features,
+            "n_mfcc": o.n_mfcc,
+            "deltas": o.deltas,
+            "sample_rate": o.sample_rate,
+            "f_min": 0.0,
+            "f_max": o.sample_rate / 2,
+            **spec,
+        }
         return FrontEndSettings(
             n_mels=spec["n_mels"],
             kind=spec["kind"],
@@ -356,7 +255,8 @@ class SpeechTask(Task):
         return F.cross_entropy(output.float(), batch["label"])
 
     def export_inputs(self, ctx: Context, spec: dict[str, Any]) -> dict[str, torch.Tensor]:
-        """Log-mel frames in dB, as the store holds them: (batch 2, 5 frames, n_mels)."""
+        """Log-mel frames in dB, as the store holds them: (batch 2, 5 frames, n_mels).
+        The exported front end normalises by the run's training statistics."""
         return {"x": torch.randn(2, 5, spec["n_mels"]) * 10 - 40}
 
     # -- evaluation -------------------------------------------------------------------
@@ -370,7 +270,7 @@ class SpeechTask(Task):
     def baselines(self, ctx: Context, prepared: Prepared) -> dict[str, Evaluation]:
         """The majority class, and a logistic regression on each utterance's mean and
         spread of every coefficient (what a model that ignores order can do), fitted on
-        at most :attr:`BASELINE_ROWS` training utterances."""
+        at most :attr:`BASELINE_ROWS` of the training recordings."""
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
@@ -407,13 +307,14 @@ class SpeechTask(Task):
         else:
             audio = store.columns.get("example_audio", np.zeros(0, np.float32))
         if len(audio):
-            frames = torch.from_numpy(np.array(store.example(example["row"])))[None]
+            batch = {"x": torch.from_numpy(np.array(store.example(example["row"])))[None]}
+            batch.update({k: example[k] for k in ("mean", "std") if k in example})
             model.eval()
             with torch.no_grad():
-                seen = model.adapter({"x": frames.to(ctx.device)})[0].cpu().numpy()
+                seen = model.adapter({k: v.to(ctx.device) for k, v in batch.items()})
             example_plot(
                 audio,
-                seen,
+                seen[0].cpu().numpy(),
                 self.front_end(ctx, prepared.spec),
                 settings.hop_ms,
                 example["label"],
@@ -431,49 +332,35 @@ class SpeechTask(Task):
     def predict(
         self, ctx: Context, model: Any, inputs: list[str], options: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        """Each file's most likely word. A file given by name that breaks a ``[data]``
-        limit, or a single file that cannot be read, is refused (exit 2); among several
-        (or in ``--option data=FOLDER``) an unusable file gets a row saying why."""
+        """Each file's most likely word (see :mod:`.predictions` for bad files). Files are
+        normalised by the run's training statistics, or with ``same_speaker`` by their
+        own statistics together."""
         every_class = classify.every_class_option(options)
-        named = [Path(p) for p in inputs]
+        together = same_speaker_option(options)
         listed = []
         if options.get("data"):
             found = recordings.load(options["data"], max_files=ctx.config.data.max_files)
             listed = [r.path for r in found]
-        paths = named + listed
-        if not paths:
-            raise UserError(
-                "give audio files to classify, e.g. seqsuite predict RUN_DIR a.wav b.wav"
-            )
         settings = self._settings(ctx)
-        extractor = LogMel(settings)
-        rows: list[dict[str, Any]] = []
-        frames, kept = [], []
-        for k, path in enumerate(paths):
-            try:
-                clip = read_clip(
-                    path, settings.sample_rate, ctx.config.data, ctx.options.max_seconds
-                )
-                if len(clip.samples) <= settings.window:
-                    raise BadAudio(f"too short ({len(clip.samples)} samples)")
-            except BadAudio as err:
-                explicit = k < len(named)
-                if explicit and (isinstance(err, AudioLimit) or len(paths) == 1):
-                    raise UserError(f"{path}: {err}") from None
-                rows.append(
-                    {"file": str(path), "label": None, "probability": None, "error": str(err)}
-                )
-                continue
-            frames.append(torch.from_numpy(extractor(clip.samples)))
-            kept.append(len(rows))
-            rows.append({"file": str(path)})
+        rows, frames, kept = read_inputs(
+            [Path(p) for p in inputs], listed, settings, ctx.config.data, ctx.options.max_seconds
+        )
         if frames:
             split = classify.labelled_split(frames, None, "x")
+            if together and ctx.state.get("normalise", "utterance") != "utterance":
+                split = self._one_speaker(ctx, model, split)
             probs = classify.class_probabilities(model, split, ctx.device)
-            classes = ctx.state["classes"]
             found_rows = classify.prediction_rows(
-                probs, classes, [rows[k] for k in kept], every_class
+                probs, ctx.state["classes"], [rows[k] for k in kept], every_class
             )
             for k, row in zip(kept, found_rows, strict=True):
                 rows[k] = {**row, "error": ""}
         return rows
+
+    @staticmethod
+    def _one_speaker(ctx: Context, model: Any, split: ArraySplit) -> ArraySplit:
+        """``split`` with the statistics of all its files together as each one's."""
+        groups = np.zeros(split.size, np.int32)
+        stats = cmvn.statistics(cmvn.moments(split, model.adapter, groups, 1))
+        per_file = {k: v.expand(split.size, -1, -1) for k, v in stats.tables().items()}
+        return ArraySplit({**split.tensors, **per_file}, seq_key="x", bucket=True)
