@@ -101,9 +101,11 @@ def main() -> None:
     parser.add_argument("--folds", default="0,1,2,3,4,5")
     parser.add_argument("--unknown-speaker", action="store_true")
     parser.add_argument("--log", default="docs/speech_recipes.jsonl")
+    parser.add_argument("--keep", help="keep the run directories in this folder")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
+        folder = Path(args.keep or tmp)
+        folder.mkdir(parents=True, exist_ok=True)
         os.environ.setdefault("SEQSUITE_CACHE", str(folder / "cache"))
         for text in args.recipe:
             name, _, body = text.partition("=")
