@@ -85,9 +85,9 @@ def main() -> None:
             started = time.perf_counter()
             prepared = task.prepare(ctx)
             timings.append(time.perf_counter() - started)
-        audio_seconds = prepared.extra["audio_seconds"]
+        audio_seconds = float(prepared.data["store"].seconds.sum())
         preparation = (
-            f"FSDD feature preparation ({audio_seconds / 60:.1f} min of audio, read + resample + MFCC + deltas): "
+            f"FSDD feature preparation ({audio_seconds / 60:.1f} min of audio, read + resample + log-mel): "
             f"cold {timings[0]:.1f} s ({audio_seconds / timings[0]:.0f} s of audio per s), warm from the cache "
             f"{timings[1]:.2f} s: {timings[0] / timings[1]:.0f}× faster."
         )

@@ -38,6 +38,16 @@ RUNS = {
         "--set",
         "train.batch_size=4",
     ],
+    "speech": [
+        "--epochs",
+        "1",
+        "--set",
+        "backbone.hidden_size=8",
+        "--set",
+        "backbone.num_layers=1",
+        "--set",
+        "train.batch_size=4",
+    ],
 }
 
 
@@ -46,6 +56,17 @@ def data_for(task: str, tmp_path: Path) -> list[str]:
         path = tmp_path / "s.csv"
         t = np.arange(120)
         path.write_text("value\n" + "\n".join(str(100 + v + 5 * np.sin(v / 2)) for v in t))
+    elif task == "speech":  # two "words": tones of two pitches, ten recordings each
+        import soundfile
+
+        path = tmp_path / "words"
+        rng = np.random.default_rng(0)
+        for label, pitch in (("low", 200), ("high", 900)):
+            (path / label).mkdir(parents=True)
+            for k in range(10):
+                t = np.arange(4000 + 400 * k) / 8000
+                tone = 0.3 * np.sin(2 * np.pi * pitch * t) + 0.01 * rng.normal(size=t.size)
+                soundfile.write(path / label / f"{k}.wav", tone.astype(np.float32), 8000)
     elif task == "sentiment":
         path = tmp_path / "r.csv"
         rows = [("a great film", "pos"), ("dull and long", "neg")] * 30

@@ -5,13 +5,15 @@ Folder layout (Speech Commands): ``DATA/<label>/*.wav``; folders whose name star
 ``testing_list.txt`` in ``DATA`` (paths like ``yes/0a7c2a8d_nohash_0.wav``) choose the
 validation and test files; without them the split is stratified and seeded.
 
-Manifest: a CSV with ``path,label[,split]``; paths are relative to the manifest, split
-values are ``train``, ``val`` or ``test``. With ``--set data.confine=true`` no path (or
-link) may lead outside the data's folder.
+Manifest: a CSV with ``path,label[,split][,speaker]``; paths are relative to the manifest,
+split values are ``train``, ``val`` or ``test``; ``speaker`` says who spoke (Speech
+Commands file names, ``<speaker>_nohash_<n>.wav``, say it in the folder layout). With ``--set data.confine=true`` no path (or
+link) may lead outside the data's folder. Either lists at most ``data.max_files`` files.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +30,17 @@ class Recording:
     path: Path
     label: str
     split: str | None  # train / val / test when the data says so
+    speaker: str | None = None  # who spoke, when the data says so
+
+
+#: Speech Commands names its files <speaker>_nohash_<take>.wav
+NOHASH = re.compile(r"^(.+)_nohash_\d+$")
+
+
+def speaker_of(path: Path) -> str | None:
+    """The speaker a Speech Commands file name gives (``0a7c2a8d_nohash_0.wav``), or None."""
+    found = NOHASH.match(path.stem)
+    return found.group(1) if found else None
 
 
 def _read_list(root: Path, name: str, labels: set[str]) -> set[str]:
@@ -50,7 +63,14 @@ def _read_list(root: Path, name: str, labels: set[str]) -> set[str]:
     return entries
 
 
-def from_folders(root: Path, confine: bool = False) -> list[Recording]:
+def too_many(where: Path, limit: int) -> UserError:
+    return UserError(
+        f"{where}: lists more than data.max_files={limit:,} audio files "
+        "(raise it with --set data.max_files=N)"
+    )
+
+
+def from_folders(root: Path, confine: bool = False, max_files: int = 1_000_000) -> list[Recording]:
     folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(("_", ".")))
     if not folders:
         raise UserError(f"{root}: no label folders (expected DATA/<label>/*.wav)")
@@ -60,8 +80,8 @@ def from_folders(root: Path, confine: bool = False) -> list[Recording]:
     recordings = []
     for folder in folders:
         for path in sorted(folder.rglob("*")):
-            if path.suffix.lower() not in AUDIO_SUFFIXES or not path.is_file():
-                continue
+            if path.suffix.lower() not in AUDIO_SUFFIXES or path.is_dir():
+                continue  # FIFOs, devices and dangling links stay: the reader says why
             key = path.relative_to(root).as_posix()
             path = resolve_listed(root, key, confine=confine, where=f"{root}: {folder.name}")
             split = (
@@ -71,7 +91,9 @@ def from_folders(root: Path, confine: bool = False) -> list[Recording]:
                 if key in validation
                 else ("train" if testing or validation else None)
             )
-            recordings.append(Recording(path, folder.name, split))
+            recordings.append(Recording(path, folder.name, split, speaker_of(path)))
+            if len(recordings) > max_files:
+                raise too_many(root, max_files)
     if not recordings:
         raise UserError(
             f"{root}: the label folders hold no audio files ({', '.join(sorted(AUDIO_SUFFIXES))})"
@@ -79,16 +101,21 @@ def from_folders(root: Path, confine: bool = False) -> list[Recording]:
     return recordings
 
 
-def from_manifest(manifest: Path, confine: bool = False) -> list[Recording]:
+def from_manifest(
+    manifest: Path, confine: bool = False, max_files: int = 1_000_000
+) -> list[Recording]:
     from seqsuite.table_files import find_column, read_table
 
     frame = read_table(manifest)
+    if len(frame) > max_files:
+        raise too_many(manifest, max_files)
     path_col = find_column(frame, "path", manifest, "path", "the manifest's path column")
     label_col = find_column(frame, "label", manifest, "label", "the manifest's label column")
     splits = frame["split"].tolist() if "split" in frame.columns else [None] * len(frame)
+    speakers = frame["speaker"].tolist() if "speaker" in frame.columns else [None] * len(frame)
     recordings = []
-    rows = zip(frame[path_col].tolist(), frame[label_col].tolist(), splits, strict=True)
-    for row, (path, label, given) in enumerate(rows):
+    rows = zip(frame[path_col].tolist(), frame[label_col].tolist(), splits, speakers, strict=True)
+    for row, (path, label, given, speaker) in enumerate(rows):
         if pd.isna(path) or pd.isna(label):
             raise UserError(f"{manifest}: data row {row + 1}: missing path or label")
         split = None
@@ -101,17 +128,18 @@ def from_manifest(manifest: Path, confine: bool = False) -> list[Recording]:
                 )
         where = f"{manifest}: data row {row + 1}"
         resolved = resolve_listed(manifest.parent, str(path), confine=confine, where=where)
-        recordings.append(Recording(resolved, str(label).strip(), split))
+        who = None if speaker is None or pd.isna(speaker) else str(speaker).strip() or None
+        recordings.append(Recording(resolved, str(label).strip(), split, who))
     if not recordings:
         raise UserError(f"{manifest}: no rows")
     return recordings
 
 
-def load(path: str | Path, confine: bool = False) -> list[Recording]:
+def load(path: str | Path, confine: bool = False, max_files: int = 1_000_000) -> list[Recording]:
     """The recordings a folder or manifest names; ``confine``: see :mod:`seqsuite.confine`."""
     path = Path(path)
     if not path.exists():
         raise UserError(f"{path}: not found")
     if path.is_dir():
-        return from_folders(path, confine)
-    return from_manifest(path, confine)
+        return from_folders(path, confine, max_files)
+    return from_manifest(path, confine, max_files)

@@ -1,11 +1,12 @@
-"""Features from waveforms with ``torchaudio.transforms``: MFCCs or log-mel energies with
-optional deltas. They are cached raw; :func:`normalise` scales each utterance's
-coefficients to zero mean and unit spread when the model reads them (the raw means and
-spreads are what the non-recurrent baseline classifies)."""
+"""What is stored for each utterance: log-mel energies (dB), computed with
+``torchaudio.transforms``. MFCCs, deltas, normalisation and augmentation are computed
+from them by the model's front end (:mod:`.frontend`), so one stored set serves every
+choice made there."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 import numpy as np
 import torch
@@ -13,48 +14,55 @@ import torch
 
 @dataclass(frozen=True)
 class FeatureSettings:
-    kind: str = "mfcc"  # "mfcc" or "logmel"
+    """Everything that changes the stored frames (part of the store's key)."""
+
     sample_rate: int = 16_000
-    n_mfcc: int = 20
     n_mels: int = 40
     win_ms: float = 25.0
     hop_ms: float = 10.0
-    deltas: int = 1  # 0, 1 (deltas) or 2 (deltas and delta-deltas)
+    f_min: float = 0.0
+    f_max: float = 0.0  # 0: half the sample rate
+    top_db: float = 80.0  # energies more than this below the utterance's loudest are raised to it
 
     @property
-    def size(self) -> int:
-        base = self.n_mfcc if self.kind == "mfcc" else self.n_mels
-        return base * (1 + self.deltas)
+    def top_frequency(self) -> float:
+        return self.f_max or self.sample_rate / 2
+
+    @property
+    def window(self) -> int:
+        """Samples per analysis window."""
+        return int(round(self.sample_rate * self.win_ms / 1000))
+
+    def to_state(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_state(cls, saved: dict[str, Any]) -> FeatureSettings:
+        """Settings saved by a run (keys this version does not know are ignored)."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in saved.items() if k in known})
 
 
-class FeatureExtractor:
+class LogMel:
+    """Waveform -> (frames, n_mels) float32 log-mel energies in dB."""
+
     def __init__(self, settings: FeatureSettings):
         import torchaudio.transforms as T
 
         s = settings
         self.settings = s
-        n_fft = int(round(s.sample_rate * s.win_ms / 1000))
-        hop = int(round(s.sample_rate * s.hop_ms / 1000))
-        mel = {"n_fft": n_fft, "hop_length": hop, "n_mels": s.n_mels, "center": True}
-        if s.kind == "mfcc":
-            self.transform = T.MFCC(sample_rate=s.sample_rate, n_mfcc=s.n_mfcc, melkwargs=mel)
-        else:
-            self.transform = torch.nn.Sequential(
-                T.MelSpectrogram(sample_rate=s.sample_rate, **mel), T.AmplitudeToDB()
-            )
-        self.delta = T.ComputeDeltas()
+        self.mel = T.MelSpectrogram(
+            sample_rate=s.sample_rate,
+            n_fft=s.window,
+            hop_length=int(round(s.sample_rate * s.hop_ms / 1000)),
+            n_mels=s.n_mels,
+            f_min=s.f_min,
+            f_max=s.top_frequency,
+            center=True,
+        )
+        self.db = T.AmplitudeToDB("power", top_db=s.top_db)
 
     @torch.no_grad()
     def __call__(self, audio: np.ndarray) -> np.ndarray:
-        """(frames, size) float32 features of one utterance."""
-        spec = self.transform(torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32)))
-        parts = [spec]
-        for _ in range(self.settings.deltas):
-            parts.append(self.delta(parts[-1]))
-        return torch.cat(parts, dim=0).T.numpy().astype(np.float32)  # (frames, size)
-
-
-def normalise(features: np.ndarray) -> np.ndarray:
-    """Per-utterance normalisation: each coefficient to zero mean and unit spread."""
-    x = features.astype(np.float64)  # float32 loses a small spread around a large mean
-    return ((x - x.mean(0)) / (x.std(0) + 1e-5)).astype(np.float32)
+        wave = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))
+        return self.db(self.mel(wave)).T.numpy().astype(np.float32)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,12 +131,26 @@ def synthesise(
     words: tuple[str, ...], seed: int, speakers_count: int, takes: int, sample_rate: int
 ) -> list[Utterance]:
     """The whole default data set (deterministic for a seed)."""
+    return list(utterances(words, seed, speakers_count, takes, sample_rate))
+
+
+def utterances(
+    words: tuple[str, ...],
+    seed: int,
+    speakers_count: int,
+    takes: int,
+    sample_rate: int,
+    splits: tuple[str, ...] = ("test", "val", "train"),
+) -> Iterator[Utterance]:
+    """``words`` spoken by the voices of ``splits``, one utterance at a time
+    (deterministic for a seed)."""
     from .audio import resample
 
     engine = Espeak.get()
     rng = np.random.default_rng(seed)
-    out = []
     for split, voices in speakers(engine.variants, seed, speakers_count).items():
+        if split not in splits:
+            continue
         for voice in voices:
             for word in words:
                 for _ in range(takes):
@@ -149,8 +164,7 @@ def synthesise(
                     if len(audio) == 0 or np.abs(audio).max() < 1e-4:
                         continue
                     audio = resample(audio, engine.sample_rate, sample_rate)
-                    out.append(Utterance(augment(audio, rng, sample_rate), word, voice, split))
-    return out
+                    yield Utterance(augment(audio, rng, sample_rate), word, voice, split)
 
 
 def augment(audio: np.ndarray, rng: np.random.Generator, sample_rate: int) -> np.ndarray:

@@ -1,100 +1,41 @@
-"""The speech task: which word was spoken, from MFCC frames.
+"""The speech task: which word was spoken, from log-mel frames.
 
-Waveform -> mono at ``task.sample_rate`` -> MFCCs (or log-mel) with deltas, normalised per
-utterance -> the shared backbone (bidirectional, packed) -> pooling -> class scores.
-During training whole bands of frequencies and stretches of time are masked at random
-(SpecAugment), a cheap guard against memorising voices. Features are cached on disk,
-keyed by the file (path, size, modification time) and every feature setting.
+Waveform -> mono at ``task.sample_rate`` -> log-mel energies, stored once in a
+memory-mapped frame store (:mod:`.extract`) -> the model's front end (:mod:`.frontend`:
+MFCCs, deltas, normalisation by the speaker's statistics (:mod:`.cmvn`); in training,
+SpecAugment and optional warping and noise, drawn anew every epoch) -> the shared
+backbone (bidirectional, packed) -> pooling -> class scores. Labels, splits, baselines
+and prediction rows go through :mod:`seqsuite.classify`, as every classifier's do.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
 
-from seqsuite import atomic, cache, classify
+from seqsuite import atomic, classify
 from seqsuite.batches import ArraySplit
 from seqsuite.errors import UserError
+from seqsuite.frame_store import FrameSplit
 from seqsuite.heads import PooledHead
 from seqsuite.task import Context, Evaluation, Prepared, Results, Task
 
+from . import cmvn, sources
 from . import data as recordings
-from .audio import BadAudio, read_audio
-from .features import FeatureExtractor, FeatureSettings, normalise
+from .audio import read_clip
+from .features import FeatureSettings
+from .frontend import FrontEndSettings, SpeechFrontEnd, summary
+from .options import SpeechConfig
+from .predictions import read_inputs, same_speaker_option
 from .report import example_plot
-from .synth import DIGITS, synthesise
+from .sources import NAMED, Loaded, spoken_text
 
-NAMED = {"digits": "the ten digits, synthesised by eSpeak NG over many accents and voices"}
-
-
-@dataclass
-class SpeechConfig:
-    """The ``[task]`` section of ``seqsuite run speech``."""
-
-    sample_rate: int = field(default=16_000, metadata={"min": 4000})
-    features: Literal["mfcc", "logmel"] = "mfcc"
-    n_mfcc: int = field(default=20, metadata={"min": 4})
-    n_mels: int = field(default=40, metadata={"min": 8})
-    deltas: int = field(
-        default=1, metadata={"min": 0, "max": 2, "help": "0, 1 (deltas) or 2 (+ delta-deltas)"}
-    )
-    pooling: Literal["last", "mean", "max", "meanmax", "attention"] = "meanmax"
-    dropout: float = field(default=0.3, metadata={"min": 0.0, "below": 1.0})
-    freq_mask: int = field(
-        default=4, metadata={"min": 0, "help": "SpecAugment: widest masked band (coefficients)"}
-    )
-    time_mask: int = field(
-        default=10, metadata={"min": 0, "help": "SpecAugment: longest masked stretch (frames)"}
-    )
-    max_seconds: float = field(default=4.0, metadata={"min": 0.1, "help": "longer audio is cut"})
-    val_fraction: float = field(default=0.1, metadata={"min": 0.0, "below": 0.5})
-    test_fraction: float = field(default=0.1, metadata={"min": 0.0, "below": 0.5})
-    speakers: int = field(
-        default=100, metadata={"min": 4, "help": "digits: training speakers (accent + voice)"}
-    )
-    takes: int = field(
-        default=2, metadata={"min": 1, "help": "digits: utterances per speaker and word"}
-    )
-
-    def settings(self) -> FeatureSettings:
-        return FeatureSettings(
-            self.features, self.sample_rate, self.n_mfcc, self.n_mels, deltas=self.deltas
-        )
-
-
-class SpecAugmentInput(nn.Module):
-    """Features ``batch["x"]`` (batch, frames, size); in training, one random frequency
-    band and one random stretch of time per example are set to zero."""
-
-    def __init__(self, size: int, freq_mask: int, time_mask: int):
-        super().__init__()
-        self.output_size = size
-        self.freq_mask, self.time_mask = freq_mask, time_mask
-
-    def forward(self, batch: dict[str, Any]) -> torch.Tensor:
-        x = batch["x"]
-        if not self.training or not (self.freq_mask or self.time_mask):
-            return x
-        b, t, f = x.shape
-        keep = torch.ones_like(x, dtype=torch.bool)
-        if self.freq_mask:
-            width = torch.randint(0, self.freq_mask + 1, (b, 1), device=x.device)
-            start = (torch.rand(b, 1, device=x.device) * (f - width + 1)).long()
-            bins = torch.arange(f, device=x.device)[None, :]
-            keep &= ~((bins >= start) & (bins < start + width))[:, None, :]
-        if self.time_mask:
-            width = torch.randint(0, self.time_mask + 1, (b, 1), device=x.device)
-            start = (torch.rand(b, 1, device=x.device) * (t - width + 1).clamp(min=1)).long()
-            frames = torch.arange(t, device=x.device)[None, :]
-            keep &= ~((frames >= start) & (frames < start + width))[:, :, None]
-        return x * keep
+__all__ = ["SpeechConfig", "SpeechTask", "spoken_text"]
 
 
 class SpeechTask(Task):
@@ -105,7 +46,10 @@ class SpeechTask(Task):
     primary_metric = "accuracy"
     higher_is_better = True
     quick = {"train": {"epochs": 4}, "task": {"speakers": 40}}
-    predict_options = {"probabilities": "true: a p(CLASS) column for every class"}
+    predict_options = {
+        "probabilities": "true: a p(CLASS) column for every class",
+        "same_speaker": "true: the files are one speaker's; normalise them by their statistics",
+    }
     defaults = {
         "backbone": {"hidden_size": 128, "num_layers": 2, "bidirectional": True, "dropout": 0.2},
         "train": {"epochs": 20, "batch_size": 32, "lr": 2e-3, "patience": 6, "schedule": "cosine"},
@@ -114,190 +58,195 @@ class SpeechTask(Task):
     # -- data -----------------------------------------------------------------------
 
     def prepare(self, ctx: Context) -> Prepared:
-        o, run = ctx.options, ctx.config.run
-        settings = o.settings()
-        extractor = FeatureExtractor(settings)
         started = time.perf_counter()
-        if run.data:
-            items, skipped, audio_seconds, cached = self._from_files(
-                run.data, settings, extractor, o, ctx
-            )
-            name = Path(run.data).name
-        else:
-            name = run.dataset or self.default_dataset
-            if name != "digits":
-                raise UserError(f"--dataset {name!r}: unknown; embedded: {', '.join(NAMED)}")
-            items, audio_seconds, cached = self._digits(settings, extractor, o, ctx.seed)
-            skipped = []
-        seconds = time.perf_counter() - started
-        where = run.data or name
-        if not items:
-            reasons = "; ".join(f"{p}: {why}" for p, why in skipped[:3])
-            raise UserError(f"{where}: no usable audio ({len(skipped)} files skipped: {reasons})")
-
-        state = ctx.state or {}
-        encoded = classify.encode_labels([i["label"] for i in items], where, state.get("classes"))
-        classes, labels = encoded.classes, encoded.index
+        settings = self._settings(ctx)
+        loaded = sources.load(ctx, settings, ctx.config.run.dataset or self.default_dataset)
+        o = ctx.options
+        rows = loaded.usable()
+        saved = (ctx.state or {}).get("classes")
+        labels = [loaded.labels[r] for r in rows]
+        encoded = classify.encode_labels(labels, loaded.where, saved, o.label_order)
+        given = None if loaded.splits is None else [loaded.splits[r] for r in rows]
         parts = classify.choose_split(
-            [i["split"] for i in items], labels, o.val_fraction, o.test_fraction, ctx.seed, where
+            given, encoded.index, o.val_fraction, o.test_fraction, ctx.seed, loaded.where
         )
-
-        def split(name: str) -> ArraySplit:
-            rows = parts[name]
-            features = [torch.from_numpy(normalise(items[r]["features"])) for r in rows]
-            return classify.labelled_split(features, labels[rows], "x")
-
-        train, val, test = split("train"), split("val"), split("test")
-        if min(train.size, val.size, test.size) == 0:
+        splits = {
+            k: FrameSplit(loaded.store, rows[part], encoded.index[part])
+            for k, part in parts.items()
+        }
+        if min(s.size for s in splits.values()) == 0:
             raise UserError(
-                f"{where}: too few usable recordings for a train / val / test split ({len(items)})"
+                f"{loaded.where}: too few usable recordings for a train / val / test split "
+                f"({len(rows)})"
             )
-        speed = audio_seconds / seconds if seconds > 0 and not cached else float("nan")
+        speakers = {k: [loaded.speakers[r] for r in rows[part]] for k, part in parts.items()}
+        recordings_train = splits["train"]
+        voices = None
+        if ctx.config.run.data:
+            voices = sources.synthesised(
+                encoded.classes, o.synth_voices, ctx.seed, settings, o.max_seconds
+            )
+        if voices is not None:
+            splits["train"] = FrameSplit.joined([splits["train"], voices[0]])
+            speakers["train"] = speakers["train"] + voices[1]
+        spec = self._spec(ctx, settings, len(encoded.classes))
+        front = SpeechFrontEnd(self.front_end(ctx, spec))
+        splits, stats = cmvn.normalised(o.normalise, front, splits, speakers, recordings_train)
+        state = {
+            "classes": encoded.classes,
+            "settings": settings.to_state(),
+            "normalise": o.normalise,  # the training data's statistics, for later files:
+            "statistics": None if stats is None else stats.data_group(),
+        }
+        seconds = time.perf_counter() - started
+        return self._prepared(ctx, loaded, state, rows, parts, splits, spec, seconds)
+
+    def _prepared(self, ctx, loaded: Loaded, state, rows, parts, splits, spec, seconds) -> Prepared:
+        store, classes = loaded.store, state["classes"]
+        audio = float(store.seconds[rows].sum())
+        speed = (
+            "from the cache"
+            if loaded.cached
+            else f"at {audio / max(seconds, 1e-9):.0f} s of audio per s"
+        )
+        skipped = store.meta["failed"]
+        truncated = int(store.truncated_rows[rows].sum())
+        train, val, test = splits["train"], splits["val"], splits["test"]
+        synthesised = train.size - len(parts["train"])
+        speakers = len({s for s in loaded.speakers if s is not None})
         return Prepared(
             train=train,
             val=val,
             test=test,
-            spec={"features": settings.size, "classes": len(classes)},
-            state={"classes": classes, "settings": asdict(settings)},
-            dataset=name,
+            spec=spec,
+            state=state,
+            dataset=loaded.name,
             summary=(
-                f"{len(items):,} utterances ({audio_seconds / 60:.1f} min of audio), {len(classes)} words: "
-                f"{train.size} train / {val.size} val / {test.size} test"
-                + (f", {len(skipped)} unusable files skipped" if skipped else "")
-                + (
-                    f"; features {'from the cache' if cached else f'at {speed:.0f} s of audio per s'} in {seconds:.1f} s"
-                )
+                f"{len(rows):,} utterances ({audio / 60:.1f} min of audio), {len(classes)} words"
+                + (f", {speakers} speakers" if speakers else "")
+                + f": {len(parts['train'])} train"
+                + (f" + {synthesised} synthesised" if synthesised else "")
+                + f" / {val.size} val / {test.size} test"
+                + (f", {skipped} unusable files skipped" if skipped else "")
+                + (f", {truncated} cut at {ctx.options.max_seconds:g} s" if truncated else "")
+                + f"; features {speed}, ready in {seconds:.1f} s"
             ),
-            info={"skipped_files": len(skipped), "feature_seconds": round(seconds, 3)},
+            info={
+                "skipped_files": skipped,
+                "truncated_examples": truncated,
+                "synthesised_examples": synthesised,
+                "speakers": speakers,
+                "feature_seconds": round(seconds, 3),
+            },
+            refit_train=FrameSplit.joined([train, val]),
             data={
                 "classes": classes,
-                "items": items,
-                "parts": parts,
-                "labels": labels,
-                "skipped": skipped,
-                "prepare_seconds": seconds,
-                "cached": cached,
-                "audio_seconds": audio_seconds,
+                "store": store,
+                "parts": {k: rows[v] for k, v in parts.items()},  # store rows per split
+                "example": self._example(loaded, rows, splits["train"]),
             },
         )
 
     @staticmethod
-    def _cut(audio: np.ndarray, o: SpeechConfig) -> np.ndarray:
-        return audio[: int(o.max_seconds * o.sample_rate)]
+    def _example(loaded: Loaded, rows: np.ndarray, train: FrameSplit) -> dict[str, Any]:
+        """What the report draws: the first usable row, with the statistics it is read by."""
+        row = int(rows[0])
+        example = {"row": row, "label": loaded.labels[row], "source": loaded.example_source}
+        first = np.flatnonzero((train.rows == row) & (train.which == 0))
+        if train.groups is not None and len(first):
+            group = int(train.groups[first[0]])
+            example.update({name: table[group : group + 1] for name, table in train.tables.items()})
+        return example
 
-    def _digits(
-        self, settings: FeatureSettings, extractor: FeatureExtractor, o: SpeechConfig, seed: int
-    ):
-        key = {
-            "data": "digits-v1",
-            "seed": seed,
-            "speakers": o.speakers,
-            "takes": o.takes,
-            "max_seconds": o.max_seconds,
-            "features": asdict(settings),
-        }
-
-        def compute() -> list[dict]:
-            made = synthesise(DIGITS, seed, o.speakers, o.takes, o.sample_rate)
-            return [
-                {
-                    "features": torch.from_numpy(extractor(self._cut(u.audio, o))),
-                    "label": u.label,
-                    "split": u.split,
-                    "seconds": len(u.audio) / o.sample_rate,
-                    "source": u.speaker,
-                    "audio": torch.from_numpy(u.audio) if k < 1 else None,
-                }
-                for k, u in enumerate(made)
-            ]
-
-        value, cached = cache.load_or_compute("speech", key, compute)
-        items = [dict(v, features=v["features"].numpy()) for v in value]
-        return items, sum(i["seconds"] for i in items), cached
-
-    def _from_files(
-        self,
-        path: str,
-        settings: FeatureSettings,
-        extractor: FeatureExtractor,
-        o: SpeechConfig,
-        ctx: Context,
-    ):
-        found = recordings.load(path, ctx.config.data.confine)
-        features = {"max_seconds": o.max_seconds, "features": asdict(settings)}
-        listing = [self._identity(rec.path) for rec in found]
-
-        def per_file() -> dict:
-            """Each file through its own cache entry: a new file costs one extraction."""
-            out = []
-            for rec, (_, size, mtime) in zip(found, listing, strict=True):
-                try:
-                    if size < 0:
-                        raise BadAudio("cannot be read (missing or no permission)")
-                    value, _ = cache.load_or_compute(
-                        "speech-file",
-                        {"file": str(rec.path), "size": size, "mtime": mtime, **features},
-                        lambda rec=rec: self._file_features(rec.path, extractor, o),
-                    )
-                except (BadAudio, OSError) as err:
-                    out.append({"error": str(err)})
-                else:
-                    out.append(value)
-            return _packed(out)
-
-        # One entry for the whole listing, one tensor inside: a warm start reads one file.
-        packed, cached = cache.load_or_compute(
-            "speech-files", {"files": listing, "format": 2, **features}, per_file
+    def prepare_eval(self, ctx: Context) -> Prepared:
+        """``eval RUN_DIR --data PATH``: every usable recording of PATH scored with the
+        run's classes, feature settings and normalisation (its speakers' own statistics
+        where the data says who spoke); no split, nothing refitted."""
+        settings = self._settings(ctx)
+        loaded = sources.load(ctx, settings, ctx.config.run.dataset or self.default_dataset)
+        rows = loaded.usable()
+        labels = [loaded.labels[r] for r in rows]
+        classes = ctx.state["classes"]
+        encoded = classify.encode_labels(labels, loaded.where, classes, ctx.options.label_order)
+        spec = self._spec(ctx, settings, len(classes))
+        split = cmvn.with_saved(
+            ctx.state.get("normalise", "utterance"),
+            self.input_adapter(ctx, spec),
+            FrameSplit(loaded.store, rows, encoded.index),
+            [loaded.speakers[r] for r in rows],
+            ctx.state.get("statistics"),
         )
-        frames = packed["features"].numpy()
-        ends = np.cumsum(packed["frames"].numpy())
-        starts = ends - packed["frames"].numpy()
-        items, skipped, seconds = [], [], 0.0
-        for k, rec in enumerate(found):
-            if packed["errors"][k]:
-                skipped.append((str(rec.path), packed["errors"][k]))
-                continue
-            length = float(packed["seconds"][k])
-            seconds += length
-            items.append(
-                {
-                    "features": frames[starts[k] : ends[k]],
-                    "label": rec.label,
-                    "split": rec.split,
-                    "seconds": length,
-                    "source": str(rec.path),
-                    "audio": None,
-                }
-            )
-        if skipped and not ctx.quiet:
-            ctx.console.print(
-                f"[yellow]{len(skipped)} unusable audio files skipped, e.g. {skipped[0][0]}: {skipped[0][1]}[/]"
-            )
-        return items, skipped, seconds, cached and bool(items)
+        return Prepared(
+            train=split,
+            val=split,
+            test=split,
+            spec=spec,
+            state=ctx.state,
+            dataset=loaded.name,
+            info={
+                "examples": len(rows),
+                "skipped_files": loaded.store.meta["failed"],
+                "truncated_examples": int(loaded.store.truncated_rows[rows].sum()),
+            },
+            data={"classes": classes, "store": loaded.store},
+        )
 
-    @staticmethod
-    def _identity(path: Path) -> tuple[str, int, int]:
-        """(path, size, mtime): what says a file is unchanged; (path, -1, -1) if unreadable."""
-        try:
-            stat = path.stat()
-        except OSError:
-            return str(path), -1, -1
-        return str(path), stat.st_size, stat.st_mtime_ns
+    def _settings(self, ctx: Context) -> FeatureSettings:
+        """The run's saved feature settings, or the options' for a new run."""
+        saved = (ctx.state or {}).get("settings")
+        return FeatureSettings.from_state(saved) if saved else ctx.options.feature_settings()
 
-    def _file_features(self, path: Path, extractor: FeatureExtractor, o: SpeechConfig) -> dict:
-        audio = self._cut(read_audio(path, o.sample_rate), o)
-        window = int(o.sample_rate * extractor.settings.win_ms / 1000)
-        if len(audio) <= window:
-            raise BadAudio(f"too short ({len(audio)} samples; one analysis window is {window})")
+    def _spec(self, ctx: Context, settings: FeatureSettings, classes: int) -> dict[str, Any]:
+        o = ctx.options
         return {
-            "features": torch.from_numpy(extractor(audio)),
-            "seconds": len(audio) / o.sample_rate,
+            "n_mels": settings.n_mels,
+            "sample_rate": settings.sample_rate,
+            "f_min": settings.f_min,
+            "f_max": settings.top_frequency,
+            "kind": o.features,
+            "n_mfcc": o.n_mfcc,
+            "deltas": o.deltas,
+            "classes": classes,
         }
 
     # -- model ----------------------------------------------------------------------
 
-    def input_adapter(self, ctx: Context, spec: dict[str, Any]) -> SpecAugmentInput:
-        return SpecAugmentInput(spec["features"], ctx.options.freq_mask, ctx.options.time_mask)
+    def input_adapter(self, ctx: Context, spec: dict[str, Any]) -> SpeechFrontEnd:
+        """The front end, normalising by the run's training statistics (``state``) when
+        a batch brings none of its own."""
+        statistics = (ctx.state or {}).get("statistics")
+        return SpeechFrontEnd(self.front_end(ctx, spec), tuple(statistics) if statistics else None)
+
+    @staticmethod
+    def front_end(ctx: Context, spec: dict[str, Any]) -> FrontEndSettings:
+        """The front end's settings: what it computes from ``spec`` (saved), how it
+        augments from the options."""
+        o = ctx.options
+        # runs made before the front end saved only the feature size: their options say
+        spec = {
+            "n_mels": o.n_mels,
+            "kind": o.features,
+            "n_mfcc": o.n_mfcc,
+            "deltas": o.deltas,
+            "sample_rate": o.sample_rate,
+            "f_min": 0.0,
+            "f_max": o.sample_rate / 2,
+            **spec,
+        }
+        return FrontEndSettings(
+            n_mels=spec["n_mels"],
+            kind=spec["kind"],
+            n_mfcc=spec["n_mfcc"],
+            deltas=spec["deltas"],
+            sample_rate=spec["sample_rate"],
+            f_min=spec["f_min"],
+            f_max=spec["f_max"],
+            warp=o.warp,
+            noise_snr=tuple(o.noise_snr) if o.noise_snr else (0.0, 0.0),
+            freq_mask=o.freq_mask,
+            time_mask=o.time_mask,
+            masks=o.masks,
+        )
 
     def head(self, ctx: Context, spec: dict[str, Any], in_features: int) -> PooledHead:
         return PooledHead(in_features, spec["classes"], ctx.options.pooling, ctx.options.dropout)
@@ -305,54 +254,77 @@ class SpeechTask(Task):
     def loss(self, output: torch.Tensor, batch: dict[str, Any]) -> torch.Tensor:
         return F.cross_entropy(output.float(), batch["label"])
 
+    def export_inputs(self, ctx: Context, spec: dict[str, Any]) -> dict[str, torch.Tensor]:
+        """Log-mel frames in dB, as the store holds them: (batch 2, 5 frames, n_mels).
+        The exported front end normalises by the run's training statistics."""
+        return {"x": torch.randn(2, 5, spec["n_mels"]) * 10 - 40}
+
     # -- evaluation -------------------------------------------------------------------
 
     def evaluate(self, ctx: Context, model: Any, prepared: Prepared, split: str) -> Evaluation:
         return classify.evaluate(model, prepared, split, ctx.device)
 
+    #: the baseline is fitted on at most this many training utterances
+    BASELINE_ROWS = 20_000
+
     def baselines(self, ctx: Context, prepared: Prepared) -> dict[str, Evaluation]:
+        """The majority class, and a logistic regression on each utterance's mean and
+        spread of every coefficient (what a model that ignores order can do), fitted on
+        at most :attr:`BASELINE_ROWS` of the training recordings."""
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline
         from sklearn.preprocessing import StandardScaler
 
-        items, parts = prepared.data["items"], prepared.data["parts"]
-
-        def summary(rows: list[int]) -> np.ndarray:  # mean and spread of each coefficient over time
-            return np.stack(
-                [
-                    np.concatenate([items[r]["features"].mean(0), items[r]["features"].std(0)])
-                    for r in rows
-                ]
-            )
-
+        store, rows = prepared.data["store"], prepared.data["parts"]
+        front = self.front_end(ctx, prepared.spec)
+        order = np.random.default_rng(ctx.seed).permutation(len(rows["train"]))
+        picked = np.sort(order[: self.BASELINE_ROWS])
+        train_y = prepared.train["label"].numpy()[picked]
+        test_y = prepared.test["label"].numpy()
+        features = {
+            "train": store.summaries(rows["train"][picked], lambda x: summary(x, front)),
+            "test": store.summaries(rows["test"], lambda x: summary(x, front)),
+        }
         model = make_pipeline(
             StandardScaler(), LogisticRegression(max_iter=2000, C=1.0, random_state=ctx.seed)
         )
-        fitted = {"mfcc_stats_logreg": (model, summary(parts["train"]), summary(parts["test"]))}
-        k = len(prepared.data["classes"])
-        return classify.baselines(prepared.data["labels"], parts, k, fitted)
+        n = len(picked)
+        return classify.baselines(
+            np.concatenate([train_y, test_y]),
+            {"train": list(range(n)), "test": list(range(n, n + len(test_y)))},
+            len(prepared.data["classes"]),
+            {"mfcc_stats_logreg": (model, features["train"], features["test"])},
+        )
 
     def report(self, ctx: Context, model: Any, prepared: Prepared, results: Results) -> None:
         classify.confusion_report(ctx, prepared, results, self.name)
-        example = next((i for i in prepared.data["items"] if i.get("audio") is not None), None)
-        audio = example["audio"].numpy() if example is not None else None
-        if audio is None:
-            first = prepared.data["items"][0]
-            if Path(first["source"]).exists():
-                audio = read_audio(first["source"], ctx.options.sample_rate)
-            example = first
-        if audio is not None:
+        store, example = prepared.data["store"], prepared.data["example"]
+        settings = self._settings(ctx)
+        if example["source"]:
+            audio = read_clip(
+                example["source"], settings.sample_rate, ctx.config.data, ctx.options.max_seconds
+            ).samples
+        else:
+            audio = store.columns.get("example_audio", np.zeros(0, np.float32))
+        if len(audio):
+            batch = {"x": torch.from_numpy(np.array(store.example(example["row"])))[None]}
+            batch.update({k: example[k] for k in ("mean", "std") if k in example})
+            model.eval()
+            with torch.no_grad():
+                seen = model.adapter({k: v.to(ctx.device) for k, v in batch.items()})
             example_plot(
                 audio,
-                example["features"],
-                ctx.options.sample_rate,
+                seen[0].cpu().numpy(),
+                self.front_end(ctx, prepared.spec),
+                settings.hop_ms,
                 example["label"],
                 ctx.path("plots/example.png"),
             )
-        skipped = prepared.data["skipped"]
-        if skipped:
+        errors = store.errors()
+        if errors:
             atomic.write_text(
-                ctx.path("skipped_files.txt"), "".join(f"{p}\t{why}\n" for p, why in skipped)
+                ctx.path("skipped_files.txt"),
+                "".join(f"{name}\t{why}\n" for _, name, why in errors),
             )
 
     # -- inference ----------------------------------------------------------------------
@@ -360,50 +332,35 @@ class SpeechTask(Task):
     def predict(
         self, ctx: Context, model: Any, inputs: list[str], options: dict[str, Any]
     ) -> list[dict[str, Any]]:
+        """Each file's most likely word (see :mod:`.predictions` for bad files). Files are
+        normalised by the run's training statistics, or with ``same_speaker`` by their
+        own statistics together."""
         every_class = classify.every_class_option(options)
-        paths = [Path(p) for p in inputs]
+        together = same_speaker_option(options)
+        listed = []
         if options.get("data"):
-            paths += [r.path for r in recordings.load(options["data"])]
-        if not paths:
-            raise UserError(
-                "give audio files to classify, e.g. seqsuite predict RUN_DIR a.wav b.wav"
-            )
-        settings = FeatureSettings(**ctx.state["settings"])
-        extractor = FeatureExtractor(settings)
-        classes = ctx.state["classes"]
-        rows: list[dict[str, Any]] = []
-        features, kept = [], []
-        for path in paths:
-            try:
-                audio = self._cut(read_audio(path, settings.sample_rate), ctx.options)
-                if len(audio) <= int(settings.sample_rate * settings.win_ms / 1000):
-                    raise BadAudio(f"too short ({len(audio)} samples)")
-            except BadAudio as err:
-                if len(paths) == 1:
-                    raise UserError(f"{path}: {err}") from None
-                rows.append(
-                    {"file": str(path), "label": None, "probability": None, "error": str(err)}
-                )
-                continue
-            features.append(torch.from_numpy(normalise(extractor(audio))))
-            kept.append(len(rows))
-            rows.append({"file": str(path)})
-        if features:
-            split = classify.labelled_split(features, None, "x")
+            found = recordings.load(options["data"], max_files=ctx.config.data.max_files)
+            listed = [r.path for r in found]
+        settings = self._settings(ctx)
+        rows, frames, kept = read_inputs(
+            [Path(p) for p in inputs], listed, settings, ctx.config.data, ctx.options.max_seconds
+        )
+        if frames:
+            split = classify.labelled_split(frames, None, "x")
+            if together and ctx.state.get("normalise", "utterance") != "utterance":
+                split = self._one_speaker(ctx, model, split)
             probs = classify.class_probabilities(model, split, ctx.device)
-            found = classify.prediction_rows(probs, classes, [rows[k] for k in kept], every_class)
-            for k, row in zip(kept, found, strict=True):
+            found_rows = classify.prediction_rows(
+                probs, ctx.state["classes"], [rows[k] for k in kept], every_class
+            )
+            for k, row in zip(kept, found_rows, strict=True):
                 rows[k] = {**row, "error": ""}
         return rows
 
-
-def _packed(values: list[dict]) -> dict:
-    """Per-file results as one tensor of frames plus per-file counts (fast to load)."""
-    good = [v["features"] for v in values if "error" not in v]
-    width = good[0].shape[1] if good else 0
-    return {
-        "features": torch.cat(good) if good else torch.zeros(0, width),
-        "frames": torch.tensor([0 if "error" in v else len(v["features"]) for v in values]),
-        "seconds": torch.tensor([v.get("seconds", 0.0) for v in values], dtype=torch.float64),
-        "errors": [v.get("error", "") for v in values],
-    }
+    @staticmethod
+    def _one_speaker(ctx: Context, model: Any, split: ArraySplit) -> ArraySplit:
+        """``split`` with the statistics of all its files together as each one's."""
+        groups = np.zeros(split.size, np.int32)
+        stats = cmvn.statistics(cmvn.moments(split, model.adapter, groups, 1))
+        per_file = {k: v.expand(split.size, -1, -1) for k, v in stats.tables().items()}
+        return ArraySplit({**split.tensors, **per_file}, seq_key="x", bucket=True)

@@ -27,6 +27,16 @@ def wav_bytes(samples: np.ndarray, rate: int, channels: int = 1) -> bytes:
     return buffer.getvalue()
 
 
+def declaring(samples: np.ndarray, rate: int = 8000, channels: int = 1) -> bytes:
+    """A 16-bit WAV of ``samples`` whose header then claims another rate or channel count."""
+    import struct
+
+    data = bytearray(wav_bytes(samples, 8000))
+    data[22:24] = struct.pack("<H", channels)
+    data[24:28] = struct.pack("<I", rate)
+    return bytes(data)
+
+
 JUNK = bytes(range(256)) * 4
 series = "\n".join(f"2000-{1 + i % 12:02d}-01,{100 + i}" for i in range(12))
 
@@ -106,6 +116,13 @@ write("speech/manifest_missing_column.csv", "file,label\na.wav,yes\n")
 write(
     "speech/escaping_manifest.csv", "path,label\nall_bad/yes/a.wav,yes\n../../../../etc/passwd,no\n"
 )
+# hostile headers: a 200 KB WAV declaring 1 Hz (resampling it to 16 kHz would need 6 GB),
+# one declaring 10 MHz, one declaring 1000 channels (8 frames: too short)
+write("speech/hostile_headers/yes/one_hertz.wav", declaring(np.tile(tone, 13), rate=1))
+write("speech/hostile_headers/no/ten_megahertz.wav", declaring(tone, rate=10_000_000))
+write("speech/hostile_headers/no/thousand_channels.wav", declaring(tone, channels=1000))
+write("speech/one_second/yes/a.wav", wav_bytes(tone, 8000))
+write("speech/one_second/no/b.wav", wav_bytes(-tone, 8000))
 # odd but valid: tolerated, not errors (see test_odd_audio_is_read)
 write(
     "speech/odd/11025hz.wav",
