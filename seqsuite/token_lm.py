@@ -6,7 +6,9 @@ Shared by the language-model tasks (characters, words, note events). The model i
 
 from __future__ import annotations
 
+import itertools
 import math
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -14,6 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .batches import StreamSplit
+from .stepping import stepper
 
 
 @torch.no_grad()
@@ -61,7 +64,38 @@ def sample_next(
     return torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(-1).to(logits.device)
 
 
-@torch.no_grad()
+def sample_stream(
+    model: Any,
+    prompt: list[int],
+    *,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    seed: int = 0,
+    device: torch.device | str = "cpu",
+    banned: tuple[int, ...] = (0,),
+    banned_first: tuple[int, ...] = (),
+    fast: bool = True,
+) -> Iterator[int]:
+    """New ids after ``prompt``, one at a time, for as long as the caller reads (the
+    stream ``seqsuite serve`` sends). The prompt is read once; then each new id is fed
+    alone with the carried state (cost linear in the length), through
+    :func:`seqsuite.stepping.stepper` (``fast=False``: the model's own forward, the path
+    before it; same samples). ``banned`` ids are never drawn, ``banned_first`` not first."""
+    generator = torch.Generator().manual_seed(seed)
+    steps = stepper(model, fast=fast)
+    logits = steps.prime({"tokens": torch.tensor([prompt], dtype=torch.long, device=device)})
+    never = torch.tensor(banned, dtype=torch.long, device=logits.device)
+    first = torch.tensor(banned_first, dtype=torch.long, device=logits.device)
+    while True:
+        last = logits.clone().index_fill_(1, never, float("-inf"))
+        if first is not None:
+            last.index_fill_(1, first, float("-inf"))
+            first = None
+        next_id = sample_next(last, temperature, top_k, generator)
+        yield int(next_id)
+        logits = steps.step(next_id.view(1))
+
+
 def generate(
     model: Any,
     prompt: list[int],
@@ -72,21 +106,21 @@ def generate(
     seed: int = 0,
     device: torch.device | str = "cpu",
     banned: tuple[int, ...] = (0,),
+    fast: bool = True,
 ) -> list[int]:
-    """``length`` new ids after ``prompt``. The prompt is read once; then each new id is
-    fed alone with the carried state: the cost is linear in the length."""
+    """``length`` new ids after ``prompt`` (see :func:`sample_stream`)."""
     model.eval()
-    generator = torch.Generator().manual_seed(seed)
-    tokens = torch.tensor([prompt], dtype=torch.long, device=device)
-    logits, state = model({"tokens": tokens})
-    out: list[int] = []
-    for _ in range(length):
-        last = logits[:, -1].clone()
-        last[:, list(banned)] = float("-inf")
-        next_id = sample_next(last, temperature, top_k, generator)
-        out.append(int(next_id))
-        logits, state = model({"tokens": next_id.view(1, 1)}, state)
-    return out
+    stream = sample_stream(
+        model,
+        prompt,
+        temperature=temperature,
+        top_k=top_k,
+        seed=seed,
+        device=device,
+        banned=banned,
+        fast=fast,
+    )
+    return list(itertools.islice(stream, length))
 
 
 @torch.no_grad()
