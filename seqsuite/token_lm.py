@@ -1,4 +1,5 @@
-"""What every next-token model needs: stream likelihood and stateful sampling.
+"""What every next-token model needs: stream likelihood and stateful sampling (with an
+optional stop token and minimum length, as note events end a piece).
 
 Shared by the language-model tasks (characters, words, note events). The model is a
 :class:`~seqsuite.model.SequenceModel` whose head returns logits (batch, time, vocab).
@@ -64,7 +65,7 @@ def sample_next(
     return torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(-1).to(logits.device)
 
 
-def sample_stream(
+def sample(
     model: Any,
     prompt: list[int],
     *,
@@ -73,26 +74,34 @@ def sample_stream(
     seed: int = 0,
     device: torch.device | str = "cpu",
     banned: tuple[int, ...] = (0,),
-    banned_first: tuple[int, ...] = (),
+    stop_id: int | None = None,
+    min_length: int = 0,
     fast: bool = True,
 ) -> Iterator[int]:
-    """New ids after ``prompt``, one at a time, for as long as the caller reads (the
-    stream ``seqsuite serve`` sends). The prompt is read once; then each new id is fed
-    alone with the carried state (cost linear in the length), through
-    :func:`seqsuite.stepping.stepper` (``fast=False``: the model's own forward, the path
-    before it; same samples). ``banned`` ids are never drawn, ``banned_first`` not first."""
+    """New ids after ``prompt``, one at a time, for as long as the caller takes them (the
+    stream ``seqsuite serve`` sends, and what ``generate`` writes as it goes).
+
+    The prompt is read once; then each new id is fed alone with the carried state: the
+    cost is linear in the length. Steps run through :func:`seqsuite.stepping.stepper`
+    (``fast=False``: the model's own forward, the path before it; same samples).
+    ``banned`` ids are never drawn. Sampling ``stop_id`` ends the sequence (it is not
+    yielded); it cannot be sampled before ``min_length`` ids.
+    """
     generator = torch.Generator().manual_seed(seed)
     steps = stepper(model, fast=fast)
     logits = steps.prime({"tokens": torch.tensor([prompt], dtype=torch.long, device=device)})
     never = torch.tensor(banned, dtype=torch.long, device=logits.device)
-    first = torch.tensor(banned_first, dtype=torch.long, device=logits.device)
+    made = 0
     while True:
         last = logits.clone().index_fill_(1, never, float("-inf"))
-        if first is not None:
-            last.index_fill_(1, first, float("-inf"))
-            first = None
+        if stop_id is not None and made < min_length:
+            last[:, stop_id] = float("-inf")
         next_id = sample_next(last, temperature, top_k, generator)
-        yield int(next_id)
+        token = int(next_id)
+        if token == stop_id:
+            return
+        made += 1
+        yield token
         logits = steps.step(next_id.view(1))
 
 
@@ -106,11 +115,13 @@ def generate(
     seed: int = 0,
     device: torch.device | str = "cpu",
     banned: tuple[int, ...] = (0,),
+    stop_id: int | None = None,
+    min_length: int = 0,
     fast: bool = True,
 ) -> list[int]:
-    """``length`` new ids after ``prompt`` (see :func:`sample_stream`)."""
-    model.eval()
-    stream = sample_stream(
+    """At most ``length`` new ids after ``prompt`` (fewer when ``stop_id`` is sampled;
+    see :func:`sample`)."""
+    ids = sample(
         model,
         prompt,
         temperature=temperature,
@@ -118,9 +129,11 @@ def generate(
         seed=seed,
         device=device,
         banned=banned,
+        stop_id=stop_id,
+        min_length=min_length,
         fast=fast,
     )
-    return list(itertools.islice(stream, length))
+    return list(itertools.islice(ids, length))
 
 
 @torch.no_grad()

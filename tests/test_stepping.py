@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 import torch
 
@@ -10,7 +12,7 @@ from seqsuite.adapters import FeatureInput, TokenInput
 from seqsuite.backbone import Backbone, BackboneConfig
 from seqsuite.heads import LastStateHead, StepHead
 from seqsuite.model import SequenceModel
-from seqsuite.token_lm import generate, sample_stream
+from seqsuite.token_lm import generate, sample
 
 
 def language_model(cell: str = "lstm", activation: str = "tanh", vocab: int = 30, layers=2):
@@ -71,11 +73,10 @@ def test_steps_of_features_follow_the_model_on_the_whole_sequence():
     torch.testing.assert_close(torch.stack(logits, 1), whole[:, 3:], atol=1e-5, rtol=1e-5)
 
 
-def test_a_stream_bans_its_first_ids_once_and_matches_the_model_path():
+def test_a_stream_stops_at_its_stop_id_after_the_minimum_and_matches_the_model_path():
     model = language_model(vocab=6)
-    kwargs = {"seed": 3, "banned": (0, 1), "banned_first": (5,), "temperature": 0.0}
-    fast = sample_stream(model, [2], **kwargs)
-    slow = sample_stream(model, [2], fast=False, **kwargs)
-    drawn = [next(fast) for _ in range(40)]
-    assert drawn == [next(slow) for _ in range(40)]
-    assert drawn[0] != 5 and not {0, 1} & set(drawn)
+    for seed in range(5):
+        kwargs = {"seed": seed, "banned": (0, 1), "stop_id": 5, "min_length": 3}
+        fast = list(itertools.islice(sample(model, [2], **kwargs), 200))
+        assert fast == list(itertools.islice(sample(model, [2], fast=False, **kwargs), 200))
+        assert len(fast) >= 3 and 5 not in fast and not {0, 1} & set(fast)

@@ -12,8 +12,6 @@ set-up of Boulanger-Lewandowski et al. (2012), so results compare with the liter
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -27,9 +25,8 @@ from seqsuite.batches import ArraySplit, pad_sequences
 from seqsuite.errors import UserError
 from seqsuite.heads import StepHead
 from seqsuite.plots import plt, save
-from seqsuite.stepping import stepper
 from seqsuite.task import Context, Prepared, Results, Task
-from seqsuite.token_lm import sample_stream
+from seqsuite.token_lm import sample_next
 from seqsuite.vocab import Vocabulary
 
 from . import rolls, scores
@@ -278,6 +275,7 @@ class MusicTask(Task):
 
     # -- generation -------------------------------------------------------------------
 
+    @torch.no_grad()
     def _sample_events(
         self,
         ctx,
@@ -288,43 +286,44 @@ class MusicTask(Task):
         temperature: float,
         top_k: int,
         seed: int,
-    ) -> Iterator[str]:
-        """Up to ``length`` events after ``prime``, one at a time (the stream ``serve``
-        sends); ends early at ``</s>``, never before the first note."""
+    ) -> list[str]:
+        generator = torch.Generator().manual_seed(seed)
         ids = [vocab.index[BOS]] + [vocab.index.get(t, 1) for t in prime]
-        stream = sample_stream(
-            model,
-            ids,
-            temperature=temperature,
-            top_k=top_k,
-            seed=seed,
-            device=ctx.device,
-            banned=(0, 1, vocab.index[BOS]),
-            banned_first=(vocab.index[EOS],),
-        )
-        for token in itertools.islice((vocab.tokens[i] for i in stream), length):
+        logits, state = model({"tokens": torch.tensor([ids], device=ctx.device)})
+        banned = [0, 1, vocab.index[BOS]]
+        out: list[str] = []
+        while len(out) < length:
+            last = logits[:, -1].clone()
+            last[:, banned] = float("-inf")
+            if not out:
+                last[:, vocab.index[EOS]] = float("-inf")  # at least one note
+            next_id = sample_next(last, temperature, top_k, generator)
+            token = vocab.tokens[int(next_id)]
             if token == EOS:
-                return
-            yield token
+                break
+            out.append(token)
+            logits, state = model({"tokens": next_id.view(1, 1)}, state)
+        return out
 
+    @torch.no_grad()
     def _sample_roll(
         self, ctx, model, prime: np.ndarray, length: int, temperature: float, seed: int
-    ) -> Iterator[np.ndarray]:
-        """``length`` frames of 88 keys (0/1) after ``prime``, one at a time."""
+    ) -> np.ndarray:
         generator = torch.Generator().manual_seed(seed)
         frames = [torch.zeros(rolls.KEYS)] + [torch.from_numpy(f.astype(np.float32)) for f in prime]
-        steps = stepper(model, key="x")
-        logits = steps.prime({"x": torch.stack(frames).unsqueeze(0).to(ctx.device)})
+        logits, state = model({"x": torch.stack(frames).unsqueeze(0).to(ctx.device)})
+        out = []
         for _ in range(length):
             scale = max(temperature, 1e-6)
-            probs = torch.sigmoid(logits[0].float().cpu() / scale)
+            probs = torch.sigmoid(logits[0, -1].float().cpu() / scale)
             frame = (
                 (torch.rand(rolls.KEYS, generator=generator) < probs).float()
                 if temperature > 0
                 else (probs > 0.5).float()
             )
-            yield frame.numpy().astype(np.uint8)
-            logits = steps.step(frame.view(1, -1).to(ctx.device))
+            out.append(frame.numpy())
+            logits, state = model({"x": frame.view(1, 1, -1).to(ctx.device)}, state)
+        return np.array(out, dtype=np.uint8)
 
     def generate(self, ctx: Context, model: Any, options: dict[str, Any]) -> dict[str, Any]:
         o = ctx.options
@@ -346,7 +345,7 @@ class MusicTask(Task):
                 if prime_piece
                 else np.zeros((0, rolls.KEYS))
             )
-            roll = np.array(list(self._sample_roll(ctx, model, prime, length, temperature, seed)))
+            roll = self._sample_roll(ctx, model, prime, length, temperature, seed)
             notes = [
                 (p, first * o.step, held * o.step) for p, first, held in rolls.notes_from_roll(roll)
             ]
@@ -356,7 +355,6 @@ class MusicTask(Task):
             events = self._sample_events(
                 ctx, model, vocab, prime, length, temperature, int(options.get("top_k") or 0), seed
             )
-            events = list(events)
             notes, now = [], 0.0
             for token in events:
                 pitch, length_ = token.split(":")
