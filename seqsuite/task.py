@@ -309,8 +309,9 @@ class Task:
     ) -> Iterator[dict[str, Any]]:
         """Generated pieces, one JSON object each, as they come (``POST /v1/RUN/generate``:
         ``length``, ``temperature``, ``top_k`` and ``seed`` checked, ``prompt`` as sent).
-        Streamed as Server-Sent Events, or joined into one answer (string fields
-        concatenated, others gathered into lists). Nothing is written to disk. The
+        Streamed as Server-Sent Events, or joined into one answer (``text`` concatenated,
+        any other field gathered into a list under its plural: ``note`` -> ``notes``).
+        Nothing is written to disk. The
         default: the task does not generate over HTTP (no /generate route)."""
         from .errors import UserError
 

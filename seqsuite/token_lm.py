@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import torch
@@ -150,3 +150,18 @@ def generate_rerunning_prefix(
         last[:, 0] = float("-inf")
         ids.append(int(sample_next(last, 1.0, 0, generator)))
     return ids[len(prompt) :]
+
+
+def text_pieces(
+    decode: Callable[[list[int]], str], ids: Iterable[int], before: int | None = None
+) -> Iterator[str]:
+    """Each id's text as decoding the whole sequence places it (a space before a word,
+    none before punctuation): ``decode([previous, id])`` less ``decode([previous])``.
+    ``before`` is the id the sequence continues (the prompt's last)."""
+    previous = before
+    for token in ids:
+        if previous is None:
+            yield decode([token])
+        else:
+            yield decode([previous, token])[len(decode([previous])) :]
+        previous = token

@@ -7,10 +7,15 @@ answers the requests in flight (up to the request timeout), then the batchers st
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
+from collections.abc import Iterator
 from dataclasses import asdict
 from typing import Any
+
+import uvicorn
 
 from ..errors import UserError
 from .app import ServeSettings, create_app
@@ -30,8 +35,6 @@ def serve(
     log_level: str = "info",
 ) -> None:
     """Load ``run_dirs`` and answer on ``host:port`` until SIGTERM / Ctrl-C."""
-    import uvicorn
-
     settings = settings or ServeSettings()
     check(workers, port, settings)
     config: dict[str, Any] = {
@@ -51,7 +54,34 @@ def serve(
         return
     set_threads(threads)
     app = create_app(load_runs(run_dirs), settings)
-    uvicorn.run(app, **config)
+    server = DrainingServer(uvicorn.Config(app, **config))
+    server.run()
+    if signal.SIGINT in server.signals:
+        raise KeyboardInterrupt  # exit 130, as every interrupted command
+
+
+class DrainingServer(uvicorn.Server):
+    """uvicorn's server, but a SIGTERM that drained every request ends with exit code 0
+    (uvicorn raises the signal again once it has shut down, so the process would die of
+    it); SIGINT ends as an interrupted command does (130)."""
+
+    def __init__(self, config: uvicorn.Config):
+        super().__init__(config)
+        self.signals: list[int] = []
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        handled = (signal.SIGINT, signal.SIGTERM)
+        original = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+        try:
+            yield
+        finally:
+            for sig, handler in original.items():
+                signal.signal(sig, handler)
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        self.signals.append(sig)
+        super().handle_exit(sig, frame)
 
 
 def app_from_environment() -> Any:

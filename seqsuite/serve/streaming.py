@@ -82,13 +82,13 @@ def sse(event: str, data: Any) -> str:
 
 
 def join_pieces(pieces: list[dict[str, Any]]) -> dict[str, Any]:
-    """A whole generation as one answer: string fields concatenated, others gathered into
-    lists (``{"text": "a"}, {"text": "b"}`` -> ``{"text": "ab"}``)."""
+    """A whole generation as one answer: ``text`` concatenated, every other field gathered
+    into a list under its plural (``{"note": ...}`` -> ``{"notes": [...]}``)."""
     joined: dict[str, Any] = {}
     for piece in pieces:
         for key, value in piece.items():
-            if isinstance(value, str):
-                joined[key] = joined.get(key, "") + value
+            if key == "text":
+                joined["text"] = joined.get("text", "") + value
             else:
-                joined.setdefault(key, []).append(value)
+                joined.setdefault(f"{key}s", []).append(value)
     return joined

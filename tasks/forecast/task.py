@@ -27,6 +27,7 @@ from seqsuite.metrics import point_errors
 from seqsuite.task import Context, Evaluation, Prepared, Results, Task
 
 from . import baselines as classical
+from . import serving
 from .report import forecast_plot, forecast_table
 from .series import NAMED, Series, load_file, load_named
 from .transforms import SeriesTransform, detect_season, fit_transform, season_from_freq, windows
@@ -305,6 +306,16 @@ class ForecastTask(Task):
         forecast_plot(
             data.series, origin, steps, forecasts, results.metrics, ctx.path("plots/forecast.png")
         )
+
+    # -- serving (seqsuite serve): see serving.py ----------------------------------------
+
+    serve_examples = {"predict": {"series": [112, 118, 132, 129, 121, 135] * 6, "horizon": 12}}
+
+    def parse_request(self, ctx: Context, body: dict[str, Any]) -> Any:
+        return serving.parse(ctx, body)
+
+    def predict_batch(self, ctx: Context, model: Any, requests: list[Any]) -> list[dict]:
+        return serving.forecast_batch(ctx, model, requests)
 
     predict_options = {
         "horizon": "steps to forecast past the end of the series (default task.horizon)",

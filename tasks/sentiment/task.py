@@ -21,10 +21,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from seqsuite import classify
+from seqsuite import classify, limits, served_rows
 from seqsuite.adapters import TokenInput
 from seqsuite.batches import ArraySplit
-from seqsuite.errors import UserError
+from seqsuite.errors import FieldError, UserError
 from seqsuite.heads import PooledHead
 from seqsuite.metrics import classification
 from seqsuite.splits import stratified_split
@@ -257,6 +257,28 @@ class SentimentTask(Task):
             {"text": t, "label": classes[int(p.argmax())], "probability": round(float(p.max()), 4)}
             for t, p in zip(texts, probs, strict=True)
         ]
+
+    # -- serving (seqsuite serve) ---------------------------------------------------------
+
+    serve_examples = {
+        "predict": {"texts": ["a gripping, beautifully shot film", "dull and far too long"]}
+    }
+
+    def parse_request(self, ctx: Context, body: dict[str, Any]) -> list[str]:
+        """``{"texts": ["...", ...]}``."""
+        texts = limits.items(body.get("texts"), "texts", str, "texts")
+        for k, text in enumerate(texts):
+            if len(text) > limits.MAX_TEXT_CHARS:
+                raise FieldError(
+                    f"texts[{k}]", f"{len(text):,} characters; at most {limits.MAX_TEXT_CHARS:,}"
+                )
+        return texts
+
+    def predict_batch(self, ctx: Context, model: Any, requests: list[list[str]]) -> list[dict]:
+        """Every request's texts in one ``predict``: a label (and class probabilities) each."""
+        every = {"probabilities": True} if "probabilities" in self.predict_options else {}
+        rows = self.predict(ctx, model, [t for texts in requests for t in texts], every)
+        return served_rows.split_answers(rows, [len(texts) for texts in requests])
 
 
 def pad_tokens(encoded: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:

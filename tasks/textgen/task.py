@@ -8,7 +8,9 @@ its weights with the embedding when their sizes agree (weight tying).
 
 from __future__ import annotations
 
+import itertools
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -16,13 +18,13 @@ from typing import Any, Literal
 import torch
 import torch.nn.functional as F
 
-from seqsuite import atomic
+from seqsuite import atomic, limits
 from seqsuite.adapters import TokenInput
 from seqsuite.batches import StreamSplit
-from seqsuite.errors import UserError
+from seqsuite.errors import FieldError, UserError
 from seqsuite.heads import StepHead
 from seqsuite.task import Context, Prepared, Results, Task
-from seqsuite.token_lm import generate, lm_metrics, stream_nll
+from seqsuite.token_lm import generate, lm_metrics, sample, stream_nll, text_pieces
 from seqsuite.vocab import Vocabulary
 
 from . import corpus
@@ -278,6 +280,35 @@ class TextgenTask(Task):
             f"[dim]{length} tokens in {seconds:.2f} s ({length / seconds:.0f}/s) -> {out}[/]"
         )
         return {"text": text, "path": str(out), "tokens_per_second": length / seconds}
+
+    serve_examples = {
+        "generate": {"prompt": "ROMEO:", "length": 200, "temperature": 0.8, "seed": 0}
+    }
+
+    def generate_stream(
+        self, ctx: Context, model: Any, options: dict[str, Any]
+    ) -> Iterator[dict[str, str]]:
+        """``{"text": ...}`` per token after ``prompt`` (seqsuite serve's /generate)."""
+        prompt = options.get("prompt") or ""
+        if not isinstance(prompt, str) or len(prompt) > limits.MAX_TEXT_CHARS:
+            raise FieldError(
+                "prompt", f"expected text of at most {limits.MAX_TEXT_CHARS:,} characters"
+            )
+        vocab = Vocabulary.from_dict(ctx.state["vocab"])
+        ids = vocab.encode(prompt) or [vocab.index.get("\n", 1)]
+        tokens = sample(
+            model,
+            ids,
+            temperature=options["temperature"],
+            top_k=options["top_k"],
+            seed=options["seed"],
+            device=ctx.device,
+            banned=(0, 1),
+        )
+        for piece in text_pieces(
+            vocab.decode, itertools.islice(tokens, options["length"]), ids[-1]
+        ):
+            yield {"text": piece}
 
     def report(self, ctx: Context, model: Any, prepared: Prepared, results: Results) -> None:
         o = ctx.options
