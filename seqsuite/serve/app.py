@@ -99,16 +99,20 @@ class Service:
     # -- predict ------------------------------------------------------------------------
 
     async def predict(self, run: ServedRun, request: Request) -> dict[str, Any]:
-        body = await read_body(request, self.settings.max_body_bytes)
-        parsed = call_task(run.task.parse_request, run.ctx, body)
+        batcher = self.batchers[run.name]
+        batcher.arriving += 1  # a batch waits for more only while some are on their way
         try:
-            answer = self.batchers[run.name].submit(parsed)
+            body = await read_body(request, self.settings.max_body_bytes)
+            parsed = call_task(run.task.parse_request, run.ctx, body)
+            answer = batcher.submit(parsed)
         except asyncio.QueueFull:
             raise RequestFailed(503, "the server is busy; try again shortly") from None
+        finally:
+            batcher.arriving -= 1
         try:
-            return await asyncio.wait_for(asyncio.shield(answer), self.settings.timeout_s)
+            async with asyncio.timeout(self.settings.timeout_s):
+                return await answer
         except TimeoutError:
-            answer.cancel()
             raise RequestFailed(504, f"no answer within {self.settings.timeout_s:g} s") from None
         except (UserError, *INPUT_ERRORS) as err:
             raise as_request_error(err) from None
@@ -265,8 +269,11 @@ class RunRoute:
         self.service.in_flight += 1
         try:
             if self.route == "predict":
-                return await self.service.predict(self.run, request)
-            return await self.service.generate(self.run, request)
+                answer = await self.service.predict(self.run, request)
+            else:
+                answer = await self.service.generate(self.run, request)
+            # an answer is plain JSON already: skip FastAPI's encoder, the costliest step
+            return answer if isinstance(answer, StreamingResponse) else JSONResponse(answer)
         finally:
             self.service.in_flight -= 1
 

@@ -1,10 +1,10 @@
 """Dynamic batching: concurrent requests to one run answered by one call of its task.
 
 Requests wait in a queue; a loop takes what is there (up to ``max_batch``), waits up to
-``max_wait`` seconds for more while the batch is short, and hands the batch to the
-run's one inference thread (``Task.predict_batch``). While a batch runs, the next one
-gathers, so under load batches fill by themselves and at concurrency 1 a request waits
-at most ``max_wait``. A batch that fails is answered one request at a time, so that one
+``max_wait`` seconds for more while the batch is short and other requests are still
+arriving (their bodies being read), and hands the batch to the run's one inference
+thread (``Task.predict_batch``). While a batch runs, the next one gathers, so under load
+batches fill by themselves, and a lone request never waits. A batch that fails is answered one request at a time, so that one
 request's error never becomes its neighbours'.
 """
 
@@ -40,6 +40,7 @@ class Batcher:
         self.loop_task: asyncio.Task | None = None
         self.batches = 0  # answered batches, and the requests in them (for /healthz)
         self.requests = 0
+        self.arriving = 0  # requests whose bodies are being read, not queued yet
 
     def start(self) -> None:
         self.loop_task = asyncio.get_running_loop().create_task(self._gather())
@@ -68,7 +69,7 @@ class Batcher:
                     batch.append(self.queue.get_nowait())
                     continue
                 left = deadline - loop.time()
-                if left <= 0:
+                if left <= 0 or not self.arriving:
                     break
                 try:
                     batch.append(await asyncio.wait_for(self.queue.get(), left))
@@ -76,6 +77,7 @@ class Batcher:
                     break
             live = [w for w in batch if not w.answer.done()]  # timed out while waiting
             if live:
+                self.batches, self.requests = self.batches + 1, self.requests + len(live)
                 answers = await loop.run_in_executor(self.thread, self._answer, live)
                 for waiting, (ok, value) in zip(live, answers, strict=True):
                     if not waiting.answer.done():
@@ -83,8 +85,6 @@ class Batcher:
 
     def _answer(self, batch: list[_Waiting]) -> list[tuple[bool, Any]]:
         """(ok, answer or exception) per request, on the inference thread."""
-        self.batches += 1
-        self.requests += len(batch)
         try:
             answers = self._predict([w.request for w in batch])
             if len(answers) != len(batch):
