@@ -400,12 +400,23 @@ def main() -> None:
     parser.add_argument(
         "--only",
         choices=["cells", "generation"],
-        help="print one section only (no --write): the custom cells or generation speed",
+        help="one section only (--write puts it in its own part of docs/results.md)",
     )
     args = parser.parse_args()
     if args.only:
-        print(f"{torch.get_num_threads()} threads; load average {os.getloadavg()[0]:.1f}")
-        print("\n".join(cells(args.repeats) if args.only == "cells" else generation(args.repeats)))
+        rows = cells(args.repeats) if args.only == "cells" else generation(args.repeats)
+        text = "\n".join(
+            [
+                f"Command: `OMP_NUM_THREADS=1 python bench/performance.py --only {args.only} "
+                f"--repeats {args.repeats} --write` ({date.today()}, {torch.get_num_threads()} thread, "
+                f"PyTorch {torch.__version__}, load average {os.getloadavg()[0]:.1f} at the end)",
+                "",
+                *rows,
+            ]
+        )
+        print(text)
+        if args.write:
+            replace_section(f"performance-{args.only}", text)
         return
     started = time.perf_counter()
     sections = [
