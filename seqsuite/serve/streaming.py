@@ -31,7 +31,9 @@ class GenerationStream:
         self.pieces: asyncio.Queue[Any] = asyncio.Queue()
         self.stopped = threading.Event()
         self.made = 0
-        self.thread = threading.Thread(target=self._produce, name=f"generate-{run.name}")
+        self.thread = threading.Thread(
+            target=self._produce, name=f"generate-{run.name}", daemon=True
+        )
 
     def start(self) -> GenerationStream:
         self.thread.start()
