@@ -29,7 +29,7 @@ from seqsuite.task import Context, Prepared, Results, Task
 from seqsuite.token_lm import sample_next
 from seqsuite.vocab import Vocabulary
 
-from . import rolls, scores, serving
+from . import rolls, scores
 from .midi import write_midi
 
 NAMED = {"chorales": "music21's Bach chorales (371 pieces)"}
@@ -377,7 +377,9 @@ class MusicTask(Task):
 
     def generate_stream(self, ctx: Context, model: Any, options: dict[str, Any]):
         """Events (with their notes) or frames as sampled: see serving.py."""
-        return serving.stream(ctx, model, options)
+        from .serving import stream
+
+        return stream(ctx, model, options)
 
     def report(self, ctx: Context, model: Any, prepared: Prepared, results: Results) -> None:
         self.generate(ctx, model, {"length": 64, "temperature": 1.0, "seed": ctx.seed})

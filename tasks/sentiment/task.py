@@ -21,10 +21,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from seqsuite import classify, limits, served_rows
+from seqsuite import classify
 from seqsuite.adapters import TokenInput
 from seqsuite.batches import ArraySplit
-from seqsuite.errors import FieldError, UserError
+from seqsuite.errors import UserError
 from seqsuite.heads import PooledHead
 from seqsuite.metrics import classification
 from seqsuite.splits import stratified_split
@@ -266,6 +266,9 @@ class SentimentTask(Task):
 
     def parse_request(self, ctx: Context, body: dict[str, Any]) -> list[str]:
         """``{"texts": ["...", ...]}``."""
+        from seqsuite import limits
+        from seqsuite.errors import FieldError
+
         texts = limits.items(body.get("texts"), "texts", str, "texts")
         for k, text in enumerate(texts):
             if len(text) > limits.MAX_TEXT_CHARS:
@@ -276,6 +279,8 @@ class SentimentTask(Task):
 
     def predict_batch(self, ctx: Context, model: Any, requests: list[list[str]]) -> list[dict]:
         """Every request's texts in one ``predict``: a label (and class probabilities) each."""
+        from seqsuite import served_rows
+
         every = {"probabilities": True} if "probabilities" in self.predict_options else {}
         rows = self.predict(ctx, model, [t for texts in requests for t in texts], every)
         return served_rows.split_answers(rows, [len(texts) for texts in requests])

@@ -31,7 +31,7 @@ def parse(body: dict[str, Any]) -> list[bytes]:
     return out
 
 
-def classify(task: Any, ctx: Any, model: Any, requests: list[list[bytes]]) -> list[dict]:
+def classify_uploads(task: Any, ctx: Any, model: Any, requests: list[list[bytes]]) -> list[dict]:
     """Every request's clips in one ``predict`` over temporary files, removed afterwards."""
     every = {"probabilities": True} if "probabilities" in task.predict_options else {}
     with tempfile.TemporaryDirectory(prefix="seqsuite-serve-") as folder:

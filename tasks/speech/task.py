@@ -28,7 +28,6 @@ from seqsuite.splits import stratified_split
 from seqsuite.task import Context, Prepared, Results, Task
 
 from . import data as recordings
-from . import serving
 from .audio import BadAudio, read_audio
 from .features import FeatureExtractor, FeatureSettings, normalise
 from .report import example_plot
@@ -446,10 +445,14 @@ class SpeechTask(Task):
     serve_examples = {"predict": {"audio": "<base64 of a WAV file>"}}
 
     def parse_request(self, ctx: Context, body: dict[str, Any]) -> list[bytes]:
-        return serving.parse(body)
+        from .serving import parse
+
+        return parse(body)
 
     def predict_batch(self, ctx: Context, model: Any, requests: list[list[bytes]]) -> list[dict]:
-        return serving.classify(self, ctx, model, requests)
+        from .serving import classify_uploads
+
+        return classify_uploads(self, ctx, model, requests)
 
 
 def _packed(values: list[dict]) -> dict:

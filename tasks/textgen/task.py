@@ -8,9 +8,7 @@ its weights with the embedding when their sizes agree (weight tying).
 
 from __future__ import annotations
 
-import itertools
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -18,13 +16,13 @@ from typing import Any, Literal
 import torch
 import torch.nn.functional as F
 
-from seqsuite import atomic, limits
+from seqsuite import atomic
 from seqsuite.adapters import TokenInput
 from seqsuite.batches import StreamSplit
-from seqsuite.errors import FieldError, UserError
+from seqsuite.errors import UserError
 from seqsuite.heads import StepHead
 from seqsuite.task import Context, Prepared, Results, Task
-from seqsuite.token_lm import generate, lm_metrics, sample, stream_nll, text_pieces
+from seqsuite.token_lm import generate, lm_metrics, stream_nll
 from seqsuite.vocab import Vocabulary
 
 from . import corpus
@@ -285,10 +283,14 @@ class TextgenTask(Task):
         "generate": {"prompt": "ROMEO:", "length": 200, "temperature": 0.8, "seed": 0}
     }
 
-    def generate_stream(
-        self, ctx: Context, model: Any, options: dict[str, Any]
-    ) -> Iterator[dict[str, str]]:
+    def generate_stream(self, ctx: Context, model: Any, options: dict[str, Any]) -> Any:
         """``{"text": ...}`` per token after ``prompt`` (seqsuite serve's /generate)."""
+        import itertools
+
+        from seqsuite import limits
+        from seqsuite.errors import FieldError
+        from seqsuite.token_lm import sample, text_pieces
+
         prompt = options.get("prompt") or ""
         if not isinstance(prompt, str) or len(prompt) > limits.MAX_TEXT_CHARS:
             raise FieldError(
