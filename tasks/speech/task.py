@@ -398,6 +398,20 @@ class SpeechTask(Task):
                 ctx.path("skipped_files.txt"), "".join(f"{p}\t{why}\n" for p, why in skipped)
             )
 
+    # -- serving (seqsuite serve): see serving.py ----------------------------------------
+
+    serve_examples = {"predict": {"audio": "<base64 of a WAV file>"}}
+
+    def parse_request(self, ctx: Context, body: dict[str, Any]) -> list[bytes]:
+        from .serving import parse
+
+        return parse(body)
+
+    def predict_batch(self, ctx: Context, model: Any, requests: list[list[bytes]]) -> list[dict]:
+        from .serving import classify_uploads
+
+        return classify_uploads(self, ctx, model, requests)
+
     # -- inference ----------------------------------------------------------------------
 
     def predict(
@@ -439,20 +453,6 @@ class SpeechTask(Task):
                     label=classes[int(q.argmax())], probability=round(float(q.max()), 4), error=""
                 )
         return rows
-
-    # -- serving (seqsuite serve): see serving.py ----------------------------------------
-
-    serve_examples = {"predict": {"audio": "<base64 of a WAV file>"}}
-
-    def parse_request(self, ctx: Context, body: dict[str, Any]) -> list[bytes]:
-        from .serving import parse
-
-        return parse(body)
-
-    def predict_batch(self, ctx: Context, model: Any, requests: list[list[bytes]]) -> list[dict]:
-        from .serving import classify_uploads
-
-        return classify_uploads(self, ctx, model, requests)
 
 
 def _packed(values: list[dict]) -> dict:
