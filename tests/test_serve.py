@@ -214,3 +214,11 @@ def parse_events(lines) -> list[tuple[str, dict]]:
         elif line.startswith("data: "):
             events.append((name, json.loads(line[len("data: ") :])))
     return events
+
+
+def test_several_workers_each_answer_and_stop_on_sigterm(runs):
+    process, url = start([runs["sentiment"]], "--workers", "2")
+    answers = [post(url, "/v1/sentiment-run/predict", {"texts": ["fine"]}) for _ in range(4)]
+    assert [a.status_code for a in answers] == [200] * 4
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=60)

@@ -48,8 +48,14 @@ def serve(
         os.environ[ENVIRONMENT] = json.dumps(
             {"runs": run_dirs, "threads": threads, "settings": asdict(settings)}
         )
+        # a worker loads PyTorch and the runs before it answers uvicorn's health check:
+        # seconds on a busy machine, more than uvicorn's 5 s
         uvicorn.run(
-            "seqsuite.serve.server:app_from_environment", factory=True, workers=workers, **config
+            "seqsuite.serve.server:app_from_environment",
+            factory=True,
+            workers=workers,
+            timeout_worker_healthcheck=120,
+            **config,
         )
         return
     set_threads(threads)
