@@ -297,7 +297,7 @@ class TextgenTask(Task):
                 "prompt", f"expected text of at most {limits.MAX_TEXT_CHARS:,} characters"
             )
         vocab = Vocabulary.from_dict(ctx.state["vocab"])
-        ids = vocab.encode(prompt) or [vocab.index.get("\n", 1)]
+        ids = vocab.encode(prompt) or vocab.encode("\n") or [1]
         tokens = sample(
             model,
             ids,
