@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 OFFLINE := HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
 
-.PHONY: run test test-all check-dist lint bench bench-keras bench-quality clean configs
+.PHONY: run test test-all check-dist lint bench bench-keras bench-serve bench-quality clean configs
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,10 +33,17 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(OFFLINE) $(BIN)/python bench/performance.py --write
 
-# seqsuite against Keras 3 on the torch backend (Keras is installed for this only).
+# seqsuite against a hand-written PyTorch loop and Keras 3 on TensorFlow (Keras and
+# TensorFlow live in their own bench-only venv, never in seqsuite's).
+KERAS_VENV ?= .venv-keras
 bench-keras: $(STAMP)
-	$(BIN)/python -m pip install --quiet keras
-	$(OFFLINE) $(BIN)/python bench/keras_compare.py --write
+	test -x $(KERAS_VENV)/bin/python || $(PYTHON) -m venv $(KERAS_VENV)
+	$(KERAS_VENV)/bin/python -m pip install --quiet tensorflow-cpu keras
+	OMP_NUM_THREADS=1 $(OFFLINE) $(BIN)/python bench/keras_compare.py --keras-python $(KERAS_VENV)/bin/python --write
+
+# seqsuite serve under load: throughput, latency, memory (aiohttp is the client if present).
+bench-serve: $(STAMP)
+	OMP_NUM_THREADS=1 $(OFFLINE) $(BIN)/python bench/serve.py --write
 
 # Quality against published figures and baselines, the cross-task table and the
 # reliability figures (about 2.5 hours on 2 cores).

@@ -56,9 +56,12 @@ class LSTMRecurrence(torch.autograd.Function):
     input projection and both biases. Returns outputs (batch, time, H) and the final h, c.
     ``mask`` (batch, time) float, 0 on padding: the state is held and the output is 0.
 
-    The forward loop keeps only each step's gate pre-activations and new cell; the
-    backward pass turns those into per-step coefficients in a few whole-sequence
-    operations, so its time loop is a handful of element-wise products and one matmul."""
+    Per-step cost is what matters at small sizes (the tutorial's 50 units, 10 steps), so
+    every buffer is laid out time-major, each step's slices are cut once before the loop
+    (``unbind``), and the loops write into them with ``out=``: a forward step is 7 ATen
+    calls, a backward step 6. The forward keeps each step's gate pre-activations, gate
+    sigmoids and new cell; the backward turns those into per-step coefficients in a few
+    whole-sequence operations."""
 
     @staticmethod
     def forward(ctx, gates_x, h0, c0, w_hh, mask, activation: str):  # noqa: PLR0913
@@ -66,76 +69,89 @@ class LSTMRecurrence(torch.autograd.Function):
         batch, steps, four = gates_x.shape
         size = four // 4
         w_t = w_hh.t()
-        out = gates_x.new_empty(batch, steps, size)
-        pre = gates_x.new_empty(batch, steps, four)  # gate pre-activations
-        c_new = gates_x.new_empty(batch, steps, size)
-        held = None if mask is None else gates_x.new_empty(2, batch, steps + 1, size)
+        pre = gates_x.new_empty(steps, batch, four)  # gate pre-activations
+        sig = gates_x.new_empty(steps, batch, four)  # their sigmoids (g's is unused)
+        c_new = gates_x.new_empty(steps, batch, size)
+        out = gates_x.new_empty(steps, batch, size)
+        held = None if mask is None else gates_x.new_empty(2, steps + 1, batch, size)
+        gx, pre_t, sig_t = gates_x.unbind(1), pre.unbind(0), sig.unbind(0)
+        gates = sig.view(steps, batch, 4, size).unbind(2)
+        si, sf, so = (g.unbind(0) for g in (gates[0], gates[1], gates[3]))
+        g_t = pre.view(steps, batch, 4, size)[:, :, 2].unbind(0)
+        c_t, out_t = c_new.unbind(0), out.unbind(0)
         h, c = h0, c0
         for t in range(steps):
-            gates = torch.addmm(gates_x[:, t], h, w_t)
-            pre[:, t] = gates
-            s = torch.sigmoid(gates)
-            cn = torch.addcmul(
-                s[:, size : 2 * size] * c, s[:, :size], act(gates[:, 2 * size : 3 * size])
-            )
-            c_new[:, t] = cn
-            hn = s[:, 3 * size :] * act(cn)
+            torch.sigmoid(torch.addmm(gx[t], h, w_t, out=pre_t[t]), out=sig_t[t])
+            cn = torch.mul(sf[t], c, out=c_t[t]).addcmul_(si[t], act(g_t[t]))
             if mask is None:
-                h, c = hn, cn
-                out[:, t] = hn
+                h, c = torch.mul(so[t], act(cn), out=out_t[t]), cn
             else:
-                held[0, :, t], held[1, :, t] = h, c
+                held[0, t], held[1, t] = h, c
                 m = mask[:, t : t + 1]
+                hn = so[t] * act(cn)
                 h, c = torch.lerp(h, hn, m), torch.lerp(c, cn, m)
-                out[:, t] = hn * m
+                torch.mul(hn, m, out=out_t[t])
         if held is not None:
-            held[0, :, steps], held[1, :, steps] = h, c
-        ctx.save_for_backward(pre, c_new, out, h0, c0, w_hh, mask, held)
+            held[0, steps], held[1, steps] = h, c
+        ctx.save_for_backward(pre, sig, c_new, out, h0, c0, w_hh, mask, held)
         ctx.activation = activation
-        return out, h, c
+        return out.transpose(0, 1), h, c
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, d_out, d_h, d_c):
-        pre, c_new, out, h0, c0, w_hh, mask, held = ctx.saved_tensors
+        pre, sig, c_new, out, h0, c0, w_hh, mask, held = ctx.saved_tensors
         act, derivative = ACTIVATIONS[ctx.activation], DERIVATIVES[ctx.activation]
-        batch, steps, size = c_new.shape
-        # the state each step started from
+        steps, batch, size = c_new.shape
+        # the state each step started from (time-major)
         if held is None:
-            h_prev = torch.cat([h0.unsqueeze(1), out[:, :-1]], 1)
-            c_prev = torch.cat([c0.unsqueeze(1), c_new[:, :-1]], 1)
+            h_prev = torch.cat([h0.unsqueeze(0), out[:-1]])
+            c_prev = torch.cat([c0.unsqueeze(0), c_new[:-1]])
         else:
-            h_prev, c_prev = held[0, :, :-1], held[1, :, :-1]
-        # whole-sequence coefficients: d gates = (dc * [i, f, g], dh * o) coefficients
-        s = torch.sigmoid(pre).view(batch, steps, 4, size)
+            h_prev, c_prev = held[0, :-1], held[1, :-1]
+        # whole-sequence coefficients: d gates = (dc * [i, f, g], dh * o) coefficients,
+        # written straight into one buffer (steps, batch, 3, hidden)
+        s = sig.view(steps, batch, 4, size)
+        ds = s - s * s  # the sigmoids' derivatives
         si, sf, so = s[:, :, 0], s[:, :, 1], s[:, :, 3]
-        g = pre.view(batch, steps, 4, size)[:, :, 2]
+        g = pre.view(steps, batch, 4, size)[:, :, 2]
         ag, ac = act(g), act(c_new)
-        by_dc = torch.stack(
-            [ag * si * (1 - si), c_prev * sf * (1 - sf), si * derivative(g, ag)], dim=2
-        )
-        by_dh = ac * so * (1 - so)
-        c_from_h = so * derivative(c_new, ac)
-        d_gates = pre.new_empty(batch, steps, 4, size)
-        dh = d_h.clone() if d_h is not None else pre.new_zeros(batch, size)
-        dc = d_c.clone() if d_c is not None else pre.new_zeros(batch, size)
+        coefficients = pre.new_empty(steps, batch, 3, size)
+        torch.mul(ag, ds[:, :, 0], out=coefficients[:, :, 0])
+        torch.mul(c_prev, ds[:, :, 1], out=coefficients[:, :, 1])
+        torch.mul(si, derivative(g, ag), out=coefficients[:, :, 2])
+        by_dc = coefficients.unbind(0)
+        by_dh = (ac * ds[:, :, 3]).unbind(0)
+        c_from_h = (so * derivative(c_new, ac)).unbind(0)
+        forget = sf.unbind(0)
+        d_gates = pre.new_empty(steps, batch, 4, size)
+        d_icfg, d_o = d_gates[:, :, :3].unbind(0), d_gates[:, :, 3].unbind(0)
+        d_flat = d_gates.view(steps, batch, 4 * size).unbind(0)
+        d_step = (
+            d_out.new_zeros(steps, batch, size) if d_out is None else d_out.transpose(0, 1)
+        ).unbind(0)
+        # dc of each step, also seen as (batch, 1, hidden) to scale three gates at once
+        dc_buffer = pre.new_empty(steps, batch, 1, size)
+        dc_t, dc_wide = dc_buffer.squeeze(2).unbind(0), dc_buffer.unbind(0)
+        dh = d_h + d_step[-1] if d_h is not None else d_step[-1].clone()
+        dc = d_c if d_c is not None else pre.new_zeros(batch, size)
         for t in range(steps - 1, -1, -1):
-            if mask is None:
-                dh = dh + d_out[:, t]
-            else:  # a padded step held the state: its gradient passes straight through
-                m = mask[:, t : t + 1]
-                dh_held, dc_held = dh * (1 - m), dc * (1 - m)
-                dh, dc = (dh + d_out[:, t]) * m, dc * m
-            dc = torch.addcmul(dc, dh, c_from_h[:, t])
-            torch.mul(dc.unsqueeze(1), by_dc[:, t], out=d_gates[:, t, :3])
-            torch.mul(dh, by_dh[:, t], out=d_gates[:, t, 3])
-            dc = dc * sf[:, t]
-            dh = d_gates[:, t].view(batch, 4 * size) @ w_hh
+            if mask is not None:  # a padded step held the state: its gradient passes through
+                m = mask[:, t : t + 1]  # (dh holds d_out[t] already; a padded output is 0)
+                dh_held, dc_held = (dh - d_step[t]) * (1 - m), dc * (1 - m)
+                dh, dc = dh * m, dc * m
+            torch.addcmul(dc, dh, c_from_h[t], out=dc_t[t])
+            torch.mul(dc_wide[t], by_dc[t], out=d_icfg[t])
+            torch.mul(dh, by_dh[t], out=d_o[t])
+            dc = dc_t[t] * forget[t]
+            if t == 0:
+                dh = d_flat[0] @ w_hh
+            else:
+                dh = torch.addmm(d_step[t - 1], d_flat[t], w_hh)
             if mask is not None:
                 dh, dc = dh + dh_held, dc + dc_held
-        d_gates = d_gates.view(batch, steps, 4 * size)
-        d_w = d_gates.reshape(-1, 4 * size).t() @ h_prev.reshape(-1, size)
-        return d_gates, dh, dc, d_w, None, None
+        d_w = d_gates.view(-1, 4 * size).t() @ h_prev.reshape(-1, size)
+        return d_gates.view(steps, batch, 4 * size).transpose(0, 1), dh, dc, d_w, None, None
 
 
 def lstm_layer(
@@ -156,9 +172,8 @@ def lstm_layer(
     mask: (batch, time) bool, False on padding (state is held, output is zero there).
     Returns outputs (batch, time, out), final h, final c.
     """
-    gates_x = F.linear(x, w_ih, b_ih)
-    if b_hh is not None:
-        gates_x = gates_x + b_hh
+    # both biases added once to the (smaller) bias, not to every step's gates
+    gates_x = F.linear(x, w_ih, b_ih if b_hh is None else b_ih + b_hh)
     autocast = torch.is_autocast_enabled(x.device.type)
     if w_hr is None and activation in DERIVATIVES and not autocast:
         weights = None if mask is None else mask.to(gates_x.dtype)

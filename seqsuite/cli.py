@@ -394,6 +394,40 @@ def compare_command(
         raise typer.Exit(code=1)
 
 
+@app.command(
+    "serve",
+    epilog=_examples(
+        "seqsuite serve runs/forecast-20261128-120000",
+        "seqsuite serve runs/sentiment-1 runs/textgen-1 --port 8080 --max-batch 64",
+    ),
+)
+def serve_command(
+    run_dirs: Annotated[
+        list[str], typer.Argument(metavar="RUN_DIR...", help="Run directories to serve.")
+    ],
+    host: Annotated[str, typer.Option(metavar="HOST", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(metavar="N", help="Port (0: any free one).")] = 8000,
+    workers: Annotated[int, typer.Option(metavar="N", help="Processes, each with the runs.")] = 1,
+    max_batch: Annotated[
+        int, typer.Option(metavar="B", help="Requests answered together at most.")
+    ] = 32,
+    max_wait_ms: Annotated[
+        float, typer.Option(metavar="W", help="How long a short batch waits for more.")
+    ] = 2.0,
+    timeout: Annotated[
+        float, typer.Option(metavar="SECONDS", help="A request's time limit (504 after).")
+    ] = 30.0,
+    threads: Annotated[
+        int, typer.Option(metavar="N", help="PyTorch threads per worker (default 1).")
+    ] = 0,
+) -> None:
+    """Answer HTTP requests with trained runs: POST /v1/RUN/predict and /generate."""
+    from .serve import ServeSettings, serve
+
+    settings = ServeSettings(max_batch=max_batch, max_wait_ms=max_wait_ms, timeout_s=timeout)
+    serve(run_dirs, host=host, port=port, workers=workers, threads=threads, settings=settings)
+
+
 @app.command("doctor", epilog=_examples("seqsuite doctor", "seqsuite doctor --json"))
 def doctor_command(as_json: Json = False) -> None:
     """Print the environment for a bug report: versions, threads, cache, device, plugins."""

@@ -14,3 +14,12 @@ class UserError(Exception):
 
 class TrainingDiverged(UserError):
     """The loss became NaN or infinite; the best checkpoint so far is kept."""
+
+
+class FieldError(UserError):
+    """A field of a request or an option is wrong; ``field`` names it (``seqsuite serve``
+    answers 422 with it, the CLI prints the one line as for any :class:`UserError`)."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field

@@ -52,3 +52,65 @@ def check_output_path(path: str, option: str) -> None:
         check_target(path)
     except UserError as err:
         raise UserError(f"{option} {err}") from None
+
+
+# -- seqsuite serve: what one request may ask for ---------------------------------------
+
+#: a request body larger than this is refused (413) before it is read to the end
+MAX_REQUEST_BYTES = 8 * 2**20
+#: tokens or notes one /generate request may ask for (the CLI's limit is for files)
+MAX_SERVE_GENERATE_LENGTH = 10_000
+#: items (texts, files, values of a series) in one request
+MAX_REQUEST_ITEMS = 100_000
+#: characters of one text in a request (longer texts are cut to the run's max_length anyway)
+MAX_TEXT_CHARS = 100_000
+
+
+def items(value: Any, field: str, kind: type | tuple[type, ...], what: str) -> list[Any]:
+    """A request's list field: a non-empty JSON list of ``kind``, at most
+    :data:`MAX_REQUEST_ITEMS` long; :class:`~seqsuite.errors.FieldError` naming it otherwise."""
+    from .errors import FieldError
+
+    if not isinstance(value, list) or not value:
+        raise FieldError(field, f"expected a non-empty list of {what}")
+    if len(value) > MAX_REQUEST_ITEMS:
+        raise FieldError(field, f"{len(value):,} items, at most {MAX_REQUEST_ITEMS:,}")
+    for k, item in enumerate(value):
+        if isinstance(item, bool) or not isinstance(item, kind):
+            raise FieldError(f"{field}[{k}]", f"got {type(item).__name__}, expected {what}")
+    return value
+
+
+def serve_generation(body: dict[str, Any], default_length: int) -> dict[str, Any]:
+    """A /generate request's ``length``, ``temperature``, ``top_k``, ``seed``, ``stream``,
+    each checked as ``generate``'s options are; the task checks ``prompt``."""
+    from .errors import FieldError
+
+    def number(name: str, default: Any, kind: type) -> Any:
+        value = body.get(name, default)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise FieldError(name, f"got {value!r}, expected a number")
+        if not math.isfinite(value):
+            raise FieldError(name, f"got {value!r}, expected a finite number")
+        if kind is int and value != int(value):
+            raise FieldError(name, f"got {value!r}, expected a whole number")
+        return kind(value)
+
+    length = number("length", default_length, int)
+    if not 1 <= length <= MAX_SERVE_GENERATE_LENGTH:
+        raise FieldError("length", f"got {length}, expected 1 to {MAX_SERVE_GENERATE_LENGTH:,}")
+    options = {
+        "length": length,
+        "temperature": number("temperature", 1.0, float),
+        "top_k": number("top_k", 0, int),
+        "seed": number("seed", 0, int),
+    }
+    try:
+        generation_options(**options)
+    except UserError as err:  # "--temperature: ..." -> the request's field name
+        name = str(err).split(":", 1)[0].lstrip("-").replace("-", "_")
+        raise FieldError(name, str(err).split(":", 1)[1].strip()) from None
+    stream = body.get("stream", False)
+    if not isinstance(stream, bool):
+        raise FieldError("stream", f"got {stream!r}, expected true or false")
+    return {**options, "stream": stream, "prompt": body.get("prompt")}

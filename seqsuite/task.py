@@ -25,7 +25,7 @@ the task's loaded data read-only, ``Prepared.info`` the facts about the data tha
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
@@ -288,6 +288,69 @@ class Task:
         from .errors import UserError
 
         raise UserError(f"task {self.name!r} does not generate; try `seqsuite predict`")
+
+    # -- serving (``seqsuite serve``) ----------------------------------------------------
+
+    #: an example body for each route the task serves ("predict", "generate"): /docs shows it
+    serve_examples: ClassVar[dict[str, dict[str, Any]]] = {}
+
+    def parse_request(self, ctx: Context, body: dict[str, Any]) -> Any:
+        """One ``POST /v1/RUN/predict`` JSON body -> a checked request, before it joins a
+        batch. Raise :class:`~seqsuite.errors.FieldError` naming the wrong field (the
+        answer is 422). The default takes what ``seqsuite predict`` takes:
+        ``{"inputs": ["text or value", ...], "options": {"key": value}}``."""
+        from .errors import FieldError
+        from .limits import items
+
+        inputs = body.get("inputs", [])
+        if inputs != []:
+            items(inputs, "inputs", (str, int, float), "strings")
+        options = body.get("options", {})
+        if not isinstance(options, dict):
+            raise FieldError("options", "expected an object of predict options")
+        unknown = sorted(set(options) - set(self.predict_options))
+        if unknown:
+            accepted = ", ".join(sorted(self.predict_options)) or "none"
+            raise FieldError(f"options.{unknown[0]}", f"unknown option; accepted: {accepted}")
+        return PredictCall([str(i) for i in inputs], dict(options))
+
+    def predict_batch(
+        self, ctx: Context, model: SequenceModel, requests: list[Any]
+    ) -> list[dict[str, Any]]:
+        """Answers to several parsed requests at once, one JSON object each, in order: the
+        server gathers concurrent requests into one call (``--max-batch``), so a task
+        whose requests can share one forward pass answers them together here. The default
+        calls :meth:`predict` once per request: ``{"predictions": rows}``."""
+        return [{"predictions": self.predict(ctx, model, r.inputs, r.options)} for r in requests]
+
+    def generate_stream(
+        self, ctx: Context, model: SequenceModel, options: dict[str, Any]
+    ) -> Iterator[dict[str, Any]]:
+        """Generated pieces, one JSON object each, as they come (``POST /v1/RUN/generate``:
+        ``length``, ``temperature``, ``top_k`` and ``seed`` checked, ``prompt`` as sent).
+        Streamed as Server-Sent Events, or joined into one answer (``text`` concatenated,
+        any other field gathered into a list under its plural: ``note`` -> ``notes``).
+        Nothing is written to disk. The
+        default: the task does not generate over HTTP (no /generate route)."""
+        from .errors import UserError
+
+        raise UserError(f"task {self.name!r} does not stream generation")
+
+
+@dataclass
+class PredictCall:
+    """What :meth:`Task.parse_request` returns by default: ``predict``'s arguments."""
+
+    inputs: list[str]
+    options: dict[str, Any]
+
+
+def serves(task: Task, route: str) -> bool:
+    """Whether ``task`` answers ``route`` ("predict" or "generate"): it overrides the hooks."""
+    kind = type(task)
+    if route == "predict":
+        return kind.predict is not Task.predict or kind.predict_batch is not Task.predict_batch
+    return kind.generate_stream is not Task.generate_stream
 
 
 def as_evaluation(value: Evaluation | Mapping[str, float]) -> Evaluation:

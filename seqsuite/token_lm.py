@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import torch
@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .batches import StreamSplit
+from .stepping import stepper
 
 
 @torch.no_grad()
@@ -78,7 +79,6 @@ def sample_next(
     return torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(-1).to(logits.device)
 
 
-@torch.no_grad()
 def sample(
     model: Any,
     prompt: list[int],
@@ -90,30 +90,33 @@ def sample(
     banned: tuple[int, ...] = (0,),
     stop_id: int | None = None,
     min_length: int = 0,
+    fast: bool = True,
 ) -> Iterator[int]:
-    """New ids after ``prompt``, one at a time, for as long as the caller takes them.
+    """New ids after ``prompt``, one at a time, for as long as the caller takes them (the
+    stream ``seqsuite serve`` sends, and what ``generate`` writes as it goes).
 
     The prompt is read once; then each new id is fed alone with the carried state: the
-    cost is linear in the length. Sampling ``stop_id`` ends the sequence (it is not
-    yielded); it cannot be sampled before ``min_length`` ids. A generator, so that the
-    caller decides when to stop and can keep (write) what was made so far.
+    cost is linear in the length. Steps run through :func:`seqsuite.stepping.stepper`
+    (``fast=False``: the model's own forward, the path before it; same samples).
+    ``banned`` ids are never drawn. Sampling ``stop_id`` ends the sequence (it is not
+    yielded); it cannot be sampled before ``min_length`` ids.
     """
-    model.eval()
     generator = torch.Generator().manual_seed(seed)
-    tokens = torch.tensor([prompt], dtype=torch.long, device=device)
-    logits, state = model({"tokens": tokens})
+    steps = stepper(model, fast=fast)
+    logits = steps.prime({"tokens": torch.tensor([prompt], dtype=torch.long, device=device)})
+    never = torch.tensor(banned, dtype=torch.long, device=logits.device)
     made = 0
     while True:
-        last = logits[:, -1].clone()
-        last[:, list(banned)] = float("-inf")
+        last = logits.clone().index_fill_(1, never, float("-inf"))
         if stop_id is not None and made < min_length:
             last[:, stop_id] = float("-inf")
         next_id = sample_next(last, temperature, top_k, generator)
-        if stop_id is not None and int(next_id) == stop_id:
+        token = int(next_id)
+        if token == stop_id:
             return
         made += 1
-        yield int(next_id)
-        logits, state = model({"tokens": next_id.view(1, 1)}, state)
+        yield token
+        logits = steps.step(next_id.view(1))
 
 
 def generate(
@@ -128,6 +131,7 @@ def generate(
     banned: tuple[int, ...] = (0,),
     stop_id: int | None = None,
     min_length: int = 0,
+    fast: bool = True,
 ) -> list[int]:
     """At most ``length`` new ids after ``prompt`` (fewer when ``stop_id`` is sampled;
     see :func:`sample`)."""
@@ -141,6 +145,7 @@ def generate(
         banned=banned,
         stop_id=stop_id,
         min_length=min_length,
+        fast=fast,
     )
     return list(itertools.islice(ids, length))
 
@@ -159,3 +164,18 @@ def generate_rerunning_prefix(
         last[:, 0] = float("-inf")
         ids.append(int(sample_next(last, 1.0, 0, generator)))
     return ids[len(prompt) :]
+
+
+def text_pieces(
+    decode: Callable[[list[int]], str], ids: Iterable[int], before: int | None = None
+) -> Iterator[str]:
+    """Each id's text as decoding the whole sequence places it (a space before a word,
+    none before punctuation): ``decode([previous, id])`` less ``decode([previous])``.
+    ``before`` is the id the sequence continues (the prompt's last)."""
+    previous = before
+    for token in ids:
+        if previous is None:
+            yield decode([token])
+        else:
+            yield decode([previous, token])[len(decode([previous])) :]
+        previous = token

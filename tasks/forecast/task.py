@@ -30,7 +30,7 @@ from seqsuite.heads import LastStateHead
 from seqsuite.task import Context, Evaluation, Prepared, Results, Task
 
 from . import baselines as classical
-from . import combine
+from . import combine, serving
 from .data import (
     ForecastData,
     SeriesData,
@@ -537,6 +537,16 @@ class ForecastTask(Task):
             self.backtest(ctx, model, prepared, ctx.options.backtest_windows)
 
     # -- inference ----------------------------------------------------------------------
+
+    # -- serving (seqsuite serve): see serving.py ----------------------------------------
+
+    serve_examples = {"predict": {"series": [112, 118, 132, 129, 121, 135] * 6, "horizon": 12}}
+
+    def parse_request(self, ctx: Context, body: dict[str, Any]) -> Any:
+        return serving.parse(ctx, body)
+
+    def predict_batch(self, ctx: Context, model: Any, requests: list[Any]) -> list[dict]:
+        return serving.forecast_batch(self, ctx, model, requests)
 
     predict_options = {
         "horizon": "steps to forecast past the end of each series (default task.horizon)",

@@ -233,6 +233,14 @@ class MusicTask(Task):
         )
         return {"path": str(out), "notes": len(notes), "picture": str(picture)}
 
+    serve_examples = {"generate": {"length": 64, "temperature": 1.0, "seed": 0}}
+
+    def generate_stream(self, ctx: Context, model: Any, options: dict[str, Any]):
+        """Events (with their notes) or frames as sampled: see serving.py."""
+        from .serving import stream
+
+        return stream(ctx, model, options)
+
     def report(self, ctx: Context, model: Any, prepared: Prepared, results: Results) -> None:
         """Each test piece's NLL per step (``test_pieces.csv``, worst first) and a sample."""
         outputs = results.test.outputs

@@ -397,6 +397,33 @@ class SentimentTask(Task):
         ]
         return classify.labelled_split([torch.tensor(e) for e in encoded], None, "tokens")
 
+    # -- serving (seqsuite serve) ---------------------------------------------------------
+
+    serve_examples = {
+        "predict": {"texts": ["a gripping, beautifully shot film", "dull and far too long"]}
+    }
+
+    def parse_request(self, ctx: Context, body: dict[str, Any]) -> list[str]:
+        """``{"texts": ["...", ...]}``."""
+        from seqsuite import limits
+        from seqsuite.errors import FieldError
+
+        texts = limits.items(body.get("texts"), "texts", str, "texts")
+        for k, text in enumerate(texts):
+            if len(text) > limits.MAX_TEXT_CHARS:
+                raise FieldError(
+                    f"texts[{k}]", f"{len(text):,} characters; at most {limits.MAX_TEXT_CHARS:,}"
+                )
+        return texts
+
+    def predict_batch(self, ctx: Context, model: Any, requests: list[list[str]]) -> list[dict]:
+        """Every request's texts in one ``predict``: a label (and class probabilities) each."""
+        from seqsuite import served_rows
+
+        every = {"probabilities": True} if "probabilities" in self.predict_options else {}
+        rows = self.predict(ctx, model, [t for texts in requests for t in texts], every)
+        return served_rows.split_answers(rows, [len(texts) for texts in requests])
+
 
 def _vector_counts(vectors: MatchedVectors | None, vocab: Vocabulary) -> dict[str, int]:
     """How many vocabulary words the pretrained vectors cover (for metrics.json)."""

@@ -327,6 +327,20 @@ class SpeechTask(Task):
                 "".join(f"{name}\t{why}\n" for _, name, why in errors),
             )
 
+    # -- serving (seqsuite serve): see serving.py ----------------------------------------
+
+    serve_examples = {"predict": {"audio": "<base64 of a WAV file>"}}
+
+    def parse_request(self, ctx: Context, body: dict[str, Any]) -> list[bytes]:
+        from .serving import parse
+
+        return parse(body)
+
+    def predict_batch(self, ctx: Context, model: Any, requests: list[list[bytes]]) -> list[dict]:
+        from .serving import classify_uploads
+
+        return classify_uploads(self, ctx, model, requests)
+
     # -- inference ----------------------------------------------------------------------
 
     def predict(

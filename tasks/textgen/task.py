@@ -380,6 +380,39 @@ class TextgenTask(Task):
         )
         return {"text": text, "path": str(out), "tokens_per_second": length / seconds}
 
+    serve_examples = {
+        "generate": {"prompt": "ROMEO:", "length": 200, "temperature": 0.8, "seed": 0}
+    }
+
+    def generate_stream(self, ctx: Context, model: Any, options: dict[str, Any]) -> Any:
+        """``{"text": ...}`` per token after ``prompt`` (seqsuite serve's /generate)."""
+        import itertools
+
+        from seqsuite import limits
+        from seqsuite.errors import FieldError
+        from seqsuite.token_lm import sample, text_pieces
+
+        prompt = options.get("prompt") or ""
+        if not isinstance(prompt, str) or len(prompt) > limits.MAX_TEXT_CHARS:
+            raise FieldError(
+                "prompt", f"expected text of at most {limits.MAX_TEXT_CHARS:,} characters"
+            )
+        vocab = Vocabulary.from_dict(ctx.state["vocab"])
+        ids = vocab.encode(prompt) or vocab.encode("\n") or [1]
+        tokens = sample(
+            model,
+            ids,
+            temperature=options["temperature"],
+            top_k=options["top_k"],
+            seed=options["seed"],
+            device=ctx.device,
+            banned=(0, 1),
+        )
+        for piece in text_pieces(
+            vocab.decode, itertools.islice(tokens, options["length"]), ids[-1]
+        ):
+            yield {"text": piece}
+
     def report(self, ctx: Context, model: Any, prepared: Prepared, results: Results) -> None:
         o = ctx.options
         parts = []

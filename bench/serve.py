@@ -1,0 +1,294 @@
+"""Load test of ``seqsuite serve``: throughput and latency against the in-process ceiling.
+
+    python bench/serve.py [--requests 2000] [--soak 10000] [--write]
+
+Trains a forecast and a sentiment run (the tasks' default models, one quick epoch: the
+size of the model matters here, not its quality), starts ``seqsuite serve`` on
+127.0.0.1 in a subprocess and drives it with a bounded client (aiohttp or httpx, a fixed count of
+requests at a set concurrency, then stops). For each task and concurrency 1, 8 and 32:
+requests/s and p50/p99 latency, beside the ceiling: the same requests answered
+in-process by one call of the task's ``predict_batch``. Then a soak of ``--soak``
+requests (both tasks, 5 % of them malformed) with the server's resident memory before
+and after, and the count of 5xx answers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+import httpx  # noqa: E402
+import torch  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).parent))
+from results_doc import replace_section  # noqa: E402
+
+CONCURRENCY = (1, 8, 32)
+TEXTS = [
+    "what a lovely day, the sun is out",
+    "worst service ever, never going back",
+    "the match is on tonight",
+    "so happy for you both!!",
+    "this update broke everything again",
+    "meh, it was ok I guess",
+]
+
+
+def train(root: Path) -> dict[str, Path]:
+    """Default models of forecast and sentiment, one quick epoch each."""
+    import seqsuite
+
+    runs = {}
+    for task in ("forecast", "sentiment"):
+        result = seqsuite.run(task, quick=True, epochs=1, quiet=True, out=root / task)
+        runs[task] = Path(result.run_dir)
+    return runs
+
+
+def bodies(runs: dict[str, Path]) -> dict[str, list[dict]]:
+    """Valid request bodies per task: forecast series of the run's look-back and more."""
+    from seqsuite.rundir import read_state
+
+    lookback = read_state(runs["forecast"])["state"]["lookback"]
+    rng = random.Random(0)
+    series = [
+        [300 + 5 * t + 20 * rng.random() + 30 * ((t % 12) < 6) for t in range(lookback + 24)]
+        for _ in range(64)
+    ]
+    return {
+        "forecast": [{"series": s} for s in series],
+        "sentiment": [{"texts": [rng.choice(TEXTS)]} for _ in range(64)],
+    }
+
+
+MALFORMED = [
+    ("forecast", b'{"series": "not a list"}'),
+    ("forecast", b'{"series": [1, 2, 3'),
+    ("sentiment", b'{"texts": [1, 2]}'),
+    ("sentiment", b"[]"),
+    ("sentiment", b'{"texts": []}'),
+]
+
+
+def ceiling(run_dir: Path, body_list: list[dict], count: int) -> float:
+    """Requests/s answered in-process by one ``predict_batch`` call over ``count`` requests."""
+    from seqsuite.assembly import load
+
+    loaded = load(run_dir, quiet=True)
+    task, ctx, model = loaded.task, loaded.ctx, loaded.model
+    requests = [task.parse_request(ctx, body_list[k % len(body_list)]) for k in range(count)]
+    with torch.inference_mode():
+        task.predict_batch(ctx, model, requests[:64])  # warm-up
+        times = []
+        for _ in range(3):
+            started = time.perf_counter()
+            task.predict_batch(ctx, model, requests)
+            times.append(time.perf_counter() - started)
+    return count / statistics.median(times)
+
+
+async def drive(url: str, jobs: list[tuple[str, bytes]], concurrency: int) -> dict:
+    """Send ``jobs`` ((path, body) pairs) with ``concurrency`` requests open at a time,
+    with aiohttp where it is installed (it costs the shared CPUs less), else httpx."""
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    queue = list(reversed(jobs))
+    async with Client(url, concurrency) as client:
+
+        async def worker() -> None:
+            while queue:
+                path, body = queue.pop()
+                started = time.perf_counter()
+                status = await client.post(path, body)
+                latencies.append(time.perf_counter() - started)
+                statuses[status] = statuses.get(status, 0) + 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        seconds = time.perf_counter() - started
+    latencies.sort()
+    return {
+        "rps": len(jobs) / seconds,
+        "p50": 1000 * latencies[len(latencies) // 2],
+        "p99": 1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
+        "statuses": statuses,
+    }
+
+
+class Client:
+    """POST JSON bytes, read the answer, return its status: aiohttp or httpx."""
+
+    HEADERS = {"content-type": "application/json"}
+
+    def __init__(self, url: str, concurrency: int):
+        self.url, self.concurrency = url, concurrency
+
+    async def __aenter__(self) -> Client:
+        try:
+            import aiohttp
+        except ImportError:
+            limits = httpx.Limits(max_connections=self.concurrency)
+            self.httpx = httpx.AsyncClient(base_url=self.url, limits=limits, timeout=60)
+            self.aiohttp = None
+            return self
+        connector = aiohttp.TCPConnector(limit=self.concurrency)
+        self.aiohttp = aiohttp.ClientSession(self.url, connector=connector)
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await (self.aiohttp.close() if self.aiohttp else self.httpx.aclose())
+
+    async def post(self, path: str, body: bytes) -> int:
+        if self.aiohttp is None:
+            return (await self.httpx.post(path, content=body, headers=self.HEADERS)).status_code
+        async with self.aiohttp.post(path, data=body, headers=self.HEADERS) as answer:
+            await answer.read()
+            return answer.status
+
+
+def client_name() -> str:
+    try:
+        import aiohttp
+    except ImportError:
+        return f"httpx {httpx.__version__}"
+    return f"aiohttp {aiohttp.__version__}"
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def start(
+    runs: dict[str, Path], max_batch: int, max_wait_ms: float
+) -> tuple[subprocess.Popen, str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    command = [
+        sys.executable,
+        "-m",
+        "seqsuite",
+        "serve",
+        *map(str, runs.values()),
+        "--port",
+        str(port),
+    ]
+    command += ["--max-batch", str(max_batch), "--max-wait-ms", str(max_wait_ms)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return process, url
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise RuntimeError("the server did not start")
+
+
+def jobs_for(task: str, name: str, body_list: list[dict], count: int) -> list[tuple[str, bytes]]:
+    import json
+
+    path = f"/v1/{name}/predict"
+    return [(path, json.dumps(body_list[k % len(body_list)]).encode()) for k in range(count)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=2000, help="per task and concurrency")
+    parser.add_argument("--soak", type=int, default=10_000)
+    parser.add_argument("--max-batch", type=int, default=32)
+    parser.add_argument("--max-wait-ms", type=float, default=2.0)
+    parser.add_argument("--write", action="store_true")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    with tempfile.TemporaryDirectory() as root:
+        runs = train(Path(root))
+        body_lists = bodies(runs)
+        ceilings = {t: ceiling(runs[t], body_lists[t], args.requests) for t in runs}
+        process, url = start(runs, args.max_batch, args.max_wait_ms)
+        try:
+            lines = table(url, runs, body_lists, ceilings, args.requests)
+            lines += soak(url, process.pid, runs, body_lists, args.soak)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=60)
+    load = os.getloadavg()
+    header = [
+        f"Command: `python bench/serve.py --requests {args.requests} --soak {args.soak} --write` "
+        f"({date.today()}, {os.cpu_count()} cores, load average {load[0]:.1f} at the end; server: "
+        f"1 worker, 1 thread, --max-batch {args.max_batch} --max-wait-ms {args.max_wait_ms:g}; "
+        f"client: {client_name()} on the same machine)",
+        "",
+    ]
+    text = "\n".join(header + lines)
+    print(text)
+    if args.write:
+        replace_section("serve", text)
+
+
+def table(url, runs, body_lists, ceilings, count) -> list[str]:
+    lines = [
+        "| task | concurrency | requests/s | p50 ms | p99 ms | p99 / p50 | in-process ceiling, requests/s | share of the ceiling | 5xx |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for task, run_dir in runs.items():
+        jobs = jobs_for(task, run_dir.name, body_lists[task], count)
+        asyncio.run(drive(url, jobs[:200], 8))  # warm-up
+        for concurrency in CONCURRENCY:
+            r = asyncio.run(drive(url, jobs, concurrency))
+            fives = sum(n for s, n in r["statuses"].items() if s >= 500)
+            lines.append(
+                f"| {task} | {concurrency} | {r['rps']:.0f} | {r['p50']:.1f} | {r['p99']:.1f} | "
+                f"{r['p99'] / r['p50']:.2f} | {ceilings[task]:.0f} | {100 * r['rps'] / ceilings[task]:.0f} % | {fives} |"
+            )
+            print(lines[-1], flush=True)
+    return lines
+
+
+def soak(url, pid, runs, body_lists, count) -> list[str]:
+    rng = random.Random(1)
+    jobs = []
+    for _ in range(count):
+        if rng.random() < 0.05:
+            task, body = rng.choice(MALFORMED)
+            jobs.append((f"/v1/{runs[task].name}/predict", body))
+        else:
+            task = rng.choice(list(runs))
+            jobs.append(
+                jobs_for(task, runs[task].name, body_lists[task], 1 + rng.randrange(64))[-1]
+            )
+    asyncio.run(drive(url, jobs[:500], 8))  # warm-up: caches and allocator pools filled
+    before = rss_mb(pid)
+    r = asyncio.run(drive(url, jobs, 8))
+    after = rss_mb(pid)
+    statuses = ", ".join(f"{s}: {n}" for s, n in sorted(r["statuses"].items()))
+    fives = sum(n for s, n in r["statuses"].items() if s >= 500)
+    return [
+        "",
+        f"Soak: {count:,} requests at concurrency 8, both tasks, "
+        f"{sum(n for s, n in r['statuses'].items() if s != 200):,} malformed (5 % drawn): "
+        f"answers {statuses}; **{fives} 5xx**. Server memory (RSS) {before:.0f} MB after a "
+        f"500-request warm-up, {after:.0f} MB after the {count:,}: "
+        f"**{100 * (after - before) / before:+.1f} %**.",
+    ]
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,24 @@
+"""``seqsuite serve``: trained runs behind an HTTP JSON API (FastAPI on uvicorn).
+
+Needs the ``serve`` extra (``pip install 'seqsuite[serve]'``). :func:`serve` runs the
+server; :func:`create_app` builds the application for tests or another ASGI server.
+"""
+
+from __future__ import annotations
+
+try:
+    import fastapi  # noqa: F401
+    import uvicorn  # noqa: F401
+except ImportError as err:  # pragma: no cover - depends on the install
+    from ..errors import UserError
+
+    raise UserError(
+        f"seqsuite serve needs the serve extra ({err.name} is missing): "
+        "pip install 'seqsuite[serve]'"
+    ) from None
+
+from .app import ServeSettings, create_app  # noqa: E402
+from .runs import ServedRun, load_runs  # noqa: E402
+from .server import serve  # noqa: E402
+
+__all__ = ["ServeSettings", "ServedRun", "create_app", "load_runs", "serve"]

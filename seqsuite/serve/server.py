@@ -1,0 +1,119 @@
+"""Running the API under uvicorn, in one process or several (``--workers``).
+
+Each worker process loads the runs itself (``SEQSUITE_SERVE`` carries what to load to
+the workers uvicorn starts). SIGTERM or Ctrl-C: uvicorn stops accepting connections,
+answers the requests in flight (up to the request timeout), then the batchers stop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+from collections.abc import Iterator
+from dataclasses import asdict
+from typing import Any
+
+import uvicorn
+
+from ..errors import UserError
+from .app import ServeSettings, create_app
+from .runs import load_runs
+
+ENVIRONMENT = "SEQSUITE_SERVE"
+
+
+def serve(
+    run_dirs: list[str],
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int = 1,
+    threads: int = 0,
+    settings: ServeSettings | None = None,
+    log_level: str = "info",
+) -> None:
+    """Load ``run_dirs`` and answer on ``host:port`` until SIGTERM / Ctrl-C."""
+    settings = settings or ServeSettings()
+    check(workers, port, settings)
+    config: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": log_level,
+        "access_log": False,
+        "timeout_graceful_shutdown": int(settings.timeout_s) + 5,
+    }
+    if workers > 1:
+        os.environ[ENVIRONMENT] = json.dumps(
+            {"runs": run_dirs, "threads": threads, "settings": asdict(settings)}
+        )
+        # a worker loads PyTorch and the runs before it answers uvicorn's health check:
+        # seconds on a busy machine, more than uvicorn's 5 s
+        uvicorn.run(
+            "seqsuite.serve.server:app_from_environment",
+            factory=True,
+            workers=workers,
+            timeout_worker_healthcheck=120,
+            **config,
+        )
+        return
+    set_threads(threads)
+    app = create_app(load_runs(run_dirs), settings)
+    server = DrainingServer(uvicorn.Config(app, **config))
+    server.run()
+    if signal.SIGINT in server.signals:
+        raise KeyboardInterrupt  # exit 130, as every interrupted command
+
+
+class DrainingServer(uvicorn.Server):
+    """uvicorn's server, but a SIGTERM that drained every request ends with exit code 0
+    (uvicorn raises the signal again once it has shut down, so the process would die of
+    it); SIGINT ends as an interrupted command does (130)."""
+
+    def __init__(self, config: uvicorn.Config):
+        super().__init__(config)
+        self.signals: list[int] = []
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        handled = (signal.SIGINT, signal.SIGTERM)
+        original = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+        try:
+            yield
+        finally:
+            for sig, handler in original.items():
+                signal.signal(sig, handler)
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        self.signals.append(sig)
+        super().handle_exit(sig, frame)
+
+
+def app_from_environment() -> Any:
+    """A worker's application, from what :func:`serve` put in ``SEQSUITE_SERVE``."""
+    given = json.loads(os.environ[ENVIRONMENT])
+    set_threads(given["threads"])
+    return create_app(load_runs(given["runs"]), ServeSettings(**given["settings"]))
+
+
+def set_threads(threads: int) -> None:
+    """PyTorch's threads per worker: ``threads``, or 1 when requests run side by side
+    (each batch is small; one thread per request stream uses the cores better)."""
+    import torch
+
+    torch.set_num_threads(threads or 1)
+
+
+def check(workers: int, port: int, settings: ServeSettings) -> None:
+    """Options out of range: one line naming the option."""
+    if not 1 <= workers <= 64:
+        raise UserError(f"--workers: got {workers}, expected 1 to 64")
+    if not 0 <= port <= 65535:
+        raise UserError(f"--port: got {port}, expected 0 to 65535")
+    if not 1 <= settings.max_batch <= 4096:
+        raise UserError(f"--max-batch: got {settings.max_batch}, expected 1 to 4096")
+    if not 0 <= settings.max_wait_ms <= 10_000:
+        raise UserError(f"--max-wait-ms: got {settings.max_wait_ms}, expected 0 to 10000")
+    if not 0 < settings.timeout_s <= 3600:
+        raise UserError(f"--timeout: got {settings.timeout_s}, expected more than 0, at most 3600")

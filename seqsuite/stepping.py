@@ -1,0 +1,157 @@
+"""Stepping a trained model one time step at a time: what generation and streaming need.
+
+Generation feeds a model one token (or frame) at a time with the recurrent state carried.
+Through :meth:`SequenceModel.forward` each step costs far more than its arithmetic: a
+batch dict, the adapter, a fresh oneDNN LSTM call (on CPU its set-up per call is most of
+a step), :class:`~seqsuite.backbone.BackboneOutput`, the head. :class:`FastStepper` reads
+the weights once and runs a step as a handful of ATen calls in inference mode:
+
+- token inputs: the first layer's input projection ``W_ih x + b_ih`` of every token is
+  computed once (row by row, exactly as a step would) and looked up, so a step reads
+  only the recurrent weights of the first layer;
+- each layer: ``torch.lstm_cell`` / ``torch.gru_cell``, the kernels PyTorch's own
+  non-oneDNN LSTM runs (same gate order, same sums: bit for bit its result);
+- the head's linear layer.
+
+The prompt is read by the model itself (one call, as before). oneDNN's LSTM and these
+cells differ in the last bits of a float (about 1e-7); the samples drawn with the same
+seed are the same (``tests/test_stepping.py`` checks it against :class:`ModelStepper`,
+the path generation took before, kept for that test and for ``bench/performance.py``).
+
+A model the fast path does not cover (another adapter or head, a projection, a custom
+activation, a bidirectional backbone) gets :class:`ModelStepper`: same results, slower.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .adapters import FeatureInput, TokenInput
+from .heads import StepHead
+from .model import SequenceModel
+
+#: the first layer's per-token input projections are precomputed up to this many bytes
+TABLE_BYTES = 32 * 2**20
+
+
+class Stepper(Protocol):
+    """Reads a prompt, then one step at a time; logits of the last step each time."""
+
+    def prime(self, batch: dict[str, Tensor]) -> Tensor:
+        """Read ``batch`` (a prompt: (batch, time) ids or (batch, time, features)) with a
+        fresh state; the logits after its last step (batch, outputs)."""
+        ...
+
+    def step(self, inputs: Tensor) -> Tensor:
+        """One step: ids (batch,) or features (batch, features) -> logits (batch, outputs)."""
+        ...
+
+
+class ModelStepper:
+    """Every step through ``model(batch, state)``: any model, the path taken before."""
+
+    def __init__(self, model: nn.Module, key: str = "tokens"):
+        self.model = model.eval()
+        self.key = key
+        self.state: Any = None
+
+    @torch.inference_mode()
+    def prime(self, batch: dict[str, Tensor]) -> Tensor:
+        logits, self.state = self.model(batch)
+        return logits[:, -1]
+
+    @torch.inference_mode()
+    def step(self, inputs: Tensor) -> Tensor:
+        logits, self.state = self.model({self.key: inputs.unsqueeze(1)}, self.state)
+        return logits[:, -1]
+
+
+class FastStepper:
+    """Adapter + backbone + head of a :class:`SequenceModel` as direct cell calls."""
+
+    def __init__(self, model: SequenceModel):
+        self.model = model.eval()
+        rnn = model.backbone.rnn
+        self.lstm = isinstance(rnn, nn.LSTM)
+        self.cell = torch.lstm_cell if self.lstm else torch.gru_cell
+        self.layers = [
+            [getattr(rnn, f"{name}_l{k}", None) for name in _WEIGHTS] for k in range(rnn.num_layers)
+        ]
+        self.head = model.head.linear
+        adapter = model.adapter
+        self.embedding = adapter.embedding.weight if isinstance(adapter, TokenInput) else None
+        self.project = None if self.embedding is not None else adapter.proj
+        self.table = self._input_table() if self.embedding is not None else None
+        # an empty input with a (gates x hidden, 0) weight: the input projection is the bias
+        self.no_weight = self.layers[0][1].new_zeros(self.layers[0][1].shape[0], 0)
+        self.h: list[Tensor] = []
+        self.c: list[Tensor] = []
+
+    @staticmethod
+    def supports(model: nn.Module) -> bool:
+        """Whether the fast path reproduces ``model``'s steps (see the module docstring)."""
+        if not isinstance(model, SequenceModel):
+            return False
+        config = model.backbone.config
+        return (
+            type(model.adapter) in (TokenInput, FeatureInput)
+            and type(model.head) is StepHead
+            and config.activation == "tanh"
+            and not config.bidirectional
+            and not config.proj_size
+        )
+
+    @torch.inference_mode()
+    def _input_table(self) -> Tensor | None:
+        """(vocab, gates x hidden): ``W_ih e + b_ih`` of each token's embedding ``e``, row by
+        row (a step computes one row: the same call gives the same bits); None if large."""
+        w_ih, _, b_ih, _ = self.layers[0]
+        vocab = self.embedding.shape[0]
+        if vocab * w_ih.shape[0] * w_ih.element_size() > TABLE_BYTES:
+            return None
+        return torch.cat([F.linear(self.embedding[i : i + 1], w_ih, b_ih) for i in range(vocab)])
+
+    @torch.inference_mode()
+    def prime(self, batch: dict[str, Tensor]) -> Tensor:
+        logits, state = self.model(batch)
+        h, c = state if self.lstm else (state, None)
+        self.h = list(h.unbind(0))
+        self.c = list(c.unbind(0)) if c is not None else []
+        return logits[:, -1]
+
+    @torch.inference_mode()
+    def step(self, inputs: Tensor) -> Tensor:
+        """ids (batch,) or features (batch, features) -> logits (batch, outputs)."""
+        for k, (w_ih, w_hh, b_ih, b_hh) in enumerate(self.layers):
+            if k == 0 and self.table is not None:
+                # the input projection was precomputed: an empty input leaves lstm_cell's
+                # W_ih x + b_ih as exactly the bias, which is the looked-up row
+                x, w_ih, b_ih = (
+                    self.no_weight.new_zeros(len(inputs), 0),
+                    self.no_weight,
+                    self.table[inputs],
+                )
+            elif k == 0:
+                x = self.embedding[inputs] if self.embedding is not None else self.project(inputs)
+            else:
+                x = self.h[k - 1]
+            if self.lstm:
+                self.h[k], self.c[k] = self.cell(x, (self.h[k], self.c[k]), w_ih, w_hh, b_ih, b_hh)
+            else:
+                self.h[k] = self.cell(x, self.h[k], w_ih, w_hh, b_ih, b_hh)
+        return self.head(self.h[-1])
+
+
+_WEIGHTS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+
+
+def stepper(model: nn.Module, *, fast: bool = True, key: str = "tokens") -> Stepper:
+    """The fastest stepper that gives ``model``'s results; ``fast=False`` forces the model's
+    own forward (the path before :class:`FastStepper`, for comparisons)."""
+    if fast and FastStepper.supports(model):
+        return FastStepper(model)
+    return ModelStepper(model, key)

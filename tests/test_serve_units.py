@@ -1,0 +1,96 @@
+"""The serving parts in-process: the default hooks, batching, joining, request limits."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("fastapi")
+httpx = pytest.importorskip("httpx")
+
+from seqsuite import limits  # noqa: E402
+from seqsuite.errors import FieldError, UserError  # noqa: E402
+from seqsuite.serve.app import ServeSettings, create_app  # noqa: E402
+from seqsuite.serve.runs import ServedRun, route_name  # noqa: E402
+from seqsuite.serve.streaming import join_pieces  # noqa: E402
+from seqsuite.task import PredictCall, Task, serves  # noqa: E402
+
+
+class Echo(Task):
+    """predict: each input upper-cased; "bad" fails the whole call."""
+
+    name = "echo"
+    predict_options = {"suffix": "appended to each answer"}
+
+    def predict(self, ctx, model, inputs, options):
+        if "bad" in inputs:
+            raise UserError("bad: an input this task refuses")
+        return [{"answer": i.upper() + str(options.get("suffix", ""))} for i in inputs]
+
+
+def served(max_batch=32, max_wait_ms=20.0):
+    run = ServedRun("echo", Path("."), Echo(), None, None, ("predict",))
+    return create_app([run], ServeSettings(max_batch=max_batch, max_wait_ms=max_wait_ms))
+
+
+async def answers(app, bodies):
+    await app.state.service.start()
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return await asyncio.gather(*(client.post("/v1/echo/predict", json=b) for b in bodies))
+    finally:
+        await app.state.service.stop()
+
+
+def test_default_request_is_what_predict_takes_and_unknown_options_are_named():
+    task = Echo()
+    assert task.parse_request(
+        None, {"inputs": ["a", 2], "options": {"suffix": "!"}}
+    ) == PredictCall(["a", "2"], {"suffix": "!"})
+    with pytest.raises(FieldError) as err:
+        task.parse_request(None, {"inputs": ["a"], "options": {"data": "/etc/passwd"}})
+    assert err.value.field == "options.data"
+    with pytest.raises(FieldError, match="inputs"):
+        task.parse_request(None, {"inputs": "a"})
+    assert serves(task, "predict") and not serves(task, "generate")
+
+
+def test_concurrent_requests_share_batches_and_one_failure_stays_its_own():
+    app = served()
+    bodies = [{"inputs": [f"x{k}"]} for k in range(20)] + [{"inputs": ["bad"]}]
+    got = asyncio.run(answers(app, bodies))
+    assert [r.status_code for r in got] == [200] * 20 + [400]
+    assert got[3].json() == {"predictions": [{"answer": "X3"}]}
+    assert got[-1].json()["error"]["message"].startswith("bad:")
+    batches, requests = app.state.service.health()["batches"]["echo"]
+    assert requests == 21 and batches < 21
+
+
+def test_join_pieces_concatenates_text_and_lists_the_rest():
+    pieces = [{"text": "a", "note": 1}, {"text": "b"}, {"note": 2}]
+    assert join_pieces(pieces) == {"text": "ab", "notes": [1, 2]}
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"length": 0}, "length"),
+        ({"length": float("nan")}, "length"),
+        ({"temperature": -1}, "temperature"),
+        ({"top_k": -3}, "top_k"),
+        ({"seed": 2**70}, "seed"),
+        ({"stream": "yes"}, "stream"),
+    ],
+)
+def test_generation_options_name_the_wrong_field(body, field):
+    with pytest.raises(FieldError) as err:
+        limits.serve_generation(body, 100)
+    assert err.value.field == field
+
+
+def test_route_names_are_url_safe_and_unique(tmp_path):
+    assert route_name(tmp_path / "my run (2)", set()) == "my-run-2"
+    assert route_name(tmp_path / "a", {"a", "a-2"}) == "a-3"

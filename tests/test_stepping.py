@@ -1,0 +1,82 @@
+"""The fast stepper gives the samples the model's own forward gives, for every cell it covers."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+
+from seqsuite import stepping
+from seqsuite.adapters import FeatureInput, TokenInput
+from seqsuite.backbone import Backbone, BackboneConfig
+from seqsuite.heads import LastStateHead, StepHead
+from seqsuite.model import SequenceModel
+from seqsuite.token_lm import generate, sample
+
+
+def language_model(cell: str = "lstm", activation: str = "tanh", vocab: int = 30, layers=2):
+    torch.manual_seed(0)
+    config = BackboneConfig(cell=cell, hidden_size=48, num_layers=layers, activation=activation)
+    return SequenceModel(
+        TokenInput(vocab, 16), Backbone(16, config), StepHead(config.output_size, vocab)
+    ).eval()
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize(("temperature", "top_k"), [(1.0, 0), (0.7, 5), (0.0, 0)])
+def test_fast_generation_draws_the_same_sample_as_the_model_forward(cell, temperature, top_k):
+    model = language_model(cell)
+    for seed in (0, 1, 2):
+        kwargs = {"temperature": temperature, "top_k": top_k, "seed": seed, "banned": (0, 1)}
+        fast = generate(model, [2, 3, 4], 300, **kwargs)
+        slow = generate(model, [2, 3, 4], 300, fast=False, **kwargs)
+        assert fast == slow
+        assert len(fast) == 300 and 0 not in fast and 1 not in fast
+
+
+def test_fast_stepper_is_chosen_only_where_it_reproduces_the_model():
+    assert isinstance(stepping.stepper(language_model()), stepping.FastStepper)
+    assert isinstance(stepping.stepper(language_model(activation="relu")), stepping.ModelStepper)
+    assert isinstance(stepping.stepper(language_model(), fast=False), stepping.ModelStepper)
+    classifier = SequenceModel(
+        FeatureInput(3), Backbone(3, BackboneConfig(hidden_size=8)), LastStateHead(8, 2)
+    )
+    assert isinstance(stepping.stepper(classifier), stepping.ModelStepper)
+
+
+def test_precomputed_input_table_gives_the_same_bits_as_the_embedding(monkeypatch):
+    model = language_model()
+    with_table = stepping.FastStepper(model)
+    monkeypatch.setattr(stepping, "TABLE_BYTES", 0)
+    without = stepping.FastStepper(model)
+    assert with_table.table is not None and without.table is None
+    prompt = {"tokens": torch.tensor([[5, 6, 7]])}
+    assert torch.equal(with_table.prime(prompt), without.prime(prompt))
+    for token in (3, 9, 29, 0):
+        ids = torch.tensor([token])
+        assert torch.equal(with_table.step(ids), without.step(ids))
+
+
+def test_steps_of_features_follow_the_model_on_the_whole_sequence():
+    torch.manual_seed(0)
+    config = BackboneConfig(hidden_size=32, num_layers=2)
+    model = SequenceModel(FeatureInput(5, project_to=8), Backbone(8, config), StepHead(32, 5))
+    model.eval()
+    x = torch.randn(2, 12, 5)
+    with torch.no_grad():
+        whole, _ = model({"x": x})
+    steps = stepping.stepper(model, key="x")
+    assert isinstance(steps, stepping.FastStepper)
+    logits = [steps.prime({"x": x[:, :4]})]
+    logits += [steps.step(x[:, t]) for t in range(4, 12)]
+    torch.testing.assert_close(torch.stack(logits, 1), whole[:, 3:], atol=1e-5, rtol=1e-5)
+
+
+def test_a_stream_stops_at_its_stop_id_after_the_minimum_and_matches_the_model_path():
+    model = language_model(vocab=6)
+    for seed in range(5):
+        kwargs = {"seed": seed, "banned": (0, 1), "stop_id": 5, "min_length": 3}
+        fast = list(itertools.islice(sample(model, [2], **kwargs), 200))
+        assert fast == list(itertools.islice(sample(model, [2], fast=False, **kwargs), 200))
+        assert len(fast) >= 3 and 5 not in fast and not {0, 1} & set(fast)
