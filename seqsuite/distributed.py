@@ -116,4 +116,3 @@ def launch(nproc: int, argv: list[str]) -> int:
         *argv,
     ]
     return subprocess.call(command)
-

@@ -19,7 +19,7 @@ from typing import Any
 
 from rich.console import Console
 
-from . import __version__, atomic, checkpoint, distributed, rundir, threads
+from . import __version__, atomic, checkpoint, distributed, rundir, threads, tracking
 from . import config as configs
 from .assembly import REFIT, build_model, load_context
 from .assembly import console as console_for
@@ -75,6 +75,7 @@ def run(
     ``quick`` applies the task's ``quick`` preset (fewer epochs or less data) under any
     config files and ``--set`` pairs: a smoke run in minutes."""
     task = get_task(task_name)
+    source = load_source(init_from) if init_from else None
     flags = {
         "run": {
             "seed": seed,
@@ -82,13 +83,12 @@ def run(
             "threads": threads,
             "data": str(Path(data).resolve()) if data else None,
             "dataset": dataset,
-            "init_from": str(Path(init_from).resolve()) if init_from else None,
+            "init_from": str(source.path.resolve()) if source else None,
         },
         "train": {"epochs": epochs, "time_budget": time_budget},
     }
     if data and dataset is None:
         flags["run"]["dataset"] = ""
-    source = load_source(init_from) if init_from else None
     # the source's backbone is the default here, so that its weights fit
     base = [({"backbone": source.backbone}, f"--init-from {init_from}")] if source else []
     if quick:
@@ -204,6 +204,11 @@ def _train_and_finish(
     requested = config.run.threads
     if not requested and distributed.world() > 1:  # ranks share the CPUs
         requested = max(1, threads.available_cpus() // distributed.world())
+    loggers = (
+        tracking.make_loggers(config.run.log, run_dir, config.to_dict(), task.name)
+        if distributed.is_main()
+        else []
+    )
     with threads.threads_for(requested, step_flops) as (plan, rebalance):
         trainer = Trainer(
             config.train,
@@ -217,7 +222,12 @@ def _train_and_finish(
                 "spec": prepared.spec,
             },
             progress=make_progress(ctx.quiet),
-            callbacks=[_HistoryWriter(run_dir), *([rebalance] if rebalance else []), *callbacks],
+            callbacks=[
+                _HistoryWriter(run_dir),
+                *loggers,
+                *([rebalance] if rebalance else []),
+                *callbacks,
+            ],
         )
         _announce(task, ctx, model, prepared, plan)
         try:
@@ -238,7 +248,7 @@ def _train_and_finish(
         model.eval()
         if not distributed.is_main():
             return RunResult(run_dir, {}, model, prepared)  # rank 0 evaluates and reports
-        metrics = finish(task, ctx, model, prepared, result, plan.as_json())
+        metrics = finish(task, ctx, model, prepared, result, plan.as_json(), loggers)
     return RunResult(run_dir, metrics, model, prepared)
 
 
