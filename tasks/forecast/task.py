@@ -329,3 +329,51 @@ class ForecastTask(Task):
             {"time": t, "forecast": float(v)}
             for t, v in zip(series.future_times(steps), values, strict=True)
         ]
+
+    # -- in-memory data (seqsuite.fit, Hugging Face data sets) ----------------------------
+
+    def write_data(self, ctx: Context, data: Any, folder: Any) -> Any:
+        """A series in memory -> ``series.csv`` (its time column kept). Takes a
+        :class:`~seqsuite.memory.Table` (a DataFrame or a Hugging Face data set, whose
+        own val/test parts become ``task.val_size``/``task.test_size``), a pandas Series
+        (its DatetimeIndex as the times) or a 1-D array or list of numbers."""
+        from seqsuite.memory import Table
+        from seqsuite.task import DataFiles
+
+        settings: dict[str, Any] = {}
+        if isinstance(data, Table):
+            frame = data.concat()
+            sizes = data.sizes()
+            if data.has_splits and sizes.get("test"):
+                settings = {"task": {"test_size": sizes["test"]}}
+                if sizes.get("val"):
+                    settings["task"]["val_size"] = sizes["val"]
+        else:
+            frame = series_frame(data, ctx.options.column or "value")
+        if isinstance(frame.index, pd.DatetimeIndex):
+            frame = frame.rename_axis(ctx.options.time_column or "time").reset_index()
+        path = folder / "series.csv"
+        atomic.write_text(path, frame.to_csv(index=False))
+        return DataFiles(str(path), settings)
+
+    def predict_inputs(self, ctx: Context, obj: Any, folder: Any) -> tuple[list, dict]:
+        """Forecast after a series given in memory (as :meth:`write_data` takes it)."""
+        files = self.write_data(ctx, obj, folder)
+        return [], {"data": files.path}
+
+
+def series_frame(data: Any, column: str) -> pd.DataFrame:
+    """A pandas Series, a 1-D array or a list of numbers as a one-column frame."""
+    if isinstance(data, pd.DataFrame):
+        return data
+    if isinstance(data, pd.Series):
+        return data.rename(data.name or column).to_frame()
+    values = np.asarray(data, dtype=float)
+    if values.ndim == 2 and values.shape[1] == 1:
+        values = values[:, 0]
+    if values.ndim != 1:
+        raise UserError(
+            f"forecast: expected one series (a 1-D array, a list of numbers, a pandas Series or "
+            f"DataFrame), got an array of shape {values.shape}"
+        )
+    return pd.DataFrame({column: values})

@@ -62,6 +62,10 @@ class MusicConfig:
     val_fraction: float = field(default=0.1, metadata={"min": 0.0, "below": 0.5})
     test_fraction: float = field(default=0.1, metadata={"min": 0.0, "below": 0.5})
     bpm: float = field(default=90.0, metadata={"min": 10.0, "help": "tempo of generated MIDI"})
+    midi_column: str = field(
+        default="midi",
+        metadata={"help": "in-memory / Hugging Face data: the column of MIDI bytes or paths"},
+    )
 
 
 class MusicTask(Task):
@@ -375,6 +379,51 @@ class MusicTask(Task):
 
     def report(self, ctx: Context, model: Any, prepared: Prepared, results: Results) -> None:
         self.generate(ctx, model, {"length": 64, "temperature": 1.0, "seed": ctx.seed})
+
+    # -- in-memory data (seqsuite.fit, Hugging Face data sets) ----------------------------
+
+    def write_data(self, ctx: Context, data: Any, folder: Path) -> Any:
+        """Pieces in memory -> a folder of MIDI files. Takes a list of music21 scores or
+        of MIDI / MusicXML / ABC paths or MIDI bytes, or a :class:`~seqsuite.memory.Table`
+        whose ``task.midi_column`` holds MIDI bytes or paths (each piece split as usual)."""
+        from seqsuite.memory import Table
+        from seqsuite.task import DataFiles
+
+        if isinstance(data, Table):
+            frame = data.concat()
+            column = data.column(ctx.options.midi_column, ["midi"], "MIDI", "task.midi_column")
+            pieces = list(frame[column])
+        elif isinstance(data, list | tuple):
+            pieces = list(data)
+        else:
+            raise UserError(
+                "music: expected a list of music21 scores, file paths or MIDI bytes, a "
+                f"DataFrame or a Hugging Face data set, got {type(data).__name__}"
+            )
+        target = folder / "pieces"
+        target.mkdir(parents=True, exist_ok=True)
+        for k, piece in enumerate(pieces):
+            write_piece(piece, target, k)
+        return DataFiles(str(target))
+
+
+def write_piece(piece: Any, folder: Path, k: int) -> None:
+    """One piece into ``folder``: bytes as MIDI, a path copied, a music21 stream written."""
+    from seqsuite import atomic
+
+    if isinstance(piece, dict):  # a Hugging Face value {"bytes": ..., "path": ...}
+        piece = piece.get("bytes") or piece.get("path")
+    if isinstance(piece, bytes | bytearray):
+        atomic.write_bytes(folder / f"{k:06d}.mid", bytes(piece))
+    elif isinstance(piece, str | Path):
+        source = Path(piece)
+        if not source.is_file():
+            raise UserError(f"{source}: not found")
+        atomic.write_bytes(folder / f"{k:06d}{source.suffix.lower()}", source.read_bytes())
+    elif hasattr(piece, "write"):  # a music21 stream
+        piece.write("midi", fp=str(folder / f"{k:06d}.mid"))
+    else:
+        raise UserError(f"music: piece {k + 1} is a {type(piece).__name__}, not a score")
 
 
 def _split_pieces(n: int, val: float, test: float, seed: int) -> dict[str, list[int]]:

@@ -258,6 +258,44 @@ class SentimentTask(Task):
             for t, p in zip(texts, probs, strict=True)
         ]
 
+    # -- in-memory data (seqsuite.fit, Hugging Face data sets) ----------------------------
+
+    def write_data(self, ctx: Context, data: Any, folder: Any) -> Any:
+        """Labelled texts in memory -> ``texts.jsonl`` with the text, label and (when the
+        data has its own splits) split columns this task reads. Takes a
+        :class:`~seqsuite.memory.Table` (columns chosen by ``task.text_column`` and
+        ``task.label_column``; ClassLabel names arrive as names), a list of
+        ``(text, label)`` pairs, or a ``(texts, labels)`` pair of lists."""
+        import pandas as pd
+
+        from seqsuite import atomic
+        from seqsuite.memory import Table
+        from seqsuite.task import DataFiles
+
+        o = ctx.options
+        if isinstance(data, Table):
+            text = data.column(o.text_column, ["text", "sentence"], "text", "task.text_column")
+            label = data.column(o.label_column, ["label"], "label", "task.label_column")
+            frame = data.concat(split_column=o.split_column or "split")
+            frame = frame.rename(columns={text: o.text_column, label: o.label_column})
+        else:
+            texts, labels = _texts_and_labels(data)
+            frame = pd.DataFrame({o.text_column: texts, o.label_column: labels})
+        keep = [c for c in (o.text_column, o.label_column, o.split_column) if c in frame]
+        path = folder / "texts.jsonl"
+        atomic.write_text(path, frame[keep].to_json(orient="records", lines=True))
+        return DataFiles(str(path))
+
+    def predict_inputs(self, ctx: Context, obj: Any, folder: Any) -> tuple[list, dict]:
+        """Texts: one, a list, or a DataFrame's ``task.text_column``."""
+        import pandas as pd
+
+        if isinstance(obj, pd.DataFrame):
+            if ctx.options.text_column not in obj:
+                raise UserError(f"predict: the frame has no column {ctx.options.text_column!r}")
+            obj = obj[ctx.options.text_column].astype(str).tolist()
+        return super().predict_inputs(ctx, obj, folder)
+
 
 def pad_tokens(encoded: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
     """Token lists -> (texts, longest) ids padded with 0, and the lengths."""
@@ -273,3 +311,23 @@ def _label_order(label: str) -> tuple:
         return (0, float(label), "")
     except ValueError:
         return (1, 0.0, label)
+
+
+def _texts_and_labels(data: Any) -> tuple[list[str], list[Any]]:
+    """``[(text, label), ...]`` or ``(texts, labels)`` -> two lists of equal length."""
+    if (
+        isinstance(data, tuple)
+        and len(data) == 2
+        and all(isinstance(part, list | tuple) for part in data)
+        and len(data[0]) == len(data[1])
+        and not all(isinstance(x, str) for x in data)
+    ):
+        return [str(t) for t in data[0]], list(data[1])
+    try:
+        pairs = [(str(text), label) for text, label in data]
+    except (TypeError, ValueError):
+        raise UserError(
+            "sentiment: expected (text, label) pairs, a (texts, labels) pair of lists, a "
+            "DataFrame or a Hugging Face data set"
+        ) from None
+    return [t for t, _ in pairs], [label for _, label in pairs]

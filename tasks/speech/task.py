@@ -64,6 +64,12 @@ class SpeechConfig:
     takes: int = field(
         default=2, metadata={"min": 1, "help": "digits: utterances per speaker and word"}
     )
+    audio_column: str = field(
+        default="audio", metadata={"help": "in-memory / Hugging Face data: the audio column"}
+    )
+    label_column: str = field(
+        default="label", metadata={"help": "in-memory / Hugging Face data: the label column"}
+    )
 
     def settings(self) -> FeatureSettings:
         return FeatureSettings(
@@ -439,6 +445,107 @@ class SpeechTask(Task):
                     label=classes[int(q.argmax())], probability=round(float(q.max()), 4), error=""
                 )
         return rows
+
+    # -- in-memory data (seqsuite.fit, Hugging Face data sets) ----------------------------
+
+    def write_data(self, ctx: Context, data: Any, folder: Path) -> Any:
+        """Recordings in memory -> WAV files and ``manifest.csv`` (``path,label[,split]``).
+        Takes a list of ``(waveform, sample_rate, label)`` or a
+        :class:`~seqsuite.memory.Table` whose ``task.audio_column`` holds Hugging Face
+        ``Audio`` values (``{"bytes", "path"}`` or ``{"array", "sampling_rate"}``; the
+        layout of ``google/speech_commands``), decoded with soundfile."""
+        import pandas as pd
+
+        from seqsuite.memory import Table
+        from seqsuite.task import DataFiles
+
+        o = ctx.options
+        if isinstance(data, Table):
+            audio = data.column(o.audio_column, ["audio"], "audio", "task.audio_column")
+            label = data.column(o.label_column, ["label"], "label", "task.label_column")
+            frame = data.concat(split_column="split")
+            rows = [
+                (decode_audio(v, f"{data.name} row {k + 1}"), lab)
+                for k, (v, lab) in enumerate(zip(frame[audio], frame[label], strict=True))
+            ]
+            splits = frame["split"].tolist() if "split" in frame else None
+        else:
+            rows, splits = _waveforms(data), None
+        (folder / "audio").mkdir(parents=True, exist_ok=True)
+        manifest = []
+        for k, ((samples, rate), lab) in enumerate(rows):
+            name = f"audio/{k:06d}.wav"
+            write_wav(folder / name, samples, rate)
+            manifest.append({"path": name, "label": str(lab)})
+            if splits:
+                manifest[-1]["split"] = splits[k]
+        path = folder / "manifest.csv"
+        atomic.write_text(path, pd.DataFrame(manifest).to_csv(index=False))
+        return DataFiles(str(path))
+
+    def predict_inputs(self, ctx: Context, obj: Any, folder: Path) -> tuple[list, dict]:
+        """Recordings: file paths, or ``(waveform, sample_rate)`` pairs (written as WAV
+        files into ``folder``), one or a list."""
+        items = [obj] if isinstance(obj, tuple) else obj
+        if isinstance(items, list) and any(isinstance(i, tuple) for i in items):
+            paths = []
+            for k, item in enumerate(items):
+                if isinstance(item, tuple):
+                    samples, rate = decode_audio({"array": item[0], "sampling_rate": item[1]}, k)
+                    item = folder / f"input-{k:04d}.wav"
+                    write_wav(item, samples, rate)
+                paths.append(str(item))
+            return paths, {}
+        return super().predict_inputs(ctx, obj, folder)
+
+
+def decode_audio(value: Any, where: Any) -> tuple[np.ndarray, int]:
+    """A Hugging Face ``Audio`` value (undecoded ``{"bytes", "path"}`` or decoded
+    ``{"array", "sampling_rate"}``) -> (samples, rate), decoded with soundfile."""
+    import io
+
+    import soundfile
+
+    if isinstance(value, dict) and value.get("array") is not None:
+        samples = np.asarray(value["array"], dtype=np.float32)
+        return samples, int(value["sampling_rate"])
+    source = None
+    if isinstance(value, dict) and value.get("bytes"):
+        source = io.BytesIO(value["bytes"])
+    elif isinstance(value, dict) and value.get("path"):
+        source = str(value["path"])
+    if source is None:
+        raise UserError(f"{where}: the audio value holds no bytes, array or path")
+    try:
+        samples, rate = soundfile.read(source, dtype="float32", always_2d=True)
+    except Exception as err:  # noqa: BLE001 - libsndfile reports many kinds of damage
+        raise UserError(f"{where}: cannot decode the audio ({err})") from None
+    return samples.mean(axis=1), int(rate)
+
+
+def write_wav(path: Path, samples: Any, rate: int) -> None:
+    """Float samples as a 32-bit float WAV file, atomically."""
+    import io
+
+    import soundfile
+
+    samples = np.asarray(samples, dtype=np.float32)
+    if samples.ndim == 2:  # (channels, time) or (time, channels): mono by averaging
+        samples = samples.mean(axis=0 if samples.shape[0] < samples.shape[1] else 1)
+    buffer = io.BytesIO()
+    soundfile.write(buffer, samples, int(rate), format="WAV", subtype="FLOAT")
+    atomic.write_bytes(path, buffer.getvalue())
+
+
+def _waveforms(data: Any) -> list[tuple[tuple[np.ndarray, int], Any]]:
+    """``[(waveform, rate, label), ...]`` -> ``[((samples, rate), label), ...]``."""
+    try:
+        return [((np.asarray(w, dtype=np.float32), int(r)), label) for w, r, label in data]
+    except (TypeError, ValueError):
+        raise UserError(
+            "speech: expected a list of (waveform, sample_rate, label), a DataFrame or a "
+            "Hugging Face data set with an Audio column"
+        ) from None
 
 
 def _packed(values: list[dict]) -> dict:
