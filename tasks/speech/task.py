@@ -398,6 +398,7 @@ class SpeechTask(Task):
                 example["label"],
                 ctx.path("plots/example.png"),
             )
+        self.audio_samples(ctx, prepared, results)
         skipped = prepared.data["skipped"]
         if skipped:
             atomic.write_text(
@@ -445,6 +446,27 @@ class SpeechTask(Task):
                     label=classes[int(q.argmax())], probability=round(float(q.max()), 4), error=""
                 )
         return rows
+
+    def audio_samples(self, ctx: Context, prepared: Prepared, results: Results, count: int = 3):
+        """A few test recordings whose audio is at hand, as ``samples/NN-TRUE-as-PRED.wav``,
+        so that the report lets a person hear what the model heard."""
+        items, classes = prepared.data["items"], prepared.data["classes"]
+        written = 0
+        for k, row in enumerate(prepared.data["parts"]["test"]):
+            item = items[row]
+            if item.get("audio") is not None:
+                audio = np.asarray(item["audio"], dtype=np.float32)
+            else:
+                try:
+                    audio = read_audio(item["source"], ctx.options.sample_rate)
+                except (BadAudio, OSError):
+                    continue
+            heard = classes[int(results.test.outputs[k])]
+            name = f"samples/{written + 1:02d}-{item['label']}-as-{heard}.wav"
+            write_wav(ctx.path(name), audio, ctx.options.sample_rate)
+            written += 1
+            if written == count:
+                break
 
     # -- in-memory data (seqsuite.fit, Hugging Face data sets) ----------------------------
 
