@@ -374,7 +374,9 @@ def compare_command(
         print(json.dumps(data, indent=2, default=str))
     else:
         Console().print(comparing.table(rows))
-        Console().print(f"wrote {folder}/compare.json, compare.csv, compare.md, report.html, plots/compare.png")
+        Console().print(
+            f"wrote {folder}/compare.json, compare.csv, compare.md, report.html, plots/compare.png"
+        )
     if any(r.status != "ok" for r in rows):
         raise typer.Exit(code=1)
 

@@ -30,7 +30,7 @@ body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2rem auto;
 color:#1b1f24;padding:0 1rem;background:#fff}
 h1{font-size:1.6rem;margin-bottom:.2rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #d0d7de}
 .sub{color:#57606a;margin-top:0}table{border-collapse:collapse;margin:.5rem 0}
-td,th{border:1px solid #d0d7de;padding:.3rem .6rem;text-align:right}
+td,th{border:1px solid #d0d7de;padding:.3rem .6rem;text-align:right}.wide{overflow-x:auto}
 th:first-child,td:first-child{text-align:left}th{background:#f6f8fa}
 tr.model td{background:#eef6ff}.best{font-weight:700}
 img{max-width:100%;border:1px solid #eaeef2;margin:.4rem 0}
@@ -121,7 +121,7 @@ def sample_html(path: Path, run_dir: Path) -> str:
         )
         return f"<h3>{name}</h3><pre>{esc(text[:MAX_TEXT])}{esc(more)}</pre>"
     if suffix == ".csv":
-        return f"<h3>{name}</h3>{csv_table(path)}"
+        return f"<h3>{name}</h3><div class='wide'>{csv_table(path)}</div>"
     if suffix in (".mid", ".midi"):
         uri = data_uri(path.read_bytes(), "audio/midi")
         return f'<p><a download="{esc(path.name)}" href="{uri}">download {name}</a> (MIDI)</p>'
@@ -227,6 +227,8 @@ def compare_page(out: Path, rows: list[dict[str, Any]], command: str) -> str:
                 except ValueError:
                     link = None
                 cells.append(f'<td><a href="{esc(link)}">report</a></td>' if link else "<td></td>")
+            elif h == "improvement" and isinstance(value, float):
+                cells.append(f"<td>{100 * value:+.1f} %</td>")
             else:
                 cells.append(f"<td>{esc(fmt(value))}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
@@ -235,7 +237,10 @@ def compare_page(out: Path, rows: list[dict[str, Any]], command: str) -> str:
         "seqsuite compare",
         f"{command} · written {datetime.now():%Y-%m-%d %H:%M}",
         [
-            ("Results (test split)", f"<table><tr>{head}</tr>{''.join(body)}</table>"),
+            (
+                "Results (test split)",
+                f"<div class='wide'><table><tr>{head}</tr>{''.join(body)}</table></div>",
+            ),
             ("Plots", "".join(image_html(p, p.stem) for p in plots)),
             ("Environment", environment_html()),
         ],
