@@ -17,12 +17,22 @@ from .errors import UserError
 HUB_HOST = "huggingface.co"
 
 
+def hub_address() -> tuple[str, int]:
+    """Host and port of the Hub: ``HF_ENDPOINT`` (a mirror) or huggingface.co."""
+    from urllib.parse import urlparse
+
+    endpoint = urlparse(os.environ.get("HF_ENDPOINT") or f"https://{HUB_HOST}")
+    return endpoint.hostname or HUB_HOST, endpoint.port or (
+        80 if endpoint.scheme == "http" else 443
+    )
+
+
 def hub_reachable(timeout: float = 3.0) -> bool:
     """Whether the Hub answers at all (offline settings say no without asking)."""
     if os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("HF_DATASETS_OFFLINE") == "1":
         return False
     try:
-        with socket.create_connection((HUB_HOST, 443), timeout=timeout):
+        with socket.create_connection(hub_address(), timeout=timeout):
             return True
     except OSError:
         return False

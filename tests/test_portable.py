@@ -3,8 +3,14 @@ predict, generate, --init-from and seqsuite.load; Hub ids offline; push offline.
 
 from __future__ import annotations
 
+import base64
 import json
+import os
+import subprocess
+import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -16,11 +22,15 @@ from seqsuite import portable
 FORECAST = ["--epochs", "2", "--set", "backbone.hidden_size=8", "--set", "task.horizon=6"]
 
 
-@pytest.fixture
-def forecast_run(cli) -> Path:
-    result = cli("run", "forecast", "--dataset", "nile", *FORECAST, "--out", "f")
-    assert result.code == 0, result.err
-    return Path("f")
+@pytest.fixture(scope="module")
+def forecast_run(tmp_path_factory) -> Path:
+    """One small finished forecast run for the tests of this file (they only read it)."""
+    from seqsuite import runner
+
+    out = tmp_path_factory.mktemp("portable") / "f"
+    sets = ["backbone.hidden_size=8", "task.horizon=6"]
+    runner.run("forecast", dataset="nile", epochs=2, sets=sets, out=out, quiet=True)
+    return out
 
 
 def test_every_run_writes_a_portable_model_folder(forecast_run):
@@ -127,3 +137,101 @@ def test_hub_ids_are_told_from_paths():
     assert portable.looks_like_hub_id("owner/name")
     for text in ("./owner/name", "/abs/path", "a/b/c", "name", "owner/"):
         assert not portable.looks_like_hub_id(text)
+
+
+class HubStandIn(BaseHTTPRequestHandler):
+    """The Hub's HTTP API as far as ``create_repo`` + ``upload_folder`` use it, on loopback:
+    it records what huggingface_hub sends and answers as the Hub does (small files go in
+    the commit itself, "regular" upload mode). ``refuse`` makes the commit fail (403)."""
+
+    received: list[tuple[str, bytes]] = []
+    refuse = False
+
+    def _send(self, code: int, obj: dict) -> None:
+        data = json.dumps(obj).encode()
+        self.send_response(code)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:  # noqa: N802 - the http.server protocol
+        self._send(404, {"error": "not served here"})
+
+    def do_POST(self) -> None:  # noqa: N802
+        body = self.rfile.read(int(self.headers.get("content-length") or 0))
+        self.received.append((self.path, body))
+        host = self.headers["host"]
+        if self.path.startswith("/api/repos/create"):
+            return self._send(200, {"url": f"http://{host}/me/my-model", "name": "me/my-model"})
+        if self.path.startswith("/api/validate-yaml"):
+            return self._send(200, {"errors": [], "warnings": []})
+        if "/preupload/" in self.path:
+            files = json.loads(body)["files"]
+            modes = [
+                {"path": f["path"], "uploadMode": "regular", "shouldIgnore": False} for f in files
+            ]
+            return self._send(200, {"files": modes})
+        if "/commit/" in self.path:
+            if self.refuse:
+                return self._send(403, {"error": "You have no write access to me/my-model"})
+            url = f"http://{host}/me/my-model/commit/{'a' * 40}"
+            return self._send(200, {"commitUrl": url, "commitOid": "a" * 40})
+        self._send(404, {"error": "not served here"})
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def push_to_stand_in(run_dir: Path, tmp_path: Path, refuse: bool = False):
+    """``seqsuite push`` in a child process (huggingface_hub reads HF_ENDPOINT at import)
+    against the loopback stand-in; returns the finished process and what the server got."""
+    HubStandIn.received, HubStandIn.refuse = [], refuse
+    server = ThreadingHTTPServer(("127.0.0.1", 0), HubStandIn)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    env = {
+        **os.environ,
+        "HF_ENDPOINT": f"http://127.0.0.1:{server.server_address[1]}",
+        "HF_TOKEN": "hf_not_a_real_token",
+        "HF_HUB_OFFLINE": "0",
+        "HF_DATASETS_OFFLINE": "0",
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+        "HF_HOME": str(tmp_path / "hf-home"),
+    }
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "seqsuite", "push", str(run_dir), "me/my-model"],
+            capture_output=True, text=True, env=env, timeout=120,
+        )  # fmt: skip
+    finally:
+        server.shutdown()
+    return done, HubStandIn.received
+
+
+def test_push_uploads_every_file_of_the_model_folder(forecast_run, tmp_path):
+    done, received = push_to_stand_in(forecast_run, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "uploaded" in done.stdout and "me/my-model" in done.stdout
+    paths = [path for path, _ in received]
+    assert paths[0].startswith("/api/repos/create")
+    created = json.loads(received[0][1])
+    assert (created["organization"], created["name"], created["visibility"]) == (
+        "me",
+        "my-model",
+        "public",
+    )
+    commit = next(
+        body for path, body in received if path.startswith("/api/models/me/my-model/commit/")
+    )
+    lines = [json.loads(line) for line in commit.splitlines() if line.strip()]
+    assert lines[0]["key"] == "header" and lines[0]["value"]["summary"] == "seqsuite push"
+    sent = {v["value"]["path"]: base64.b64decode(v["value"]["content"]) for v in lines[1:]}
+    model = forecast_run / "model"
+    assert sent == {p.name: p.read_bytes() for p in model.iterdir()}
+
+
+def test_a_refused_push_is_one_line(forecast_run, tmp_path):
+    done, _ = push_to_stand_in(forecast_run, tmp_path, refuse=True)
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: push me/my-model: the upload failed")
