@@ -154,6 +154,27 @@ def test_music_reads_a_column_of_midi_bytes(cli, tmp_path):
     assert metrics["test"]["nll"] > 0
 
 
+def test_music_uses_the_data_sets_own_splits(cli, tmp_path):
+    from seqsuite_tasks.music.midi import write_midi
+
+    splits = {}
+    for split, n in (("train", 8), ("validation", 2), ("test", 3)):
+        pieces = []
+        for k in range(n):
+            write_midi(
+                tmp_path / "p.mid", [(60 + (i * (k + 2)) % 12, float(i), 1.0) for i in range(12)]
+            )
+            pieces.append((tmp_path / "p.mid").read_bytes())
+        splits[split] = datasets.Dataset.from_dict({"midi": pieces})
+    datasets.DatasetDict(splits).save_to_disk("tunes")
+    result = cli(
+        "run", "music", "--dataset", "tunes", "--out", "m", "--epochs", "1", *SMALL,
+        "--set", "task.transpose=false", "--set", "task.embedding_dim=8",
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    assert "8 train / 2 val / 3 test pieces" in result.out
+
+
 def test_textgen_takes_the_splits_shares_as_its_fractions(cli):
     lines = {s: [f"{s} line number {k} of the text" for k in range(n)] for s, n in
              (("train", 160), ("validation", 20), ("test", 20))}  # fmt: skip

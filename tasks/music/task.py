@@ -112,7 +112,9 @@ class MusicTask(Task):
                 raise UserError(f"--dataset {name!r}: unknown; embedded: {', '.join(NAMED)}")
             pieces, _ = scores.chorales()
         if benchmark is None:
-            parts = _split_pieces(len(pieces), o.val_fraction, o.test_fraction, ctx.seed)
+            parts = own_splits(run.data, pieces) or _split_pieces(
+                len(pieces), o.val_fraction, o.test_fraction, ctx.seed
+            )
             if min(len(p) for p in parts.values()) == 0:
                 raise UserError(
                     f"{run.data or name}: {len(pieces)} pieces are too few for train / val / test"
@@ -386,11 +388,12 @@ class MusicTask(Task):
         """Pieces in memory -> a folder of MIDI files. Takes a list of music21 scores or
         of MIDI / MusicXML / ABC paths or MIDI bytes, or a :class:`~seqsuite.memory.Table`
         whose ``task.midi_column`` holds MIDI bytes or paths (each piece split as usual)."""
+        from seqsuite import atomic
         from seqsuite.memory import Table
         from seqsuite.task import DataFiles
 
         if isinstance(data, Table):
-            frame = data.concat()
+            frame = data.concat(split_column="split")
             column = data.column(ctx.options.midi_column, ["midi"], "MIDI", "task.midi_column")
             pieces = list(frame[column])
         elif isinstance(data, list | tuple):
@@ -402,26 +405,44 @@ class MusicTask(Task):
             )
         target = folder / "pieces"
         target.mkdir(parents=True, exist_ok=True)
+        splits = list(frame["split"]) if isinstance(data, Table) and "split" in frame else None
         for k, piece in enumerate(pieces):
-            write_piece(piece, target, k)
+            write_piece(piece, target, k, splits[k] if splits else "")
+        if splits:  # the data set's own splits, by file name (see own_splits)
+            atomic.write_text(target / SPLITS_MARK, "pieces named train-*, val-*, test-*\n")
         return DataFiles(str(target))
 
 
-def write_piece(piece: Any, folder: Path, k: int) -> None:
-    """One piece into ``folder``: bytes as MIDI, a path copied, a music21 stream written."""
+SPLITS_MARK = "SPLITS"  # in a folder whose file names say each piece's split
+
+
+def own_splits(data: str, pieces: list[dict[str, Any]]) -> dict[str, list[int]] | None:
+    """The data set's own train / val / test pieces when :meth:`MusicTask.write_data`
+    wrote them (file names ``train-000001.mid`` beside a ``SPLITS`` file); else None."""
+    if not data or not (Path(data) / SPLITS_MARK).is_file():
+        return None
+    parts = {s: [k for k, p in enumerate(pieces) if p["name"].startswith(f"{s}-")] for s in
+             ("train", "val", "test")}  # fmt: skip
+    return parts if parts["train"] and parts["val"] and parts["test"] else None
+
+
+def write_piece(piece: Any, folder: Path, k: int, split: str = "") -> None:
+    """One piece into ``folder``: bytes as MIDI, a path copied, a music21 stream written;
+    the file name starts with its split when the data has its own."""
     from seqsuite import atomic
 
+    name = f"{split}-{k:06d}" if split else f"{k:06d}"
     if isinstance(piece, dict):  # a Hugging Face value {"bytes": ..., "path": ...}
         piece = piece.get("bytes") or piece.get("path")
     if isinstance(piece, bytes | bytearray):
-        atomic.write_bytes(folder / f"{k:06d}.mid", bytes(piece))
+        atomic.write_bytes(folder / f"{name}.mid", bytes(piece))
     elif isinstance(piece, str | Path):
         source = Path(piece)
         if not source.is_file():
             raise UserError(f"{source}: not found")
-        atomic.write_bytes(folder / f"{k:06d}{source.suffix.lower()}", source.read_bytes())
+        atomic.write_bytes(folder / f"{name}{source.suffix.lower()}", source.read_bytes())
     elif hasattr(piece, "write"):  # a music21 stream
-        piece.write("midi", fp=str(folder / f"{k:06d}.mid"))
+        piece.write("midi", fp=str(folder / f"{name}.mid"))
     else:
         raise UserError(f"music: piece {k + 1} is a {type(piece).__name__}, not a score")
 
