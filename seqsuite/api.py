@@ -215,6 +215,7 @@ class Run:
                 inputs, extra = loaded.task.predict_inputs(loaded.ctx, obj, Path(folder))
             with torch.no_grad():
                 rows = loaded.task.predict(loaded.ctx, loaded.model, inputs, {**options, **extra})
+            rows = [without_folder(row, folder) for row in rows]
         return in_kind_of(obj, rows)
 
     def generate(self, **options: Any) -> dict[str, Any]:
@@ -264,6 +265,14 @@ class Run:
         title = f"<b>{self.task}</b> on {metrics.get('dataset', '')} — {self.path}"
         images = "".join(report_html.image_html(p, p.stem) for p in self.plots())
         return f"<div><p>{title}</p>{report_html.metrics_table(metrics)}{images}</div>"
+
+
+def without_folder(row: dict[str, Any], folder: str) -> dict[str, Any]:
+    """Names of the temporary files inputs were written to, not their passing paths."""
+    return {
+        k: Path(v).name if isinstance(v, str) and v.startswith(folder) else v
+        for k, v in row.items()
+    }
 
 
 def in_kind_of(obj: Any, rows: list[dict[str, Any]]) -> Any:

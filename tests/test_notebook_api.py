@@ -138,6 +138,7 @@ def test_speech_notebook_on_waveforms():
     assert len(manifest) == 40 and set(manifest["label"]) == {"low", "high"}
     rows = run.predict([(tone(300, 99), 8000), (tone(1200, 98), 8000)])
     assert [r["label"] for r in rows] == ["low", "high"]
+    assert [r["file"] for r in rows] == ["input-0000.wav", "input-0001.wav"]
 
 
 def test_music_notebook_on_music21_scores():
