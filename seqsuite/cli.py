@@ -312,6 +312,21 @@ def generate_command(
     inference.generate(run_dir, {**options, "prompt": prompt, "out": out})
 
 
+@app.command("backtest", epilog=_examples("seqsuite backtest runs/forecast-X --windows 6"))
+def backtest_command(
+    run_dir: RunDir,
+    windows: Annotated[int, typer.Option(metavar="N", help="Rolling origins to evaluate.")] = 5,
+    stride: Annotated[
+        int, typer.Option(metavar="S", help="Steps between origins (0 = the test length).")
+    ] = 0,
+    as_json: Json = False,
+) -> None:
+    """Evaluate the model and every baseline over N rolling origins (tasks that support it)."""
+    result = inference.backtest(run_dir, windows, stride, quiet=as_json)
+    if as_json:
+        print(json.dumps(result, indent=2, default=str))
+
+
 @app.command(
     "compare",
     epilog=_examples(

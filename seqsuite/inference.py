@@ -87,6 +87,19 @@ def predict(
         return loaded.task.predict(loaded.ctx, loaded.model, list(inputs), options)
 
 
+def backtest(
+    run_dir: str | Path, windows: int, stride: int = 0, *, quiet: bool = False
+) -> dict[str, Any]:
+    """Rolling-origin evaluation of a run (``Task.backtest``): per-window and mean metrics,
+    written by the task into the run directory."""
+    loaded = load(run_dir, quiet=quiet)
+    task, ctx = loaded.task, loaded.ctx
+    seed_everything(ctx.seed)
+    prepared = task.prepare(ctx)
+    with torch.no_grad():
+        return task.backtest(ctx, loaded.model, prepared, windows, stride)
+
+
 def generate(
     run_dir: str | Path, options: dict[str, Any], *, quiet: bool = False
 ) -> dict[str, Any]:

@@ -70,7 +70,7 @@ def metrics_record(
         "seed": ctx.seed,
         "primary_metric": task.primary_metric,
         "higher_is_better": task.higher_is_better,
-        "model": model_label(ctx),
+        "model": test.name or model_label(ctx),
         "test": test.metrics,
         "val": val.metrics,
         "baselines": {name: b.metrics for name, b in baselines.items()},
@@ -114,7 +114,7 @@ def show_metrics(
 ) -> None:
     """The model's test metrics above its baselines', the best primary value in bold."""
     baselines = metrics.get("baselines", {})
-    label = model_label(ctx)
+    label = metrics.get("model") or model_label(ctx)
     rows = {label if label not in baselines else f"{label} (model)": metrics["test"]}
     rows.update(baselines)
     console.print(metrics_table(title, rows, task.primary_metric, task.higher_is_better))

@@ -112,9 +112,10 @@ def numeric_column(frame: pd.DataFrame, column: str, path: str | Path) -> np.nda
     """Column values as float64; a non-numeric or infinite entry is an error naming its row."""
     raw = frame[column]
     values = pd.to_numeric(raw, errors="coerce")
-    bad = values.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
-    if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
+    suspect = np.flatnonzero((values.isna() & raw.notna()).to_numpy())  # text only here
+    bad = suspect[(raw.iloc[suspect].astype(str).str.strip() != "").to_numpy()]
+    if len(bad):
+        row = int(bad[0])
         raise UserError(
             f"{path}: column {column!r}, data row {row + 1}: {raw.iloc[row]!r} is not a number"
         )

@@ -94,6 +94,9 @@ class Evaluation:
 
     metrics: dict[str, float]
     outputs: Any = None
+    #: what the model is called in tables and metrics.json when it is more than its
+    #: backbone (e.g. an LSTM combined with classical forecasts); "" = the cell's name
+    name: str = ""
 
 
 @dataclass
@@ -273,6 +276,15 @@ class Task:
         from .errors import UserError
 
         raise UserError(f"task {self.name!r} does not support predict")
+
+    def backtest(
+        self, ctx: Context, model: SequenceModel, prepared: Prepared, windows: int, stride: int
+    ) -> dict[str, Any]:
+        """``seqsuite backtest``: evaluate over ``windows`` rolling origins ``stride`` apart
+        (0 = the task's default), write the results into the run directory, return them."""
+        from .errors import UserError
+
+        raise UserError(f"task {self.name!r} does not support backtest")
 
     def generate(
         self, ctx: Context, model: SequenceModel, options: dict[str, Any]

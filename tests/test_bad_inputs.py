@@ -22,7 +22,8 @@ CASES = [
     ("forecast", "forecast/infinite.csv", [], "infinite value"),
     ("forecast", "forecast/all_nan.csv", [], "no numeric values"),
     ("forecast", "forecast/too_short.csv", [], "too short for lookback"),
-    ("forecast", "forecast/two_numeric_columns.csv", [], "cannot tell which column"),
+    # two numeric columns are a wide panel of two series (forecast's task.columns)
+    ("forecast", "forecast/two_numeric_columns.csv", [], "no series long enough"),
     ("forecast", "forecast/duplicate_times.csv", [], "duplicate time"),
     ("forecast", "forecast/broken.json", [], "cannot read as JSON"),
     ("forecast", "forecast/corrupt.parquet", [], "cannot read as PARQUET"),

@@ -22,7 +22,15 @@ from seqsuite_tasks.forecast.transforms import (
 
 from .conftest import airpassengers
 
-FAST = ["--epochs", "2", "--set", "task.baselines=['naive','seasonal_naive']"]
+FAST = [
+    "--epochs",
+    "2",
+    "--set",
+    "task.baselines=['naive','seasonal_naive']",
+    "--set",
+    "task.combine=['theta']",
+]
+INTERVAL = {"coverage80", "msis", "wql", "rel_mase"}
 
 
 @pytest.mark.parametrize("log", [False, True])
@@ -168,14 +176,28 @@ def test_forecast_run_end_to_end_then_predict_and_eval(cli, tmp_path):
     for name in ("forecast.csv", "plots/forecast.png", "plots/loss.png"):
         assert (run / name).exists(), name
     m = json.loads((run / "metrics.json").read_text())
-    assert set(m["test"]) == {"mae", "rmse", "smape", "mape", "mase"}
+    assert set(m["test"]) == {"mae", "rmse", "smape", "mape", "mase"} | INTERVAL
     assert set(m["baselines"]) == {"naive", "seasonal_naive"}
     assert all(set(b) == set(m["test"]) for b in m["baselines"].values())
+    model = m["model"]
+    assert model == "lstm+theta"  # the LSTM combined with the classical members it could fit
     table = pd.read_csv(run / "forecast.csv")
-    assert (
-        list(table.columns) == ["time", "actual", "lstm", "naive", "seasonal_naive"]
-        and len(table) == 12
-    )
+    assert list(table.columns) == [
+        "time",
+        "actual",
+        model,
+        "naive",
+        "seasonal_naive",
+        f"{model}_q0.1",
+        f"{model}_q0.5",
+        f"{model}_q0.9",
+    ]
+    assert len(table) == 12
+    assert (table[f"{model}_q0.1"] <= table[model]).all() and (
+        table[model] <= table[f"{model}_q0.9"]
+    ).all()
+    weights = json.loads((run / "components.json").read_text())["weights"]
+    assert set(weights) == {"lstm", "theta"} and sum(weights.values()) == pytest.approx(1)
     assert table["time"].iloc[0] == "2009-01-01"
 
     (run / "forecast.csv").unlink()  # predict needs only the saved run state
@@ -190,6 +212,8 @@ def test_forecast_run_end_to_end_then_predict_and_eval(cli, tmp_path):
         "2010-05-01",
     ]
     assert all(np.isfinite(r["forecast"]) for r in rows)
+    assert all(r["q0.1"] <= r["forecast"] == r["q0.5"] <= r["q0.9"] for r in rows)
+    assert rows[-1]["q0.9"] - rows[-1]["q0.1"] > rows[0]["q0.9"] - rows[0]["q0.1"]
 
     evaluated = cli("eval", "r", "--json")
     assert evaluated.code == 0
@@ -213,3 +237,202 @@ def test_quick_preset_sits_under_the_users_settings(cli, tmp_path):
     config = tomllib.loads(Path("r/config.toml").read_text())
     assert config["train"]["patience"] == 10  # from the quick preset
     assert config["train"]["epochs"] == 2  # --epochs wins over the preset
+
+
+def test_combination_weights_favour_the_smaller_validation_error():
+    from seqsuite_tasks.forecast.combine import combine, weights
+
+    w = weights({"lstm": 1.0, "ets": 2.0, "theta": float("nan")}, power=2, shrink=0.0)
+    assert set(w) == {"lstm", "ets"} and w["lstm"] == pytest.approx(0.8)
+    shrunk = weights({"lstm": 1.0, "ets": 2.0}, power=2, shrink=1.0)
+    assert shrunk == {"lstm": 0.5, "ets": 0.5}
+    exact = weights({"lstm": 0.0, "ets": 2.0}, shrink=0.0)
+    assert exact["lstm"] == 1.0
+    combined = combine({"lstm": np.array([1.0, 1.0]), "ets": np.array([3.0, 5.0])}, w)
+    np.testing.assert_allclose(combined, [1.4, 1.8])
+
+
+def test_conformal_interval_covers_its_share_of_calibration_scores():
+    from seqsuite_tasks.forecast import intervals
+
+    scores = np.arange(1.0, 101.0)  # 1..100
+    assert intervals.half_width(scores, 0.8) == 81.0  # ceil(101 * 0.8) = 81st smallest
+    q = intervals.quantile_forecasts(np.zeros(4), scores, [0.1, 0.5, 0.9])
+    # 80 % central interval, calibrated at 85 % (MARGIN): the 86th smallest score
+    np.testing.assert_allclose(q[0.9], 86.0 * np.sqrt([1, 2, 3, 4]))
+    np.testing.assert_allclose(q[0.1], -q[0.9])
+    assert (q[0.5] == 0).all()
+    m = intervals.interval_metrics(np.array([0.0, 200.0, 0.0, 0.0]), q, scale=1.0)
+    assert m["coverage80"] == 0.75
+
+
+def test_mase_is_defined_for_a_constant_series_and_huge_values():
+    from seqsuite_tasks.forecast.scoring import point_metrics
+
+    flat = np.full(50, 7.0)
+    m = point_metrics(np.full(5, 7.0), np.full(5, 8.0), flat, season=12)
+    assert m["mase"] == pytest.approx(1 / 7)  # scale falls back to the mean level
+    huge = 1e307 * (1 + 0.01 * np.sin(np.arange(60)))
+    m = point_metrics(huge[50:], huge[50:] * 1.001, huge[:50], season=1)
+    assert np.isfinite(m["mase"]) and m["mase"] > 0 and np.isfinite(m["rmse"])
+
+
+@pytest.mark.parametrize("kind", ["constant", "huge"])
+def test_hostile_series_give_defined_mase_for_every_model(cli, tmp_path, kind):
+    t = np.arange(80)
+    values = np.full(80, 5.0) if kind == "constant" else 1e307 * (1 + 0.1 * np.sin(t / 2))
+    path = write_csv(tmp_path / "s.csv", values)
+    result = cli(
+        "run", "forecast", "--data", str(path), "--out", "r", "--set", "task.horizon=6", *FAST
+    )
+    assert result.code == 0, result.err
+    m = json.loads(Path("r/metrics.json").read_text())
+    scores = [m["test"]["mase"], *(b["mase"] for b in m["baselines"].values())]
+    assert all(isinstance(s, float) and np.isfinite(s) for s in scores), scores
+    if kind == "huge":
+        assert any(s > 0 for s in scores)
+
+
+def test_backtest_over_rolling_origins_from_run_and_cli(cli, tmp_path):
+    rng = np.random.default_rng(1)
+    t = np.arange(120)
+    path = write_csv(
+        tmp_path / "s.csv", 50 + 5 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 1, 120)
+    )
+    sets = ["--set", "task.horizon=6", "--set", "task.backtest_windows=3"]
+    result = cli("run", "forecast", "--data", str(path), "--out", "r", *sets, *FAST)
+    assert result.code == 0, result.err
+    record = json.loads(Path("r/backtest.json").read_text())
+    assert [w["origin"] for w in record["windows"]] == [102, 108, 114]
+    assert set(record["mean"]) == {"model", "naive", "seasonal_naive"}
+    assert Path("r/plots/backtest.png").exists()
+    again = cli("backtest", "r", "--windows", "4", "--stride", "2", "--json")
+    assert again.code == 0, again.err
+    windows = json.loads(again.out)["windows"]
+    assert [w["origin"] for w in windows] == [108, 110, 112, 114]
+    table = pd.read_csv("r/backtest.csv")
+    assert len(table) == 4 * 3 and set(table["model"]) == {"model", "naive", "seasonal_naive"}
+    too_many = cli("backtest", "r", "--windows", "500")
+    assert too_many.code == 2 and "at most" in too_many.err
+
+
+def test_window_split_gives_the_materialised_windows_batch_by_batch():
+    import torch
+
+    z = np.arange(40, dtype=np.float32)
+    expected_x, expected_y = windows(z, start=3, end=35, lookback=5, horizon=4)
+    from seqsuite_tasks.forecast.window_split import WindowSplit
+
+    split = WindowSplit(torch.from_numpy(z)[:, None], torch.arange(8, 32), 5, 4)
+    assert split.size == len(expected_x) and split.num_batches(8) == -(-len(expected_x) // 8)
+    batches = list(split.batches(8))
+    x = torch.cat([b["x"] for b in batches]).squeeze(-1).numpy()  # (windows, lookback)
+    y = torch.cat([b["y"] for b in batches]).numpy()
+    np.testing.assert_array_equal(x, expected_x)
+    np.testing.assert_array_equal(y, expected_y)
+    shuffled = list(split.batches(8, shuffle=True, generator=torch.Generator().manual_seed(0)))
+    index = torch.cat([b["index"] for b in shuffled])
+    assert sorted(index.tolist()) == list(range(split.size))
+
+
+def panel_frame(series: int = 3, points: int = 60) -> pd.DataFrame:
+    """Long format: id, month, value (a season and a level per series), a covariate."""
+    rng = np.random.default_rng(2)
+    t = np.arange(points)
+    rows = []
+    for k in range(series):
+        temp = 10 + 5 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 0.5, points)
+        value = (
+            (k + 1) * 100 + 10 * np.sin(2 * np.pi * t / 12) + 2 * temp + rng.normal(0, 1, points)
+        )
+        months = pd.date_range("2015-01-01", periods=points, freq="MS").strftime("%Y-%m-%d")
+        rows.append(pd.DataFrame({"id": f"s{k}", "month": months, "value": value, "temp": temp}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def test_long_panel_with_covariates_trains_one_global_model(cli, tmp_path):
+    path = tmp_path / "long.csv"
+    panel_frame().to_csv(path, index=False)
+    sets = ["--set", "task.id_column=id", "--set", "task.covariates=['temp']"]
+    sets += ["--set", "task.calendar=true", "--set", "task.horizon=6"]
+    result = cli("run", "forecast", "--data", str(path), "--out", "r", *sets, *FAST)
+    assert result.code == 0, result.err
+    m = json.loads(Path("r/metrics.json").read_text())
+    assert m["data"]["series"] == 3 and np.isfinite(m["test"]["rel_mase"])
+    state = json.loads(Path("r/task_state.json").read_text())
+    assert state["spec"]["features"] == 1 + 1 + 2  # value, temp, month sin/cos
+    assert [s["name"] for s in state["state"]["series"]] == ["s0", "s1", "s2"]
+    table = pd.read_csv("r/forecast.csv")
+    assert list(table["series"].unique()) == ["s0", "s1", "s2"] and len(table) == 18
+    per_series = pd.read_csv("r/series_metrics.csv")
+    assert list(per_series["series"]) == ["s0", "s1", "s2"]
+    rows = json.loads(cli("predict", "r", "--option", "horizon=3", "--json").out)
+    assert [r["series"] for r in rows] == ["s0"] * 3 + ["s1"] * 3 + ["s2"] * 3
+    assert rows[0]["time"] == "2020-01-01"
+    assert all(r["q0.1"] <= r["forecast"] <= r["q0.9"] for r in rows)
+    levels = [np.mean([r["forecast"] for r in rows if r["series"] == s]) for s in ("s0", "s2")]
+    assert levels[1] > levels[0] + 100  # per-series scaling keeps each series' level
+    one = cli("predict", "r", "--option", "horizon=2", "--option", "series=s1", "--json")
+    assert one.code == 0, one.err
+    assert [r["series"] for r in json.loads(one.out)] == ["s1", "s1"]
+    unknown = cli("predict", "r", "--option", "series=s9")
+    assert unknown.code == 2 and "s9" in unknown.err
+
+
+def test_wide_panel_takes_every_numeric_column_as_a_series(cli, tmp_path):
+    long = panel_frame(series=2)
+    wide = long.pivot(index="month", columns="id", values="value").reset_index()
+    path = tmp_path / "wide.csv"
+    wide.to_csv(path, index=False)
+    result = cli(
+        "run", "forecast", "--data", str(path), "--out", "r", "--set", "task.horizon=6", *FAST
+    )
+    assert result.code == 0, result.err
+    assert json.loads(Path("r/metrics.json").read_text())["data"]["series"] == 2
+    chosen = cli(
+        "run",
+        "forecast",
+        "--data",
+        str(path),
+        "--out",
+        "r2",
+        "--set",
+        "task.horizon=6",
+        "--set",
+        "task.columns=['s1']",
+        *FAST,
+    )
+    assert chosen.code == 0, chosen.err
+    assert pd.read_csv("r2/forecast.csv").shape[0] == 6  # one series: no series column
+
+
+def test_panel_errors_name_the_option(cli, tmp_path):
+    path = tmp_path / "long.csv"
+    panel_frame().to_csv(path, index=False)
+    bad_id = cli("run", "forecast", "--data", str(path), "--set", "task.id_column=idd", *FAST)
+    assert bad_id.code == 2 and "task.id_column" in bad_id.err and "'id'" in bad_id.err
+    bad_cov = cli(
+        "run",
+        "forecast",
+        "--data",
+        str(path),
+        "--set",
+        "task.id_column=id",
+        "--set",
+        "task.covariates=['tmp']",
+        *FAST,
+    )
+    assert bad_cov.code == 2 and "task.covariates" in bad_cov.err
+
+
+def test_sarima_is_skipped_with_a_note_for_long_seasons(cli, tmp_path):
+    t = np.arange(150)
+    path = write_csv(tmp_path / "s.csv", 50 + 5 * np.sin(2 * np.pi * t / 24) + t * 0.1)
+    sets = ["--set", "task.season=24", "--set", "task.lookback=12", "--set", "task.horizon=6"]
+    sets += ["--set", "task.baselines=['naive','sarima']", "--set", "task.combine=['sarima']"]
+    result = cli("run", "forecast", "--data", str(path), "--out", "r", "--epochs", "2", *sets)
+    assert result.code == 0, result.err
+    m = json.loads(Path("r/metrics.json").read_text())
+    assert set(m["baselines"]) == {"naive"}
+    assert any("sarima: skipped, season 24" in note for note in m["data"]["notes"])
+    assert set(json.loads(Path("r/components.json").read_text())["weights"]) == {"lstm"}

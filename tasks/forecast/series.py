@@ -48,10 +48,12 @@ class Series:
             return [t.strftime("%Y-%m-%d") for t in future]
         return [str(self.start + len(self.values) + i) for i in range(steps)]
 
-    def labels(self) -> list[str]:
+    def labels(self, start: int = 0, stop: int | None = None) -> list[str]:
+        """Time labels of points ``start:stop`` (dates, or step numbers)."""
+        stop = len(self.values) if stop is None else stop
         if self.times is not None:
-            return [t.strftime("%Y-%m-%d") for t in self.times]
-        return [str(self.start + i) for i in range(len(self.values))]
+            return [t.strftime("%Y-%m-%d") for t in self.times[start:stop]]
+        return [str(self.start + i) for i in range(start, stop)]
 
 
 def _from_pandas(values: pd.Series, name: str) -> Series:

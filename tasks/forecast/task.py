@@ -1,15 +1,19 @@
-"""The forecast task: look back ``lookback`` steps, predict the next ``horizon`` at once.
+"""The forecast task: look back ``lookback`` steps, predict the next ``horizon`` at once,
+combined with classical forecasts and with calibrated quantiles.
 
-Split (chronological): ``| train | val | test |`` with val and test at the end of the
-series. The model is trained on windows whose targets lie in the training part; it is
-validated (early stopping) by forecasting the val window from the end of the training
-part, and tested by forecasting the test window from the end of the val part, exactly
-as the baselines are. Longer windows than ``horizon`` are forecast block by block,
-feeding the model its own forecasts.
+Split of every series (chronological): ``| train | val | test |`` with val and test at the
+end. One model is trained on the windows whose targets lie in the training parts of every
+series (a panel trains one global model, each series scaled on its own); it is validated
+(early stopping) by forecasting each val window, and tested by forecasting each test
+window from its start, exactly as the baselines are. The reported forecast combines the
+LSTM with ETS, ARIMA and Theta by their validation errors (:mod:`.combine`); its
+quantiles are conformal (:mod:`.intervals`). Panel metrics are means over series
+(``rel_mase``, MASE relative to seasonal naive, a geometric mean).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -18,48 +22,69 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from seqsuite import atomic, limits
+from seqsuite import atomic, limits, rundir
 from seqsuite.adapters import FeatureInput
 from seqsuite.batches import ArraySplit
 from seqsuite.errors import UserError
 from seqsuite.heads import LastStateHead
-from seqsuite.metrics import point_errors
 from seqsuite.task import Context, Evaluation, Prepared, Results, Task
 
 from . import baselines as classical
+from . import combine
+from .data import (
+    ForecastData,
+    SeriesData,
+    history_series,
+    history_state,
+    make_item,
+    training_split,
+)
+from .features import calendar_kinds
+from .panel import Panel, load_panel
+from .predicting import (
+    Calibration,
+    ModelForecast,
+    aggregate,
+    calibrate,
+    classical_forecast,
+    combined_forecast,
+    lstm_forecasts,
+    score,
+    with_quantiles,
+)
 from .report import forecast_plot, forecast_table
-from .series import NAMED, Series, load_file, load_named
-from .transforms import SeriesTransform, detect_season, fit_transform, season_from_freq, windows
+from .scoring import point_metrics
+from .series import NAMED, Series, load_named
+from .transforms import SeriesTransform, detect_season, fit_transform, season_from_freq
+
+#: points of each series' end saved with the run: what ``predict`` refits the classical
+#: members of the combination on (a single series; a panel keeps less per series)
+HISTORY_KEPT = 5000
+PANEL_HISTORY_KEPT = 600
+#: panels with more series than this skip the classical fits per series (combination
+#: members and the ETS / SARIMA / Theta baselines): hours for 10,000 series
+COMBINE_MAX_SERIES = 100
+#: what the report writes for ``predict``: combination weights and interval widths
+FORECASTER_FILE = "forecaster.json"
+EXPENSIVE = {"ets", "sarima", "theta"}
+#: SARIMA's state grows with the season: past this one (hourly 24, half-hourly 48, weekly
+#: 52) one fit takes about a minute on 2 cores, and a run needs six; it is skipped
+SARIMA_MAX_SEASON = 13
 
 
-@dataclass
-class ForecastData:
-    """The loaded series and what the hooks after ``prepare`` need of it."""
-
-    series: Series
-    transform: SeriesTransform
-    season: int
-    lookback: int
-    origins: dict[str, tuple[int, int]]  # split -> (first forecast step, steps)
-
-
-def history_state(series: Series, keep: int) -> dict[str, Any]:
-    """The end of the series that ``predict`` forecasts from: values, time labels, frequency."""
-    labels = series.labels()[-keep:] if series.times is not None else None
-    return {
-        "values": series.values[-keep:].tolist(),
-        "times": labels,
-        "freq": series.freq,
-        "length": len(series),
-    }
-
-
-def history_series(state: dict[str, Any]) -> Series:
-    """The series end saved by :func:`history_state`, as a :class:`Series`."""
-    times = pd.DatetimeIndex(pd.to_datetime(state["times"])) if state.get("times") else None
-    values = np.asarray(state["values"], dtype=float)
-    start = int(state.get("length", len(values))) - len(values)
-    return Series(values, times, state.get("freq"), "series", start=start)
+def classical_plan(names: list[str], season: int, series: int) -> tuple[list[str], list[str]]:
+    """Which of ``names`` (classical models) a run fits, and a note for each one it skips."""
+    kept, notes = [], []
+    for name in names:
+        if name in EXPENSIVE and series > COMBINE_MAX_SERIES:
+            notes.append(f"{name}: skipped, {series} series (at most {COMBINE_MAX_SERIES})")
+        elif name == "sarima" and season > SARIMA_MAX_SEASON:
+            notes.append(
+                f"sarima: skipped, season {season} (minutes per fit past {SARIMA_MAX_SEASON})"
+            )
+        else:
+            kept.append(name)
+    return kept, notes
 
 
 @dataclass
@@ -68,6 +93,20 @@ class ForecastConfig:
 
     column: str = field(
         default="", metadata={"help": "value column of --data ('' = the only numeric one)"}
+    )
+    columns: list[str] = field(
+        default_factory=list,
+        metadata={"help": "wide format: one series per column ([] = every numeric one)"},
+    )
+    id_column: str = field(
+        default="", metadata={"help": "long format: the column naming each row's series"}
+    )
+    covariates: list[str] = field(
+        default_factory=list, metadata={"help": "numeric columns read as past covariates"}
+    )
+    calendar: bool = field(
+        default=False,
+        metadata={"help": "month / weekday / hour features of each step as inputs"},
     )
     time_column: str = field(default="", metadata={"help": "time column ('' = detect)"})
     lookback: int = field(
@@ -90,18 +129,46 @@ class ForecastConfig:
         default=0.0, metadata={"min": 0.0, "below": 1.0, "help": "before the head"}
     )
     baselines: list[str] = field(default_factory=lambda: list(classical.BASELINES))
+    combine: list[str] = field(
+        default_factory=lambda: list(combine.MEMBERS),
+        metadata={
+            "help": "classical forecasts combined with the LSTM, weighted by validation "
+            "error ([] = the LSTM alone)"
+        },
+    )
+    backtest_windows: int = field(
+        default=0,
+        metadata={"min": 0, "help": "also evaluate over N rolling origins (backtest.json)"},
+    )
+    quantiles: list[float] = field(
+        default_factory=lambda: [0.1, 0.5, 0.9],
+        metadata={"help": "quantile forecasts (conformal, from validation errors)"},
+    )
 
     def validate(self) -> None:
-        unknown = [b for b in self.baselines if b not in classical.BASELINES]
-        if unknown:
-            raise UserError(
-                f"baselines: unknown {unknown}; available: {', '.join(classical.BASELINES)}"
-            )
+        for option, names in (("baselines", self.baselines), ("combine", self.combine)):
+            unknown = [b for b in names if b not in classical.BASELINES]
+            if unknown:
+                raise UserError(
+                    f"{option}: unknown {unknown}; available: {', '.join(classical.BASELINES)}"
+                )
+        bad = [q for q in self.quantiles if not 0 < q < 1]
+        if bad:
+            raise UserError(f"quantiles: {bad} outside (0, 1); expected e.g. [0.1, 0.5, 0.9]")
+
+
+def model_name(ctx: Context, data: ForecastData) -> str:
+    """``lstm``, or ``lstm+ets+sarima+theta`` when the forecast combines the LSTM with
+    classical ones (the cell's name leads: a GRU says gru)."""
+    return "+".join([ctx.config.backbone.cell, *data.members])
 
 
 class ForecastTask(Task):
     name = "forecast"
-    summary = "time-series forecasting: LSTM with a direct multi-step head vs naive, ETS, SARIMA"
+    summary = (
+        "time-series forecasting: an LSTM combined with ETS, ARIMA and Theta, with "
+        "intervals, backtests, panels and covariates"
+    )
     config_class = ForecastConfig
     datasets = tuple(NAMED)
     primary_metric = "mase"
@@ -114,10 +181,10 @@ class ForecastTask(Task):
 
     # -- data -----------------------------------------------------------------------
 
-    def load_series(self, ctx: Context) -> Series:
+    def load_panel(self, ctx: Context) -> Panel:
         run, options = ctx.config.run, ctx.options
         if run.data:
-            return load_file(run.data, options.column, options.time_column)
+            return load_panel(run.data, options)
         name = run.dataset or self.default_dataset
         if "/" in name:
             from seqsuite.hub import load_hub_frame
@@ -128,77 +195,134 @@ class ForecastTask(Task):
                 raise UserError(
                     f"--dataset {name}: no column {column!r}; set --set task.column=NAME"
                 )
-            return Series(frame[column].to_numpy(dtype=float), None, None, name)
-        return load_named(name)
+            series = Series(frame[column].to_numpy(dtype=float), None, None, name)
+        else:
+            series = load_named(name)
+        return Panel([series], [np.zeros((len(series), 0))])
 
     def prepare(self, ctx: Context) -> Prepared:
         o = ctx.options
-        series = self.load_series(ctx)
-        y = series.values
+        panel = self.load_panel(ctx)
         test = o.test_size or o.horizon
         val = o.val_size or test
-        train_end = len(y) - test - val
         state = ctx.state or {}
-        if "transform" in state:
+        saved = {s["name"]: s for s in state.get("series", [])}
+        first = panel.series[0]
+        if state:
             season = state["season"]
-            transform = SeriesTransform(**state["transform"])
-            decided = state.get("decided", {})
         else:
+            train_end = len(first) - test - val
             if train_end < 3:
-                raise UserError(self._too_short(series, o.lookback, o.horizon, test, val, 0))
-            season = o.season or season_from_freq(series.freq) or detect_season(y[:train_end])
-            transform, decided = fit_transform(y[:train_end], season, o.log, o.difference)
+                raise UserError(self._too_short(first, o.lookback, o.horizon, test, val, 0))
+            season = (
+                o.season or season_from_freq(first.freq) or detect_season(first.values[:train_end])
+            )
         lookback = state.get("lookback") or o.lookback or max(2 * season, 12)
-        if transform.log and (y <= 0).any():
-            raise UserError(f"{series.name}: has values <= 0, but the run models log values")
-        too_short = self._too_short(series, lookback, o.horizon, test, val, transform.offset)
-        if train_end - transform.offset - lookback - o.horizon + 1 < 1 and not ctx.state:
-            raise UserError(too_short)
-        if len(y) - test - transform.offset < lookback:
-            raise UserError(too_short)
-        z = transform.forward(y).astype(np.float32)
-
-        def window_split(origin: int, steps: int) -> ArraySplit:
-            history = torch.from_numpy(z[origin - lookback : origin].copy()).view(1, -1, 1)
-            return ArraySplit(
-                {
-                    "x": history,
-                    "y": torch.from_numpy(y[origin : origin + steps].astype(np.float32)).view(
-                        1, -1
-                    ),
-                }
-            )
-
-        def window_pairs(end: int) -> ArraySplit:
-            x, target = windows(z, transform.offset, max(end, 0), lookback, o.horizon)
-            return ArraySplit(
-                {"x": torch.from_numpy(x).unsqueeze(-1), "y": torch.from_numpy(target)}
-            )
-
-        train = window_pairs(train_end)
+        kinds = state.get("calendar", calendar_kinds(first.freq) if o.calendar else [])
+        items, skipped = [], []
+        for series, covariates in zip(panel.series, panel.covariates, strict=True):
+            try:
+                items.append(
+                    self._item(
+                        series, covariates, saved, len(panel), o, season, lookback, kinds, test, val
+                    )
+                )
+            except UserError as err:
+                if len(panel) == 1:
+                    raise
+                skipped.append(str(err))
+        if not items:
+            raise UserError(f"no series long enough to forecast; first: {skipped[0]}")
+        for note in skipped[:5]:
+            ctx.console.print(f"[yellow]skipped: {note}[/]")
+        members, member_notes = classical_plan(list(o.combine), int(season), len(items))
+        baselines, baseline_notes = classical_plan(list(o.baselines), int(season), len(items))
+        notes = sorted(set(member_notes + baseline_notes))
+        for note in notes:
+            ctx.console.print(f"[yellow]{note}[/]")
+        data = ForecastData(
+            items=items,
+            season=int(season),
+            lookback=lookback,
+            calendar=kinds,
+            covariates=list(panel.covariate_names),
+            members=members,
+            baselines=baselines,
+        )
+        keep = HISTORY_KEPT if len(items) == 1 else PANEL_HISTORY_KEPT
+        train = training_split(items, lookback, o.horizon, "val")
+        features = items[0].features.shape[1]
+        points = sum(len(i.series) for i in items)
+        where = f"{len(items)} series, " if len(items) > 1 else ""
         return Prepared(
             train=train,
-            refit_train=window_pairs(len(y) - test),
-            summary=f"{len(y)} points, {train.size} training windows, val {val} / test {test} steps",
-            val=window_split(train_end, val),
-            test=window_split(len(y) - test, test),
-            spec={"features": 1, "horizon": o.horizon, "lookback": lookback},
+            refit_train=training_split(items, lookback, o.horizon, "test"),
+            summary=f"{where}{points} points, {train.size} training windows, val {val} / test {test} steps",
+            val=self._window(items[0], "val", lookback),
+            test=self._window(items[0], "test", lookback),
+            spec={"features": features, "horizon": o.horizon, "lookback": lookback},
             state={
                 "season": int(season),
                 "lookback": lookback,
-                "transform": transform.to_dict(),
-                "decided": decided,
-                "history": history_state(series, lookback + transform.offset + max(season, 1)),
+                "calendar": kinds,
+                "covariates": list(panel.covariate_names),
+                "series": [
+                    history_state(i, max(lookback + i.transform.offset + season, keep))
+                    for i in items
+                ],
             },
-            dataset=series.name,
-            data=ForecastData(
-                series=series,
-                transform=transform,
-                season=int(season),
-                lookback=lookback,
-                origins={"val": (train_end, val), "test": (len(y) - test, test)},
-            ),
+            dataset=first.name if len(items) == 1 else f"{len(items)} series",
+            data=data,
+            info={
+                **({"series": len(items), "skipped": skipped} if len(panel) > 1 else {}),
+                **({"notes": notes} if notes else {}),
+            },
         )
+
+    def _item(
+        self,
+        series: Series,
+        covariates: np.ndarray,
+        saved: dict[str, Any],
+        count: int,
+        o: Any,
+        season: int,
+        lookback: int,
+        kinds: list[str],
+        test: int,
+        val: int,
+    ) -> SeriesData:
+        """One series with its transform: the saved one (eval, resume), else fitted."""
+        y = series.values
+        train_end = len(y) - test - val
+        mine = saved.get(series.name) or (
+            next(iter(saved.values())) if count == 1 and saved else None
+        )
+        if mine:
+            transform = SeriesTransform(**mine["transform"])
+            decided, scale = mine.get("decided", {}), mine.get("covariate_scale")
+            scale = tuple(scale) if scale else None
+        else:
+            if train_end < 3:
+                raise UserError(self._too_short(series, lookback, o.horizon, test, val, 0))
+            transform, decided = fit_transform(y[:train_end], season, o.log, o.difference)
+            scale = None
+        if transform.log and (y <= 0).any():
+            raise UserError(f"{series.name}: has values <= 0, but the run models log values")
+        too_short = self._too_short(series, lookback, o.horizon, test, val, transform.offset)
+        if train_end - transform.offset - lookback - o.horizon + 1 < 1 and not mine:
+            raise UserError(too_short)
+        if len(y) - test - transform.offset < lookback:
+            raise UserError(too_short)
+        return make_item(series, transform, covariates, kinds, test, val, decided, scale)
+
+    @staticmethod
+    def _window(item: SeriesData, split: str, lookback: int) -> ArraySplit:
+        """The first series' inputs before a split and its values (for split sizes)."""
+        origin, steps = item.origins[split]
+        x = torch.from_numpy(item.features[origin - lookback : origin].copy())[None]
+        values = item.series.values[origin : origin + steps] / item.transform.unit
+        return ArraySplit({"x": x, "y": torch.from_numpy(values.astype(np.float32))[None]})
 
     @staticmethod
     def _too_short(
@@ -223,119 +347,289 @@ class ForecastTask(Task):
     def loss(self, output: torch.Tensor, batch: dict[str, Any]) -> torch.Tensor:
         return F.mse_loss(output, batch["y"])
 
-    # -- forecasting and evaluation -----------------------------------------------------
-
-    @torch.no_grad()
-    def forecast(
-        self,
-        ctx: Context,
-        model: Any,
-        transform: SeriesTransform,
-        lookback: int,
-        history: np.ndarray,
-        steps: int,
-    ) -> np.ndarray:
-        """``steps`` values after ``history``, block by block of ``horizon``."""
-        z = list(transform.forward(history)[-lookback:])
-        if len(z) < lookback or np.isnan(z).any():
-            raise UserError(
-                f"history of {len(history)} points is too short for lookback {lookback}"
-            )
-        predicted: list[float] = []
-        model.eval()
-        while len(predicted) < steps:
-            x = torch.tensor(z[-lookback:], dtype=torch.float32, device=ctx.device).view(1, -1, 1)
-            block = model({"x": x})[0][0].float().cpu().numpy().tolist()
-            predicted += block
-            z += block
-        return transform.inverse(np.array(predicted[:steps]), history)
+    # -- evaluation -------------------------------------------------------------------
 
     def evaluate(self, ctx: Context, model: Any, prepared: Prepared, split: str) -> Evaluation:
-        """Test: one forecast of the whole test window from its start, as the baselines do.
+        """Test: each series' combined forecast of its whole test window from its start,
+        as the baselines do, with quantiles; outputs hold one :class:`ModelForecast` per
+        series. Metrics: the series' own, or for a panel their means (:func:`aggregate`).
 
-        Validation (early stopping): forecasts from several origins inside the val window,
-        every ``horizon // 4`` steps, each running to the window's end. One origin alone
-        makes the stopping epoch depend on one stretch of weather; the rolling origins
-        look at the same data more often and choose more steadily.
+        Validation (early stopping, the LSTM alone): forecasts from several origins inside
+        the val window, every ``horizon // 4`` steps, each running to the window's end. One
+        origin alone makes the stopping epoch depend on one stretch of weather; the
+        rolling origins look at the same data more often and choose more steadily.
         """
         data: ForecastData = prepared.data
-        origin, steps = data.origins[split]
-        y, transform, lookback = data.series.values, data.transform, data.lookback
-        stride = steps if split == "test" else max(1, ctx.options.horizon // 4)
-        actual, predicted = [], []
-        for start in range(origin, origin + steps, stride):
-            actual.append(y[start : origin + steps])
-            predicted.append(
-                self.forecast(ctx, model, transform, lookback, y[:start], origin + steps - start)
+        if split == "test":
+            forecasts = [self._test_forecast(ctx, model, data, item) for item in data.items]
+            metrics = aggregate(
+                [
+                    score(item, data.season, item.origins["test"][0], fc)
+                    for item, fc in zip(data.items, forecasts, strict=True)
+                ]
             )
-        metrics = point_errors(
-            np.concatenate(actual), np.concatenate(predicted), y[:origin], data.season
-        )
-        return Evaluation(metrics, outputs=predicted[0])
+            return Evaluation(metrics, outputs=forecasts, name=model_name(ctx, data))
+        steps = data.items[0].origins["val"][1]
+        stride = max(1, ctx.options.horizon // 4)
+        actual: list[list[np.ndarray]] = [[] for _ in data.items]
+        predicted: list[list[np.ndarray]] = [[] for _ in data.items]
+        for offset in range(0, steps, stride):
+            ends = [item.origins["val"][0] + offset for item in data.items]
+            batch = lstm_forecasts(ctx, model, data, data.items, ends, steps - offset)
+            for i, (item, end, fc) in enumerate(zip(data.items, ends, batch, strict=True)):
+                actual[i].append(item.series.values[end : end + steps - offset])
+                predicted[i].append(fc)
+        per_series = [
+            point_metrics(
+                np.concatenate(a),
+                np.concatenate(p),
+                item.series.values[: item.origins["val"][0]],
+                data.season,
+            )
+            for item, a, p in zip(data.items, actual, predicted, strict=True)
+        ]
+        return Evaluation(aggregate(per_series), outputs=None)
+
+    def _test_forecast(
+        self, ctx: Context, model: Any, data: ForecastData, item: SeriesData
+    ) -> ModelForecast:
+        origin, steps = item.origins["test"]
+        return combined_forecast(ctx, model, data, item, origin, steps)
 
     def baselines(self, ctx: Context, prepared: Prepared) -> dict[str, Evaluation]:
+        """Each baseline from each series' test origin, its quantiles calibrated on its own
+        validation errors exactly as the model's are."""
         data: ForecastData = prepared.data
-        origin, steps = data.origins["test"]
-        y, season = data.series.values, data.season
         results = {}
-        for name in ctx.options.baselines:
-            method = classical.BASELINES[name]
-            try:
-                if name in classical.TAKES_LOG:
-                    predicted = method(y[:origin], steps, season, log=data.transform.log)
-                else:
-                    predicted = method(y[:origin], steps, season)
-            except Exception as err:  # noqa: BLE001 - a failed baseline must not fail the run
-                ctx.console.print(f"[yellow]baseline {name} failed: {err}[/]")
-                continue
-            metrics = point_errors(y[origin : origin + steps], predicted, y[:origin], season)
-            results[name] = Evaluation(metrics, outputs=predicted)
+        for name in data.baselines:
+            forecasts, metrics = [], []
+            for item in data.items:
+                fc = self._baseline(ctx, data, item, name)
+                if fc is None:
+                    break
+                forecasts.append(fc)
+                metrics.append(score(item, data.season, item.origins["test"][0], fc))
+            else:
+                results[name] = Evaluation(aggregate(metrics), outputs=forecasts)
         return results
+
+    @staticmethod
+    def _baseline(
+        ctx: Context, data: ForecastData, item: SeriesData, name: str
+    ) -> ModelForecast | None:
+        y = item.series.values
+        origin, steps = item.origins["test"]
+        log = item.transform.log
+        predicted = classical_forecast(ctx, name, y[:origin], steps, data.season, log)
+        if predicted is None:
+            return None
+        val_end = sum(item.origins["val"])
+        errors, leads = [np.zeros(0)], [np.zeros(0)]
+        for start in item.calibration_origins():
+            val_fc = classical_forecast(ctx, name, y[:start], val_end - start, data.season, log)
+            if val_fc is not None:
+                errors.append(y[start:val_end] - val_fc)
+                leads.append(np.arange(1, len(val_fc) + 1))
+        calibration = Calibration(np.concatenate(errors), np.concatenate(leads))
+        return with_quantiles(ctx.options.quantiles, predicted, calibration)
+
+    def backtest(
+        self, ctx: Context, model: Any, prepared: Prepared, windows: int, stride: int = 0
+    ) -> dict[str, Any]:
+        """Rolling-origin evaluation: ``windows`` forecasts of the test length per series,
+        the last from the test origin, each ``stride`` steps (default: the test length)
+        before the next; the model (weights and calibration fixed, no retraining) and every
+        baseline (refitted at each origin). Writes backtest.json, backtest.csv and
+        plots/backtest.png; windows before the end of validation overlap the data the
+        LSTM was trained or stopped on, and say so (``in_sample``)."""
+        from .backtests import backtest_origins, write_backtest
+
+        data: ForecastData = prepared.data
+        rows = []
+        for item in data.items:
+            test_origin, steps = item.origins["test"]
+            origins = backtest_origins(test_origin, steps, windows, stride, data.lookback)
+            y = item.series.values
+            calibration = calibrate(ctx, model, data, item)
+            val_end = sum(item.origins["val"])
+            for origin in origins:
+                fc = combined_forecast(ctx, model, data, item, origin, steps, calibration)
+                record = {
+                    "series": item.name,
+                    "origin": int(origin),
+                    "time": item.series.labels(origin, origin + 1)[0],
+                    "in_sample": bool(origin < val_end),
+                    "model": score(item, data.season, origin, fc),
+                    "baselines": {},
+                }
+                for name in data.baselines:
+                    predicted = classical_forecast(
+                        ctx, name, y[:origin], steps, data.season, item.transform.log
+                    )
+                    if predicted is not None:
+                        record["baselines"][name] = point_metrics(
+                            y[origin : origin + steps], predicted, y[:origin], data.season
+                        )
+                rows.append(record)
+        return write_backtest(ctx, rows, self.primary_metric)
 
     # -- outputs --------------------------------------------------------------------
 
     def report(self, ctx: Context, model: Any, prepared: Prepared, results: Results) -> None:
+        """forecast.csv (every model's forecast and the model's quantiles; a ``series``
+        column for panels), the plot of the first series with the model's interval,
+        series_metrics.csv (panels), components.json (the combination's members, weights
+        and test metrics) and forecaster.json (what ``predict`` needs)."""
         data: ForecastData = prepared.data
-        origin, steps = data.origins["test"]
-        label = ctx.config.backbone.cell
-        forecasts = {label: results.test.outputs}
-        forecasts.update({name: b.outputs for name, b in results.baselines.items()})
-        table = forecast_table(data.series, origin, steps, forecasts)
-        atomic.write_text(ctx.path("forecast.csv"), table.to_csv(index=False))
-        forecast_plot(
-            data.series, origin, steps, forecasts, results.metrics, ctx.path("plots/forecast.png")
-        )
+        label = results.metrics.get("model", ctx.config.backbone.cell)
+        tables, components, forecaster, per_series = [], {}, {}, []
+        for i, item in enumerate(data.items):
+            origin, steps = item.origins["test"]
+            fc: ModelForecast = results.test.outputs[i]
+            forecasts = {label: fc.point}
+            forecasts.update({n: b.outputs[i].point for n, b in results.baselines.items()})
+            table = forecast_table(item.series, origin, steps, forecasts)
+            for q, values in fc.quantiles.items():
+                table[f"{label}_q{q:g}"] = values
+            if len(data.items) > 1:
+                table.insert(0, "series", item.name)
+            tables.append(table)
+            y = item.series.values
+            components[item.name] = {
+                "weights": fc.weights,
+                "calibration": {
+                    "errors": fc.calibration.errors.tolist(),
+                    "leads": fc.calibration.leads.tolist(),
+                },
+                "test": {
+                    name: point_metrics(y[origin : origin + steps], values, y[:origin], data.season)
+                    for name, values in fc.members.items()
+                },
+            }
+            forecaster[item.name] = {
+                "weights": fc.weights or {"lstm": 1.0},
+                "widths": {f"{q:g}": w for q, w in fc.widths.items()},
+            }
+            if len(data.items) > 1:
+                row = {"series": item.name, "model": score(item, data.season, origin, fc)["mase"]}
+                for n, b in results.baselines.items():
+                    row[n] = score(item, data.season, origin, b.outputs[i])["mase"]
+                per_series.append(row)
+            if i == 0:
+                band = (fc.quantiles.get(min(fc.quantiles)), fc.quantiles.get(max(fc.quantiles)))
+                forecast_plot(
+                    item.series,
+                    origin,
+                    steps,
+                    forecasts,
+                    results.metrics,
+                    ctx.path("plots/forecast.png"),
+                    band=band if len(fc.quantiles) > 1 else None,
+                )
+        atomic.write_text(ctx.path("forecast.csv"), pd.concat(tables).to_csv(index=False))
+        if per_series:
+            table = pd.DataFrame(per_series)
+            atomic.write_text(ctx.path("series_metrics.csv"), table.to_csv(index=False))
+        single = next(iter(components.values())) if len(components) == 1 else components
+        atomic.write_json(ctx.path("components.json"), rundir.clean_json(single))
+        atomic.write_json(ctx.path(FORECASTER_FILE), rundir.clean_json({"series": forecaster}))
+        if ctx.options.backtest_windows:
+            self.backtest(ctx, model, prepared, ctx.options.backtest_windows)
+
+    # -- inference ----------------------------------------------------------------------
 
     predict_options = {
-        "horizon": "steps to forecast past the end of the series (default task.horizon)",
+        "horizon": "steps to forecast past the end of each series (default task.horizon)",
+        "series": "comma-separated names of the series to forecast (default: all)",
     }
 
     def predict(
         self, ctx: Context, model: Any, inputs: list[str], options: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        if inputs:
-            raise UserError(
-                "forecast predict takes no inputs: use --option horizon=N "
-                "(and --data FILE for another series)"
-            )
+        """The combined forecast past the end of each series, with its quantiles."""
         steps = limits.horizon(options.get("horizon"), ctx.options.horizon)
+        state = ctx.state
+        histories = [history_series(s) for s in state["series"]]
         if options.get("data"):
-            series = load_file(options["data"], ctx.options.column, ctx.options.time_column)
-        else:
-            series = history_series(ctx.state["history"])
-        transform = SeriesTransform(**ctx.state["transform"])
-        values = self.forecast(ctx, model, transform, ctx.state["lookback"], series.values, steps)
-        return [
-            {"time": t, "forecast": float(v)}
-            for t, v in zip(series.future_times(steps), values, strict=True)
-        ]
+            panel = load_panel(options["data"], ctx.options)
+            histories = list(zip(panel.series, panel.covariates, strict=True))
+        wanted = [*inputs, *str(options.get("series") or "").split(",")]
+        wanted = [w.strip() for w in wanted if w.strip()]
+        saved = {s["name"]: s for s in state["series"]}
+        names = [series.name for series, _ in histories]
+        unknown = [w for w in wanted if w not in names]
+        if unknown:
+            raise UserError(
+                f"series {unknown[0]!r}: not in the run; series: {', '.join(names[:20])}"
+            )
+        forecaster = self.forecaster(ctx)
+        data = ForecastData(
+            [],
+            state["season"],
+            state["lookback"],
+            state.get("calendar", []),
+            state.get("covariates", []),
+            [],
+            [],
+        )
+        rows = []
+        for series, covariates in histories:
+            if wanted and series.name not in wanted:
+                continue
+            mine = saved.get(series.name) or (state["series"][0] if len(saved) == 1 else None)
+            if mine is None:
+                raise UserError(f"series {series.name!r}: the run has no fitted transform for it")
+            scale = tuple(mine.get("covariate_scale") or ([], []))
+            item = make_item(
+                series,
+                SeriesTransform(**mine["transform"]),
+                covariates,
+                data.calendar,
+                0,
+                0,
+                {},
+                scale,
+            )
+            setting = forecaster.get(mine["name"], {"weights": {"lstm": 1.0}, "widths": {}})
+            point = self._predict_point(ctx, model, data, item, steps, setting["weights"])
+            lead = np.sqrt(np.arange(1, steps + 1))
+            for i, t in enumerate(series.future_times(steps)):
+                row = {"series": series.name} if len(saved) > 1 else {}
+                row.update({"time": t, "forecast": float(point[i])})
+                for key, width in setting["widths"].items():
+                    sign = 0.0 if float(key) == 0.5 else np.sign(float(key) - 0.5)
+                    row[f"q{key}"] = float(point[i] + sign * (width or 0.0) * lead[i])
+                rows.append(row)
+        return rows
+
+    @staticmethod
+    def _predict_point(
+        ctx: Context, model: Any, data: ForecastData, item: SeriesData, steps: int, weights: dict
+    ) -> np.ndarray:
+        y = item.series.values
+        members = {"lstm": lstm_forecasts(ctx, model, data, [item], [len(y)], steps)[0]}
+        for name in weights:
+            if name != "lstm":
+                predicted = classical_forecast(ctx, name, y, steps, data.season, item.transform.log)
+                if predicted is not None:
+                    members[name] = predicted
+        return combine.combine(members, weights)
+
+    @staticmethod
+    def forecaster(ctx: Context) -> dict[str, Any]:
+        """Per series: the combination weights and interval widths the report saved."""
+        path = ctx.run_dir / FORECASTER_FILE
+        if not path.exists():
+            return {}
+        return json.loads(path.read_text()).get("series", {})
 
     # -- in-memory data (seqsuite.fit, Hugging Face data sets) ----------------------------
 
     def write_data(self, ctx: Context, data: Any, folder: Any) -> Any:
         """A series in memory -> ``series.csv`` (its time column kept). Takes a
         :class:`~seqsuite.memory.Table` (a DataFrame or a Hugging Face data set, whose
-        own val/test parts become ``task.val_size``/``task.test_size``), a pandas Series
+        own val/test parts become ``task.val_size``/``task.test_size``: steps per series
+        when ``task.id_column`` names the series of a panel), a pandas Series
         (its DatetimeIndex as the times) or a 1-D array or list of numbers."""
         from seqsuite.memory import Table
         from seqsuite.task import DataFiles
@@ -344,6 +638,10 @@ class ForecastTask(Task):
         if isinstance(data, Table):
             frame = data.concat()
             sizes = data.sizes()
+            ids = ctx.options.id_column
+            if ids:  # a panel: each split's steps per series
+                sizes = {s: len(f) // max(f[ids].nunique(), 1) if ids in f else len(f)
+                         for s, f in data.parts()}  # fmt: skip
             if data.has_splits and sizes.get("test"):
                 settings = {"task": {"test_size": sizes["test"]}}
                 if sizes.get("val"):

@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from .scoring import unit
+
 FREQ_SEASON = {
     "MS": 12,
     "ME": 12,
@@ -34,7 +36,13 @@ def season_from_freq(freq: str | None) -> int | None:
     """Calendar period of a pandas frequency alias (``MS`` -> 12), or None if unknown."""
     if not freq:
         return None
-    base = freq.split("-")[0].lstrip("0123456789")
+    head = freq.split("-")[0]
+    base = head.lstrip("0123456789")
+    count = int(head[: len(head) - len(base)] or 1)
+    if base in ("min", "T") and 1440 % count == 0:
+        return 1440 // count  # a day of minutes: 30min -> 48
+    if base in ("h", "H") and 24 % count == 0:
+        return 24 // count
     if base in ("YS", "Y", "YE", "A", "AS", "BYS", "BA"):
         return 1
     if base.startswith("Q"):
@@ -95,6 +103,7 @@ class SeriesTransform:
     first_diff: bool
     mean: float = 0.0
     std: float = 1.0
+    unit: float = 1.0  # values are divided by this first (a power of two; 1 unless huge)
 
     @property
     def offset(self) -> int:
@@ -102,7 +111,8 @@ class SeriesTransform:
         return self.seasonal_lag + int(self.first_diff)
 
     def level(self, y: np.ndarray) -> np.ndarray:
-        return np.log(y) if self.log else np.asarray(y, dtype=float)
+        y = np.asarray(y, dtype=float) / self.unit
+        return np.log(y) if self.log else y
 
     def unscaled(self, y: np.ndarray) -> np.ndarray:
         """Differenced values, NaN for the first ``offset`` points."""
@@ -141,7 +151,7 @@ class SeriesTransform:
             s.append(level)
             out.append(level)
         out = np.array(out)
-        return np.exp(out) if self.log else out
+        return (np.exp(out) if self.log else out) * self.unit
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -154,20 +164,24 @@ def fit_transform(
 
     Returns the transform and the statistics the decisions were based on.
     """
-    lam = guerrero_lambda(y_train, season)
+    scaled = np.asarray(y_train, dtype=float) / unit(y_train)  # decisions safe from overflow
+    lam = guerrero_lambda(scaled, season)
     use_log = (log == "on") or (log == "auto" and bool((y_train > 0).all()) and lam < 0.5)
     if log == "on" and (y_train <= 0).any():
         from seqsuite.errors import UserError
 
         raise UserError("task.log = 'on' needs strictly positive values; use 'off' or 'auto'")
-    s = np.log(y_train) if use_log else y_train
+    s = np.log(scaled) if use_log else scaled
     strength = seasonal_strength(s, season)
     if difference == "auto":
         seasonal = season > 1 and strength > 0.3
         difference = "seasonal" if seasonal else "first"
     seasonal_lag = season if difference in ("seasonal", "both") and season > 1 else 0
     transform = SeriesTransform(
-        log=use_log, seasonal_lag=seasonal_lag, first_diff=difference in ("first", "both")
+        log=use_log,
+        seasonal_lag=seasonal_lag,
+        first_diff=difference in ("first", "both"),
+        unit=unit(y_train),
     )
     transform.fit_scale(y_train)
     return transform, {"boxcox_lambda": lam, "seasonal_strength": strength}

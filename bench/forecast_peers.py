@@ -1,0 +1,95 @@
+"""Forecasts of the statistical peers (statsforecast AutoETS, AutoARIMA, AutoTheta and
+seasonal naive) on the panel, for ``bench/forecast_panel.py``.
+
+    /work/benchenv-forecast/bin/python bench/forecast_peers.py --drop 0 --out peers.json
+
+Runs in the bench-only environment. ``--drop K`` removes the last ``K * h`` points of each
+series first, so ``--drop 1`` forecasts the development window just before the test window
+(what defaults are chosen on) and ``--drop 0`` the test window. Each model sees the series'
+season ``m`` from the manifest. Writes ``{series: {model: {"forecast": [...], "seconds": s,
+"lo80": [...], "hi80": [...]}}}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+import warnings
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("NIXTLA_ID_AS_COL", "1")
+warnings.filterwarnings("ignore")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+DEFAULT_PANEL = Path.home() / ".cache" / "seqsuite-bench" / "panel"
+
+
+#: AutoARIMA fits the last this many points of longer series (on the 4,032 half-hourly
+#: points of taylor, m = 48, a full fit ran past 10 minutes)
+ARIMA_POINTS = 1000
+
+
+def peer_forecasts(values: np.ndarray, m: int, h: int) -> dict[str, dict]:
+    from statsforecast import StatsForecast
+    from statsforecast.models import AutoARIMA, AutoETS, AutoTheta, SeasonalNaive
+
+    frame = pd.DataFrame(
+        {"unique_id": "s", "ds": np.arange(len(values)), "y": values.astype(float)}
+    )
+    out = {}
+    for name, model in [
+        ("seasonal_naive", SeasonalNaive(season_length=m)),
+        ("AutoETS", AutoETS(season_length=m)),
+        ("AutoARIMA", AutoARIMA(season_length=m)),
+        ("AutoTheta", AutoTheta(season_length=m)),
+    ]:
+        started = time.perf_counter()
+        data = frame.iloc[-ARIMA_POINTS:] if name == "AutoARIMA" else frame
+        try:
+            result = StatsForecast(models=[model], freq=1, n_jobs=1).forecast(
+                df=data, h=h, level=[80]
+            )
+        except Exception as err:  # noqa: BLE001 - a failing peer is reported, not fatal
+            out[name] = {"error": str(err)[:200]}
+            continue
+        column = [c for c in result.columns if c not in ("unique_id", "ds")][0]
+        out[name] = {
+            "forecast": result[column].tolist(),
+            "lo80": result.get(f"{column}-lo-80", result[column]).tolist(),
+            "hi80": result.get(f"{column}-hi-80", result[column]).tolist(),
+            "seconds": time.perf_counter() - started,
+        }
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--panel", type=Path, default=DEFAULT_PANEL)
+    parser.add_argument("--drop", type=int, default=0)
+    parser.add_argument("--only", nargs="*", default=None)
+    parser.add_argument("--skip", nargs="*", default=[])
+    parser.add_argument("--role", default=None, help="dev or heldout (default: both)")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    manifest = pd.read_csv(args.panel / "manifest.csv")
+    results = json.loads(args.out.read_text()) if args.out.exists() else {}
+    for row in manifest.itertuples():
+        skip = (args.only and row.name not in args.only) or (args.role and row.role != args.role)
+        if skip or row.name in args.skip or row.name in results:
+            continue
+        values = pd.read_csv(args.panel / f"{row.name}.csv")["value"].to_numpy(dtype=float)
+        if args.drop:
+            values = values[: -args.drop * row.h]
+        results[row.name] = peer_forecasts(values[: -row.h], int(row.m), int(row.h))
+        args.out.write_text(json.dumps(results))
+        times = {k: round(v.get("seconds", -1), 2) for k, v in results[row.name].items()}
+        print(row.name, times, flush=True)
+
+
+if __name__ == "__main__":
+    main()
