@@ -58,15 +58,17 @@ def is_model_dir(path: str | Path) -> bool:
 
 
 def write_model_dir(
-    run_dir: Path, model: torch.nn.Module, metrics: dict[str, Any], command: str = ""
+    run_dir: Path, model: torch.nn.Module, metrics: dict[str, Any], files: tuple[str, ...] = ()
 ) -> Path:
-    """``RUN_DIR/model/``: weights, config, task state, metrics and the model card."""
+    """``RUN_DIR/model/``: weights, config, task state, metrics, the model card, and the
+    run's ``files`` that inference reads (``Task.model_files``) where they exist."""
     folder = run_dir / MODEL_DIR
     folder.mkdir(exist_ok=True)
     meta = {"format": "seqsuite", "task": str(metrics.get("task", ""))}
     save_weights(folder / WEIGHTS, model.state_dict(), meta)
-    for name in (rundir.CONFIG, rundir.STATE):
-        atomic.write_bytes(folder / name, (run_dir / name).read_bytes())
+    for name in (rundir.CONFIG, rundir.STATE, *files):
+        if (run_dir / name).is_file() and Path(name).name == name:
+            atomic.write_bytes(folder / name, (run_dir / name).read_bytes())
     atomic.write_json(folder / rundir.METRICS, rundir.clean_json(metrics))
     atomic.write_text(folder / CARD, model_card(metrics, rundir.read_config(run_dir)))
     return folder

@@ -43,7 +43,7 @@ def finish(
     plots.loss_plot(result.history, key, ctx.path("plots/loss.png"), result.best_epoch)
     frozen = MappingProxyType(copy.deepcopy(metrics))  # the report shows, never changes
     task.report(ctx, model, prepared, Results(frozen, test, MappingProxyType(baselines)))
-    portable.write_model_dir(ctx.run_dir, model, metrics)
+    portable.write_model_dir(ctx.run_dir, model, metrics, tuple(task.model_files))
     report_html.write_run_report(ctx.run_dir, metrics)
     atomic.write_json(ctx.run_dir / rundir.METRICS, rundir.clean_json(metrics))  # last
     tracking.finish_all(list(loggers), metrics, ctx.console)

@@ -200,6 +200,11 @@ class Task:
     higher_is_better: ClassVar[bool] = False
     #: options ``seqsuite predict --option KEY=VALUE`` accepts: name -> one line of help
     predict_options: ClassVar[dict[str, str]] = {}
+    #: files of the run directory (besides the weights, ``config.toml`` and
+    #: ``task_state.json``) that ``predict``/``generate`` read; the portable ``model/``
+    #: folder carries them. Better kept in ``Prepared.state``; this is for what ``report``
+    #: computes after training (e.g. combination weights chosen on validation)
+    model_files: ClassVar[tuple[str, ...]] = ()
 
     @property
     def default_dataset(self) -> str:

@@ -160,6 +160,7 @@ def test_run_saves_and_loads_a_portable_model(tmp_path):
     assert sorted(p.name for p in saved.iterdir()) == [
         "README.md",
         "config.toml",
+        "forecaster.json",
         "metrics.json",
         "model.safetensors",
         "task_state.json",

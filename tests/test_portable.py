@@ -38,6 +38,7 @@ def test_every_run_writes_a_portable_model_folder(forecast_run):
     assert sorted(p.name for p in model.iterdir()) == [
         "README.md",
         "config.toml",
+        "forecaster.json",  # forecast's model_files: what predict reads besides the weights
         "metrics.json",
         "model.safetensors",
         "task_state.json",
@@ -49,7 +50,7 @@ def test_every_run_writes_a_portable_model_folder(forecast_run):
     metrics = json.loads((forecast_run / "metrics.json").read_text())
     card = (model / "README.md").read_text()
     assert "library_name: seqsuite" in card and "**nile**" in card
-    assert "| model (lstm) |" in card and f"{metrics['test']['mase']:.4g}" in card
+    assert f"| model ({metrics['model']}) |" in card and f"{metrics['test']['mase']:.4g}" in card
     for name in metrics["baselines"]:
         assert f"| {name} |" in card
     assert 'seqsuite.load("path/to/this/folder")' in card

@@ -538,6 +538,8 @@ class ForecastTask(Task):
 
     # -- inference ----------------------------------------------------------------------
 
+    model_files = (FORECASTER_FILE,)  # predict combines and widens as the report chose
+
     predict_options = {
         "horizon": "steps to forecast past the end of each series (default task.horizon)",
         "series": "comma-separated names of the series to forecast (default: all)",
