@@ -9,10 +9,13 @@ The public Python API:
   ``TASK_API_VERSION``: the plugin contract.
 - :func:`run`, :func:`resume`, :func:`evaluate`, :func:`predict`, :func:`generate`: whole runs,
   as the CLI does them.
+- :func:`fit`, :func:`load`, :class:`Run`: the notebook API on data in memory (DataFrames,
+  arrays, lists of texts or waveforms, Hugging Face data sets).
 """
 
 __version__ = "0.1.0"
 
+from .api import Run, fit, load  # noqa: E402
 from .backbone import Backbone, BackboneConfig, BackboneOutput  # noqa: E402
 from .batches import ArraySplit  # noqa: E402
 from .errors import UserError  # noqa: E402
@@ -35,6 +38,7 @@ from .trainer import FitResult, TrainConfig, Trainer  # noqa: E402
 __all__ = [
     "TASK_API_VERSION",
     "ArraySplit",
+    "Run",
     "Backbone",
     "BackboneConfig",
     "BackboneOutput",
@@ -52,6 +56,8 @@ __all__ = [
     "Trainer",
     "UserError",
     "evaluate",
+    "fit",
+    "load",
     "generate",
     "predict",
     "resume",

@@ -50,8 +50,9 @@ def load_context(run_dir: str | Path, quiet: bool) -> tuple[Task, Context, dict[
     """A run directory's task, a context holding its saved config and state, and the
     saved ``task_state.json`` (spec, state, dataset)."""
     from .errors import UserError
+    from .portable import resolve
 
-    run_dir = Path(run_dir)
+    run_dir = resolve(run_dir)
     raw = rundir.read_config(run_dir)
     task = get_task(raw.get("run", {}).get("task", ""))
     try:
@@ -82,11 +83,22 @@ class LoadedRun:
 
 def load(run_dir: str | Path, *, quiet: bool = False) -> LoadedRun:
     """A run's task, context and evaluated weights (``refit.pt`` if the run refitted,
-    else ``best.pt``) in eval mode."""
+    else ``best.pt``; in a portable ``model/`` folder, ``model.safetensors``) in eval mode.
+    ``run_dir`` may also be a Hub model id (see :func:`seqsuite.portable.resolve`)."""
     task, ctx, saved = load_context(run_dir, quiet)
     model = build_model(task, ctx, saved["spec"])
-    chosen = REFIT if ctx.config.train.refit and (ctx.run_dir / REFIT).exists() else checkpoint.BEST
-    weights = checkpoint.load(ctx.run_dir / chosen, map_location=ctx.device)
-    model.load_state_dict(weights["model"])
+    model.load_state_dict(evaluated_weights(ctx))
     model.to(ctx.device).eval()
     return LoadedRun(task, ctx, model, saved)
+
+
+def evaluated_weights(ctx: Context) -> dict[str, Any]:
+    """The weights a run is evaluated with: ``refit.pt``, ``best.pt`` or, in a portable
+    model folder without checkpoints, ``model.safetensors``."""
+    from .portable import WEIGHTS, load_weights
+
+    run_dir = ctx.run_dir
+    if not (run_dir / checkpoint.BEST).exists() and (run_dir / WEIGHTS).exists():
+        return {k: v.to(ctx.device) for k, v in load_weights(run_dir / WEIGHTS).items()}
+    chosen = REFIT if ctx.config.train.refit and (run_dir / REFIT).exists() else checkpoint.BEST
+    return checkpoint.load(run_dir / chosen, map_location=ctx.device)["model"]

@@ -389,7 +389,9 @@ def compare_command(
         print(json.dumps(data, indent=2, default=str))
     else:
         Console().print(comparing.table(rows))
-        Console().print(f"wrote {folder}/compare.json, compare.csv, compare.md, plots/compare.png")
+        Console().print(
+            f"wrote {folder}/compare.json, compare.csv, compare.md, report.html, plots/compare.png"
+        )
     if any(r.status != "ok" for r in rows):
         raise typer.Exit(code=1)
 
@@ -426,6 +428,29 @@ def serve_command(
 
     settings = ServeSettings(max_batch=max_batch, max_wait_ms=max_wait_ms, timeout_s=timeout)
     serve(run_dirs, host=host, port=port, workers=workers, threads=threads, settings=settings)
+
+
+@app.command(
+    "push",
+    epilog=_examples(
+        "seqsuite push runs/forecast-20261128-120000 my-name/co2-forecaster",
+        "seqsuite push RUN_DIR my-name/private-model --private",
+    ),
+)
+def push_command(
+    run_dir: RunDir,
+    repo_id: Annotated[
+        str, typer.Argument(metavar="OWNER/NAME", help="Hub model repository (created if new).")
+    ],
+    private: Annotated[
+        bool, typer.Option("--private", metavar="", help="Create the repository private.")
+    ] = False,
+) -> None:
+    """Upload a run's portable model (RUN_DIR/model/) to the Hugging Face Hub (online only)."""
+    from . import portable
+
+    url = portable.push(run_dir, repo_id, private=private)
+    Console().print(f"uploaded {portable.model_folder(run_dir)} to {url}")
 
 
 @app.command("doctor", epilog=_examples("seqsuite doctor", "seqsuite doctor --json"))

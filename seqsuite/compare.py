@@ -367,6 +367,9 @@ def write_outputs(rows: list[Row], out: Path, command: str) -> None:
     atomic.write_csv(out / "compare.csv", data, COLUMNS)
     atomic.write_text(out / "compare.md", markdown(rows, command))
     plot(rows, out / "plots" / "compare.png")
+    from .report_html import write_compare_report
+
+    write_compare_report(out, data, command)
 
 
 def table(rows: list[Row], width: int | None = None) -> Any:

@@ -56,6 +56,17 @@ class RunSettings:
             "help": "CPU threads for PyTorch (0 = chosen from the CPUs this process may use and the model's size)",
         },
     )
+    log: list[str] = field(
+        default_factory=lambda: ["csv"],
+        metadata={
+            "help": "where training is logged: csv (history.csv, always), tensorboard, mlflow"
+        },
+    )
+
+    def validate(self) -> None:
+        unknown = [kind for kind in self.log if kind not in ("csv", "tensorboard", "mlflow")]
+        if unknown:
+            raise UserError(f"log: unknown {unknown}; expected csv, tensorboard or mlflow")
 
 
 @dataclass

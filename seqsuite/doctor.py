@@ -28,7 +28,7 @@ LIBRARIES = (
 )
 EXTRAS = {
     "export": ("onnx", "onnxruntime", "onnxscript"),
-    "tracking": ("tensorboard", "mlflow"),
+    "tracking": ("tensorboard", "mlflow-skinny"),
     "serve": ("fastapi", "uvicorn"),
     "hub": ("huggingface_hub", "safetensors"),
     "text": ("tokenizers",),

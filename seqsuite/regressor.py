@@ -3,6 +3,7 @@
     model = SequenceRegressor(input_size=1, backbone=BackboneConfig(hidden_size=50, activation="relu"))
     model.fit(X, y, TrainConfig(epochs=100, batch_size=32))
     y_hat = model.predict(X); mse = model.evaluate(X, y)
+    model.save("my-regressor"); model = SequenceRegressor.load("my-regressor")
 
 ``X`` is (samples, time, features); ``y`` is (samples, outputs) or (samples,).
 It is the tutorial's ``Sequential([LSTM(...), Dense(...)])`` built from seqsuite parts:
@@ -12,6 +13,8 @@ It is the tutorial's ``Sequential([LSTM(...), Dense(...)])`` built from seqsuite
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,6 +25,7 @@ from .adapters import FeatureInput
 from .backbone import Backbone, BackboneConfig
 from .batches import ArraySplit
 from .devices import resolve_device
+from .errors import UserError
 from .heads import LastStateHead
 from .model import SequenceModel
 from .trainer import FitResult, TrainConfig, Trainer
@@ -52,6 +56,8 @@ class SequenceRegressor:
         core = Backbone(input_size, config)
         self.model = SequenceModel(adapter, core, LastStateHead(core.output_size, output_size))
         self.output_size = output_size
+        self.input_size = input_size
+        self.backbone_config = config
 
     def _split(self, X: Any, y: Any | None = None) -> ArraySplit:
         x = torch.as_tensor(np.asarray(X), dtype=torch.float32)
@@ -102,6 +108,50 @@ class SequenceRegressor:
             )
             count += len(output)
         return total / max(count, 1)
+
+    def save(self, folder: str | Path) -> Path:
+        """``folder/model.safetensors`` (weights only) and ``folder/config.json`` (what
+        rebuilds the model): loading runs no code from either."""
+        from . import atomic
+        from .portable import save_weights
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        config = {
+            "format": "seqsuite.SequenceRegressor",
+            "input_size": self.input_size,
+            "output_size": self.output_size,
+            "loss": self.loss_name,
+            "seed": self.seed,
+            "backbone": dataclasses.asdict(self.backbone_config),
+        }
+        save_weights(folder / "model.safetensors", self.model.state_dict(), {"format": "seqsuite"})
+        atomic.write_json(folder / "config.json", config)
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path, device: str = "cpu") -> SequenceRegressor:
+        """A regressor written by :meth:`save`."""
+        from .config import build
+        from .portable import load_weights
+        from .rundir import read_json
+
+        folder = Path(folder)
+        config = read_json(folder / "config.json", "regressor config")
+        if config.get("format") != "seqsuite.SequenceRegressor":
+            raise UserError(f"{folder / 'config.json'}: not a saved SequenceRegressor")
+        backbone = build(BackboneConfig, config["backbone"], "backbone")
+        model = cls(
+            config["input_size"],
+            config["output_size"],
+            backbone,
+            loss=config["loss"],
+            seed=config["seed"],
+            device=device,
+        )
+        model.model.load_state_dict(load_weights(folder / "model.safetensors"))
+        model.model.to(model.device)
+        return model
 
     def evaluate(self, X: Any, y: Any) -> float:
         """The loss (mean over samples and outputs), as Keras' ``evaluate`` returns it."""

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from rich.console import Console
 
-from . import __version__, atomic, distributed, plots, rundir
+from . import __version__, atomic, distributed, plots, portable, report_html, rundir, tracking
 from .console_tables import metrics_table
 from .model import SequenceModel
 from .task import Context, Evaluation, Prepared, Results, Task, as_evaluation
@@ -25,8 +25,10 @@ def finish(
     prepared: Prepared,
     result: Any,
     threads: dict[str, Any] | None = None,
+    loggers: list[Any] = (),
 ) -> dict[str, Any]:
-    """Evaluate the best weights, run baselines, write metrics, plots, report; print the table."""
+    """Evaluate the best weights, run baselines, write metrics, plots, report, the portable
+    ``model/`` and ``report.html``; print the table; tell the trackers the run is done."""
     with torch.no_grad():
         test = as_evaluation(task.evaluate(ctx, model, prepared, "test"))
         val = as_evaluation(task.evaluate(ctx, model, prepared, "val"))
@@ -41,7 +43,10 @@ def finish(
     plots.loss_plot(result.history, key, ctx.path("plots/loss.png"), result.best_epoch)
     frozen = MappingProxyType(copy.deepcopy(metrics))  # the report shows, never changes
     task.report(ctx, model, prepared, Results(frozen, test, MappingProxyType(baselines)))
+    portable.write_model_dir(ctx.run_dir, model, metrics, tuple(task.model_files))
+    report_html.write_run_report(ctx.run_dir, metrics)
     atomic.write_json(ctx.run_dir / rundir.METRICS, rundir.clean_json(metrics))  # last
+    tracking.finish_all(list(loggers), metrics, ctx.console)
     show_metrics(ctx.console, task, ctx, metrics, f"{task.name} on {prepared.dataset} (test)")
     ctx.console.print(f"run directory: {ctx.run_dir}")
     return metrics

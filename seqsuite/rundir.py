@@ -25,6 +25,7 @@ CONFIG = "config.toml"
 STATE = "task_state.json"
 HISTORY = "history.csv"
 METRICS = "metrics.json"
+DATA = "data"  # in-memory data written in the task's format (seqsuite.fit)
 
 
 def new_run_dir(task: str, root: str | Path = "runs") -> Path:
@@ -60,7 +61,8 @@ def claim_out_dir(out: str | Path, config: dict[str, Any]) -> str:
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out}: exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)
-    contents = [p for p in out.iterdir() if not p.name.startswith(".")]
+    # data/ alone is in-memory data that seqsuite.fit wrote for this run
+    contents = [p for p in out.iterdir() if not p.name.startswith(".") and p.name != DATA]
     if not contents:
         return "new"
     if not (out / CONFIG).exists():

@@ -19,7 +19,7 @@ from typing import Any
 
 from rich.console import Console
 
-from . import __version__, atomic, checkpoint, distributed, rundir, threads
+from . import __version__, atomic, checkpoint, distributed, hub, rundir, threads, tracking
 from . import config as configs
 from .assembly import REFIT, build_model, load_context
 from .assembly import console as console_for
@@ -30,7 +30,7 @@ from .model import SequenceModel
 from .progress import make_progress
 from .registry import get_task
 from .reporting import finish
-from .task import Context, Prepared, Task, as_evaluation
+from .task import Context, DataFiles, Prepared, Task, as_evaluation
 from .trainer import Trainer
 from .transfer import load_backbone, load_source
 
@@ -69,12 +69,18 @@ def run(
     quiet: bool = False,
     callbacks: list[Any] = (),
     quick: bool = False,
+    overrides: dict[str, dict[str, Any]] | None = None,
 ) -> RunResult:
     """Train and evaluate ``task_name``; returns its run directory and metrics.
 
     ``quick`` applies the task's ``quick`` preset (fewer epochs or less data) under any
-    config files and ``--set`` pairs: a smoke run in minutes."""
+    config files and ``--set`` pairs: a smoke run in minutes. ``overrides`` are settings
+    by section (``{"train": {"epochs": 5}}``, as ``seqsuite.fit`` passes them), above the
+    presets and below config files and ``--set``. A Hugging Face data set in ``dataset``
+    (``owner/name``, or a folder saved with ``save_to_disk``) is written once in the
+    task's own format (:mod:`seqsuite.memory`) and read from there."""
     task = get_task(task_name)
+    source = load_source(init_from) if init_from else None
     flags = {
         "run": {
             "seed": seed,
@@ -82,18 +88,24 @@ def run(
             "threads": threads,
             "data": str(Path(data).resolve()) if data else None,
             "dataset": dataset,
-            "init_from": str(Path(init_from).resolve()) if init_from else None,
+            "init_from": str(source.path.resolve()) if source else None,
         },
         "train": {"epochs": epochs, "time_budget": time_budget},
     }
     if data and dataset is None:
         flags["run"]["dataset"] = ""
-    source = load_source(init_from) if init_from else None
     # the source's backbone is the default here, so that its weights fit
     base = [({"backbone": source.backbone}, f"--init-from {init_from}")] if source else []
     if quick:
         base.append((getattr(task, "quick", {}) or {}, f"task {task.name!r} quick preset"))
-    config = configs.resolve(task, config_files, sets, flags, base)
+    layers = [(overrides or {}, "keyword arguments")]
+    config = configs.resolve(task, config_files, sets, flags, base + layers)
+    hub_files = None
+    if not config.run.data and hub.is_dataset_ref(config.run.dataset):
+        hub_files = hub_data(task, config)
+        flags["run"]["data"] = hub_files.path
+        data_layer = (hub_files.settings, f"--dataset {config.run.dataset}")
+        config = configs.resolve(task, config_files, sets, flags, [*base, data_layer, *layers])
     device = distributed.local_device(resolve_device(config.run.device))
     distributed.init(device)
     quiet = quiet or not distributed.is_main()
@@ -102,6 +114,9 @@ def run(
     )
     seed_everything(config.run.seed)
     prepared = task.prepare(ctx)
+    if hub_files is not None:  # named as the user named it, not by its cache folder
+        prepared.dataset = config.run.dataset
+        prepared.info = {**prepared.info, "hub": hub_files.info}
     status, run_dir = _claim_run_dir(task, config, out, runs_root)
     if status == "finished":
         ctx.console.print(f"{run_dir} already holds this finished run")
@@ -117,6 +132,51 @@ def run(
         return _train_and_finish(
             task, ctx, model, prepared, resume_training=False, callbacks=callbacks
         )
+
+
+def hub_data(task: Task, config: RunConfig) -> Any:
+    """The Hugging Face data set ``config.run.dataset`` in the task's own format, written
+    once into the cache (keyed by the data set, its revision or saved files, the reading
+    settings and the task's options) so that later runs, ``eval`` and ``resume`` read the
+    same files. Returns :class:`~seqsuite.task.DataFiles` with ``info`` added."""
+    import json
+    import os
+
+    from .cache import cache_dir, key_hash
+    from .memory import materialise
+
+    ref, settings = config.run.dataset, config.data
+    stamp = None
+    if hub.is_saved_dataset(ref):
+        files = sorted(Path(ref).rglob("*"))
+        stamp = [(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files if p.is_file()]
+        ref = str(Path(ref).resolve())
+    key = {
+        "dataset": ref,
+        "saved": stamp,
+        "streaming": settings.streaming,
+        "max_rows": settings.max_rows,
+        "task": task.name,
+        "options": config.to_dict()["task"],
+        "format": 1,
+    }
+    folder = cache_dir() / "hub-data" / f"{task.name}-{key_hash(key)}"
+    done = folder / "done.json"
+    if not done.exists():
+        table = hub.load_table(ref, settings.max_rows, settings.streaming)
+        ctx = Context(config=config, device=resolve_device("cpu"), console=console_for(True))
+        staging = folder.with_name(folder.name + f".tmp{os.getpid()}")
+        shutil.rmtree(staging, ignore_errors=True)
+        written = materialise(task, ctx, table, staging, table.name)
+        relative = Path(written.path).resolve().relative_to(staging.resolve())
+        atomic.write_json(
+            staging / "done.json",
+            {"path": str(relative), "settings": written.settings, "info": table.info},
+        )
+        shutil.rmtree(folder, ignore_errors=True)
+        staging.rename(folder)
+    record = json.loads(done.read_text(encoding="utf-8"))
+    return DataFiles(str(folder / record["path"]), record["settings"], record["info"])
 
 
 def _claim_run_dir(
@@ -207,6 +267,11 @@ def _train_and_finish(
     requested = config.run.threads
     if not requested and distributed.world() > 1:  # ranks share the CPUs
         requested = max(1, threads.available_cpus() // distributed.world())
+    loggers = (
+        tracking.make_loggers(config.run.log, run_dir, config.to_dict(), task.name)
+        if distributed.is_main()
+        else []
+    )
     with threads.threads_for(requested, step_flops) as (plan, rebalance):
         trainer = Trainer(
             config.train,
@@ -220,7 +285,12 @@ def _train_and_finish(
                 "spec": prepared.spec,
             },
             progress=make_progress(ctx.quiet),
-            callbacks=[_HistoryWriter(run_dir), *([rebalance] if rebalance else []), *callbacks],
+            callbacks=[
+                _HistoryWriter(run_dir),
+                *loggers,
+                *([rebalance] if rebalance else []),
+                *callbacks,
+            ],
         )
         _announce(task, ctx, model, prepared, plan)
         try:
@@ -241,7 +311,7 @@ def _train_and_finish(
         model.eval()
         if not distributed.is_main():
             return RunResult(run_dir, {}, model, prepared)  # rank 0 evaluates and reports
-        metrics = finish(task, ctx, model, prepared, result, plan.as_json())
+        metrics = finish(task, ctx, model, prepared, result, plan.as_json(), loggers)
     return RunResult(run_dir, metrics, model, prepared)
 
 

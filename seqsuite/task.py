@@ -99,6 +99,18 @@ class Evaluation:
     name: str = ""
 
 
+@dataclass
+class DataFiles:
+    """What :meth:`Task.write_data` wrote: the file or folder ``prepare`` reads as
+    ``run.data``, and settings that go with it (layered under the user's own), e.g. the
+    sizes of the data set's own validation and test parts: ``{"task": {"test_size": 24}}``."""
+
+    path: str
+    settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: facts about where the data came from (rows per split), recorded in metrics.json
+    info: dict[str, Any] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class Results:
     """Everything :meth:`Task.report` may show: read-only.
@@ -188,6 +200,11 @@ class Task:
     higher_is_better: ClassVar[bool] = False
     #: options ``seqsuite predict --option KEY=VALUE`` accepts: name -> one line of help
     predict_options: ClassVar[dict[str, str]] = {}
+    #: files of the run directory (besides the weights, ``config.toml`` and
+    #: ``task_state.json``) that ``predict``/``generate`` read; the portable ``model/``
+    #: folder carries them. Better kept in ``Prepared.state``; this is for what ``report``
+    #: computes after training (e.g. combination weights chosen on validation)
+    model_files: ClassVar[tuple[str, ...]] = ()
 
     @property
     def default_dataset(self) -> str:
@@ -288,6 +305,37 @@ class Task:
         from .errors import UserError
 
         raise UserError(f"task {self.name!r} does not generate; try `seqsuite predict`")
+
+    # -- in-memory data (contract additions of version 2; both optional) ----------------
+
+    def write_data(self, ctx: Context, data: Any, folder: Path) -> DataFiles:
+        """In-memory data -> files in this task's own format in ``folder``, which
+        ``prepare`` then reads as ``run.data`` (so ``eval`` and ``resume`` work as for any
+        run). ``data`` is a :class:`seqsuite.memory.Table` (a DataFrame or a Hugging Face
+        data set, with its own splits and class names) or an object the task knows (a list
+        of texts, of waveforms, of scores). Used by ``seqsuite.fit`` and ``--dataset``
+        with a Hugging Face data set. The default says the task cannot."""
+        from .errors import UserError
+
+        raise UserError(
+            f"task {self.name!r} cannot take in-memory data or Hugging Face data sets; "
+            "give a file with --data"
+        )
+
+    def predict_inputs(
+        self, ctx: Context, obj: Any, folder: Path
+    ) -> tuple[list[Any], dict[str, Any]]:
+        """In-memory predict inputs (``Run.predict(obj)``, serving) -> the ``inputs`` and
+        ``options`` :meth:`predict` reads; a task may write files into ``folder`` (a
+        temporary folder). The default takes a text or a list of texts or file paths."""
+        from .errors import UserError
+
+        items = [obj] if isinstance(obj, str | Path) else obj
+        if isinstance(items, list | tuple) and all(isinstance(i, str | Path) for i in items):
+            return [str(i) for i in items], {}
+        raise UserError(
+            f"task {self.name!r}: predict takes texts or file paths here, got {type(obj).__name__}"
+        )
 
     # -- serving (``seqsuite serve``) ----------------------------------------------------
 

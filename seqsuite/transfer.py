@@ -37,10 +37,16 @@ class Source:
 
 
 def load_source(path: str | Path) -> Source:
-    path = Path(path)
+    """A run directory, a portable ``model/`` folder or (online) a Hub model id."""
+    from .portable import WEIGHTS, is_model_dir, load_weights, resolve
+
+    path = resolve(path, "--init-from")
     if not path.is_dir():
         raise UserError(f"--init-from {path}: not a run directory")
-    weights = checkpoint.load(path / checkpoint.BEST)["model"]
+    if not (path / checkpoint.BEST).exists() and is_model_dir(path):
+        weights = load_weights(path / WEIGHTS)
+    else:
+        weights = checkpoint.load(path / checkpoint.BEST)["model"]
     if "backbone.rnn.weight_ih_l0" not in weights:
         raise UserError(f"--init-from {path}: its checkpoint holds no seqsuite backbone")
     state_file = path / rundir.STATE

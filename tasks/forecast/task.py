@@ -538,6 +538,8 @@ class ForecastTask(Task):
 
     # -- inference ----------------------------------------------------------------------
 
+    model_files = (FORECASTER_FILE,)  # predict combines and widens as the report chose
+
     # -- serving (seqsuite serve): see serving.py ----------------------------------------
 
     serve_examples = {"predict": {"series": [112, 118, 132, 129, 121, 135] * 6, "horizon": 12}}
@@ -632,3 +634,56 @@ class ForecastTask(Task):
         if not path.exists():
             return {}
         return json.loads(path.read_text()).get("series", {})
+
+    # -- in-memory data (seqsuite.fit, Hugging Face data sets) ----------------------------
+
+    def write_data(self, ctx: Context, data: Any, folder: Any) -> Any:
+        """A series in memory -> ``series.csv`` (its time column kept). Takes a
+        :class:`~seqsuite.memory.Table` (a DataFrame or a Hugging Face data set, whose
+        own val/test parts become ``task.val_size``/``task.test_size``: steps per series
+        when ``task.id_column`` names the series of a panel), a pandas Series
+        (its DatetimeIndex as the times) or a 1-D array or list of numbers."""
+        from seqsuite.memory import Table
+        from seqsuite.task import DataFiles
+
+        settings: dict[str, Any] = {}
+        if isinstance(data, Table):
+            frame = data.concat()
+            sizes = data.sizes()
+            ids = ctx.options.id_column
+            if ids:  # a panel: each split's steps per series
+                sizes = {s: len(f) // max(f[ids].nunique(), 1) if ids in f else len(f)
+                         for s, f in data.parts()}  # fmt: skip
+            if data.has_splits and sizes.get("test"):
+                settings = {"task": {"test_size": sizes["test"]}}
+                if sizes.get("val"):
+                    settings["task"]["val_size"] = sizes["val"]
+        else:
+            frame = series_frame(data, ctx.options.column or "value")
+        if isinstance(frame.index, pd.DatetimeIndex):
+            frame = frame.rename_axis(ctx.options.time_column or "time").reset_index()
+        path = folder / "series.csv"
+        atomic.write_text(path, frame.to_csv(index=False))
+        return DataFiles(str(path), settings)
+
+    def predict_inputs(self, ctx: Context, obj: Any, folder: Any) -> tuple[list, dict]:
+        """Forecast after a series given in memory (as :meth:`write_data` takes it)."""
+        files = self.write_data(ctx, obj, folder)
+        return [], {"data": files.path}
+
+
+def series_frame(data: Any, column: str) -> pd.DataFrame:
+    """A pandas Series, a 1-D array or a list of numbers as a one-column frame."""
+    if isinstance(data, pd.DataFrame):
+        return data
+    if isinstance(data, pd.Series):
+        return data.rename(data.name or column).to_frame()
+    values = np.asarray(data, dtype=float)
+    if values.ndim == 2 and values.shape[1] == 1:
+        values = values[:, 0]
+    if values.ndim != 1:
+        raise UserError(
+            f"forecast: expected one series (a 1-D array, a list of numbers, a pandas Series or "
+            f"DataFrame), got an array of shape {values.shape}"
+        )
+    return pd.DataFrame({column: values})

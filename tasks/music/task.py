@@ -76,6 +76,10 @@ class MusicConfig:
             "help": "processes parsing a folder (0 = the CPUs usable, at most 8)",
         },
     )
+    midi_column: str = field(
+        default="midi",
+        metadata={"help": "in-memory / Hugging Face data: the column of MIDI bytes or paths"},
+    )
 
 
 @dataclass
@@ -119,14 +123,17 @@ class MusicTask(Task):
         if corpus.rolls is not None:
             prepared = rep.prepare(ctx, corpus.rolls)
         else:
-            o, where = ctx.options, ctx.config.run.data or corpus.name
+            o, run = ctx.options, ctx.config.run
+            where = run.data or corpus.name
             if rep is REPRESENTATIONS["pianoroll"]:
                 limit = ctx.config.data.max_elements
                 corpus.pieces, long = within_limit(corpus.pieces, o.step, limit)
                 corpus.skipped += long
                 if not corpus.pieces:
                     raise UserError(_no_usable(where, corpus.skipped))
-            parts = _split_pieces(len(corpus.pieces), o.val_fraction, o.test_fraction, ctx.seed)
+            parts = own_splits(run.data, corpus.pieces) or _split_pieces(
+                len(corpus.pieces), o.val_fraction, o.test_fraction, ctx.seed
+            )
             if min(len(p) for p in parts.values()) == 0:
                 raise UserError(
                     f"{where}: {len(corpus.pieces)} pieces are too few for train / val / test"
@@ -295,6 +302,70 @@ def _prompt(prompt: str | None, ctx: Context) -> Piece | None:
         return scores.parse_file(Path(prompt), ctx.config.data)
     except scores.ScoreError as err:
         raise UserError(f"--prompt {prompt}: {err}") from None
+
+    # -- in-memory data (seqsuite.fit, Hugging Face data sets) ----------------------------
+
+    def write_data(self, ctx: Context, data: Any, folder: Path) -> Any:
+        """Pieces in memory -> a folder of MIDI files. Takes a list of music21 scores or
+        of MIDI / MusicXML / ABC paths or MIDI bytes, or a :class:`~seqsuite.memory.Table`
+        whose ``task.midi_column`` holds MIDI bytes or paths (each piece split as usual)."""
+        from seqsuite import atomic
+        from seqsuite.memory import Table
+        from seqsuite.task import DataFiles
+
+        if isinstance(data, Table):
+            frame = data.concat(split_column="split")
+            column = data.column(ctx.options.midi_column, ["midi"], "MIDI", "task.midi_column")
+            pieces = list(frame[column])
+        elif isinstance(data, list | tuple):
+            pieces = list(data)
+        else:
+            raise UserError(
+                "music: expected a list of music21 scores, file paths or MIDI bytes, a "
+                f"DataFrame or a Hugging Face data set, got {type(data).__name__}"
+            )
+        target = folder / "pieces"
+        target.mkdir(parents=True, exist_ok=True)
+        splits = list(frame["split"]) if isinstance(data, Table) and "split" in frame else None
+        for k, piece in enumerate(pieces):
+            write_piece(piece, target, k, splits[k] if splits else "")
+        if splits:  # the data set's own splits, by file name (see own_splits)
+            atomic.write_text(target / SPLITS_MARK, "pieces named train-*, val-*, test-*\n")
+        return DataFiles(str(target))
+
+
+SPLITS_MARK = "SPLITS"  # in a folder whose file names say each piece's split
+
+
+def own_splits(data: str | None, pieces: list[Piece]) -> dict[str, list[int]] | None:
+    """The data set's own train / val / test pieces when :meth:`MusicTask.write_data`
+    wrote them (file names ``train-000001.mid`` beside a ``SPLITS`` file); else None."""
+    if not data or not (Path(data) / SPLITS_MARK).is_file():
+        return None
+    parts = {s: [k for k, p in enumerate(pieces) if p.name.startswith(f"{s}-")] for s in
+             ("train", "val", "test")}  # fmt: skip
+    return parts if parts["train"] and parts["val"] and parts["test"] else None
+
+
+def write_piece(piece: Any, folder: Path, k: int, split: str = "") -> None:
+    """One piece into ``folder``: bytes as MIDI, a path copied, a music21 stream written;
+    the file name starts with its split when the data has its own."""
+    from seqsuite import atomic
+
+    name = f"{split}-{k:06d}" if split else f"{k:06d}"
+    if isinstance(piece, dict):  # a Hugging Face value {"bytes": ..., "path": ...}
+        piece = piece.get("bytes") or piece.get("path")
+    if isinstance(piece, bytes | bytearray):
+        atomic.write_bytes(folder / f"{name}.mid", bytes(piece))
+    elif isinstance(piece, str | Path):
+        source = Path(piece)
+        if not source.is_file():
+            raise UserError(f"{source}: not found")
+        atomic.write_bytes(folder / f"{name}{source.suffix.lower()}", source.read_bytes())
+    elif hasattr(piece, "write"):  # a music21 stream
+        piece.write("midi", fp=str(folder / f"{name}.mid"))
+    else:
+        raise UserError(f"music: piece {k + 1} is a {type(piece).__name__}, not a score")
 
 
 def _split_pieces(n: int, val: float, test: float, seed: int) -> dict[str, list[int]]:

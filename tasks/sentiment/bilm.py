@@ -27,9 +27,9 @@ from torch import Tensor, nn
 from seqsuite.adapters import TokenInput
 from seqsuite.backbone import BackboneOutput
 from seqsuite.errors import UserError
+from seqsuite.example_store import Example, TokenSplit, load_or_build
 from seqsuite.task import Context, Evaluation, Prepared, Task
 from seqsuite.text_rows import check_regular_file, file_identity, iter_rows
-from seqsuite.example_store import Example, TokenSplit, load_or_build
 
 from . import data as sources
 from .task import TOKENIZER, UNK_ID, tokenize, vocabulary

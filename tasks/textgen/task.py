@@ -430,6 +430,44 @@ class TextgenTask(Task):
             parts.append(f"=== temperature {temperature} ===\n{text}\n")
         atomic.write_text(ctx.path("samples.txt"), "\n".join(parts))
 
+    # -- in-memory data (seqsuite.fit, Hugging Face data sets) ----------------------------
+
+    def write_data(self, ctx: Context, data: Any, folder: Any) -> Any:
+        """Text in memory -> ``corpus.txt``. Takes a string, a list of strings, or a
+        :class:`~seqsuite.memory.Table` (its ``text`` column, else its first column of
+        strings). A data set's own train / validation / test parts are written in that
+        order, and their shares of the characters become ``task.val_fraction`` and
+        ``task.test_fraction``, so the model is validated and tested on those parts."""
+        from seqsuite.memory import Table
+        from seqsuite.task import DataFiles
+
+        settings: dict[str, Any] = {}
+        if isinstance(data, Table):
+            first = data.parts()[0][1]
+            strings = [c for c in first.columns if first[c].map(type).eq(str).all()]
+            column = data.column("text", strings[:1], "text", "a column named text")
+            parts = {s: "\n".join(map(str, f[column])) + "\n" for s, f in data.parts()}
+            text = "".join(parts.values())
+            shares = {s: len(parts.get(s, "")) / max(len(text), 1) for s in ("val", "test")}
+            if data.has_splits and 0 < shares["val"] < 0.5 and shares["test"] < 0.5:
+                settings = {
+                    "task": {"val_fraction": shares["val"], "test_fraction": shares["test"]}
+                }
+        elif isinstance(data, str):
+            text = data
+        elif isinstance(data, list | tuple) and all(isinstance(t, str) for t in data):
+            text = "\n".join(data) + "\n"
+        else:
+            raise UserError(
+                "textgen: expected a string, a list of strings, a DataFrame or a Hugging Face "
+                f"data set, got {type(data).__name__}"
+            )
+        if not text.strip():
+            raise UserError("textgen: the text is empty")
+        path = folder / "corpus.txt"
+        atomic.write_text(path, text)
+        return DataFiles(str(path), settings)
+
 
 # -- helpers of prepare -----------------------------------------------------------------
 
