@@ -25,7 +25,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib import ticker  # noqa: E402
+from matplotlib import dates, ticker  # noqa: E402
 
 from . import atomic  # noqa: E402
 
@@ -94,6 +94,16 @@ def finish_axes(ax: Any, xlabel: str, ylabel: str, title: str = "") -> None:
         ax.set_title(title)
     ax.grid(alpha=0.3)
     plain_ticks(ax)
+    few_date_ticks(ax)
+
+
+def few_date_ticks(ax: Any, most: int = 6) -> None:
+    """On a time axis, at most ``most`` ticks with short labels ("1994", "Apr"), so that
+    the labels of a narrow panel never run into each other."""
+    if isinstance(ax.xaxis.get_major_locator(), dates.AutoDateLocator):
+        locator = dates.AutoDateLocator(minticks=3, maxticks=most)
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(dates.ConciseDateFormatter(locator))
 
 
 def image(fig: Any, ax: Any, data: Any, label: str, **options: Any) -> Any:
