@@ -87,25 +87,17 @@ def run(
             "device": device,
             "threads": threads,
             "data": str(Path(data).resolve()) if data else None,
-            "dataset": dataset,
+            "dataset": dataset if dataset is not None or not data else "",
             "init_from": str(source.path.resolve()) if source else None,
         },
         "train": {"epochs": epochs, "time_budget": time_budget},
     }
-    if data and dataset is None:
-        flags["run"]["dataset"] = ""
     # the source's backbone is the default here, so that its weights fit
     base = [({"backbone": source.backbone}, f"--init-from {init_from}")] if source else []
     if quick:
         base.append((getattr(task, "quick", {}) or {}, f"task {task.name!r} quick preset"))
-    layers = [(overrides or {}, "keyword arguments")]
-    config = configs.resolve(task, config_files, sets, flags, base + layers)
-    hub_files = None
-    if not config.run.data and hub.is_dataset_ref(config.run.dataset):
-        hub_files = hub_data(task, config)
-        flags["run"]["data"] = hub_files.path
-        data_layer = (hub_files.settings, f"--dataset {config.run.dataset}")
-        config = configs.resolve(task, config_files, sets, flags, [*base, data_layer, *layers])
+    base.append((overrides or {}, "keyword arguments"))
+    config, hub_files = _resolve(task, config_files, sets, flags, base)
     device = distributed.local_device(resolve_device(config.run.device))
     distributed.init(device)
     quiet = quiet or not distributed.is_main()
@@ -132,6 +124,22 @@ def run(
         return _train_and_finish(
             task, ctx, model, prepared, resume_training=False, callbacks=callbacks
         )
+
+
+def _resolve(task: Task, config_files, sets, flags: dict, layers: list) -> tuple[RunConfig, Any]:
+    """The run's configuration; with a Hugging Face data set in ``run.dataset``, that data
+    set written in the task's format, its files as ``run.data`` and its settings (the data
+    set's own splits) under the user's (returned too: None otherwise)."""
+    config = configs.resolve(task, config_files, sets, flags, layers)
+    if config.run.data or not hub.is_dataset_ref(config.run.dataset):
+        return config, None
+    hub_files = hub_data(task, config)
+    flags["run"]["data"] = hub_files.path
+    data_layer = (hub_files.settings, f"--dataset {config.run.dataset}")
+    config = configs.resolve(
+        task, config_files, sets, flags, [*layers[:-1], data_layer, layers[-1]]
+    )
+    return config, hub_files
 
 
 def hub_data(task: Task, config: RunConfig) -> Any:
