@@ -263,3 +263,26 @@ class StreamSplit:
         if isinstance(self.tokens, Tensor):
             return self.tokens[torch.from_numpy(index).to(self.tokens.device)]
         return self.tokens[index]
+
+
+class GatheredSplit:
+    """Base of the splits whose examples sit in a store and are gathered and padded one
+    batch at a time (``batch(index)``), grouped by ``lengths`` like :class:`ArraySplit`.
+    A subclass sets ``size`` and ``lengths`` and defines ``batch``."""
+
+    POOL = 50  # batches per sorting pool, as ArraySplit
+    size: int
+    lengths: Tensor
+
+    def num_batches(self, batch_size: int) -> int:
+        return -(-self.size // batch_size)
+
+    def batches(
+        self, batch_size: int, shuffle: bool = False, generator: torch.Generator | None = None
+    ) -> Iterator[Batch]:
+        groups = batch_groups(self.size, batch_size, shuffle, generator, self.lengths, self.POOL)
+        for index in groups:
+            yield self.batch(index)
+
+    def batch(self, index: Tensor) -> Batch:
+        raise NotImplementedError

@@ -32,7 +32,7 @@ import torch
 from torch import Tensor
 
 from . import atomic
-from .batches import Batch, batch_groups
+from .batches import Batch, GatheredSplit
 from .cache import cache_dir, key_hash
 from .vocab import Vocabulary
 
@@ -217,13 +217,12 @@ def load_or_build(
     return ExampleStore(final), False
 
 
-class TokenSplit:
+class TokenSplit(GatheredSplit):
     """Examples ``rows`` of a store as a trainer split: batches of ``key`` (batch,
     longest) vocabulary ids padded with 0, ``lengths`` (on the CPU), ``label`` and
     ``index`` (positions in the split), bucketed by length when shuffled or not."""
 
     stateful = False
-    POOL = 50  # batches per sorting pool, as ArraySplit
 
     def __init__(
         self,
@@ -249,16 +248,6 @@ class TokenSplit:
 
     def to(self, device: torch.device | str) -> TokenSplit:
         return TokenSplit(self.store, self.rows, self.remap, self.labels, self.key, device)
-
-    def num_batches(self, batch_size: int) -> int:
-        return -(-self.size // batch_size)
-
-    def batches(
-        self, batch_size: int, shuffle: bool = False, generator: torch.Generator | None = None
-    ) -> Iterator[Batch]:
-        groups = batch_groups(self.size, batch_size, shuffle, generator, self.lengths, self.POOL)
-        for index in groups:
-            yield self.batch(index)
 
     def batch(self, index: Tensor) -> Batch:
         """The examples at split positions ``index``, padded to the longest of them."""

@@ -23,7 +23,7 @@ import os
 import shutil
 import uuid
 from array import array
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,7 @@ import torch
 from torch import Tensor
 
 from . import atomic
-from .batches import Batch, batch_groups
+from .batches import Batch, GatheredSplit
 from .cache import cache_dir, key_hash
 
 FORMAT = 1
@@ -215,7 +215,7 @@ def load_or_build(
     return FrameStore(final), False
 
 
-class FrameSplit:
+class FrameSplit(GatheredSplit):
     """Rows of one or more stores (of the same width) as a trainer split: batches of
     ``key`` (batch, longest, width) frames padded with 0, ``lengths`` (on the CPU),
     ``label`` (given labels) and ``index`` (positions in the split), examples of similar
@@ -227,7 +227,6 @@ class FrameSplit:
     speaker's statistics, say), so that memory holds one int per row, not one entry."""
 
     stateful = False
-    POOL = 50  # batches per sorting pool, as ArraySplit
 
     def __init__(
         self,
@@ -303,16 +302,6 @@ class FrameSplit:
             self.groups,
             self.tables,
         )
-
-    def num_batches(self, batch_size: int) -> int:
-        return -(-self.size // batch_size)
-
-    def batches(
-        self, batch_size: int, shuffle: bool = False, generator: torch.Generator | None = None
-    ) -> Iterator[Batch]:
-        groups = batch_groups(self.size, batch_size, shuffle, generator, self.lengths, self.POOL)
-        for index in groups:
-            yield self.batch(index)
 
     def batch(self, index: Tensor) -> Batch:
         """The examples at split positions ``index``, padded to the longest of them."""

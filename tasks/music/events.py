@@ -249,17 +249,7 @@ class Events:
         vocab = Vocabulary.from_dict(ctx.state["vocab"])
         o = ctx.options
         prime = encode(prompt.melody, o.grid, o.max_duration)[:PROMPT_EVENTS] if prompt else []
-        ids = token_lm.sample(
-            model,
-            [vocab.index[BOS], *(vocab.index.get(t, 1) for t in prime)],
-            temperature=options["temperature"],
-            top_k=options["top_k"],
-            seed=options["seed"],
-            device=ctx.device,
-            banned=(0, 1, vocab.index[BOS]),
-            stop_id=vocab.index[EOS],
-            min_length=1,
-        )
+        ids = sample_events(ctx, model, vocab, [vocab.index.get(t, 1) for t in prime], options)
         return (vocab.tokens[i] for i in ids)
 
     def note_maker(self, ctx: Context) -> EventNotes:
@@ -279,3 +269,21 @@ class EventNotes:
 
     def finish(self) -> list[tuple[int, float, float]]:
         return []
+
+
+def sample_events(
+    ctx: Context, model: Any, vocab: Vocabulary, prime: list[int], options: dict[str, Any]
+) -> Iterator[int]:
+    """Event ids after ``<s>`` and ``prime``, one per step, until ``</s>`` (never before
+    the first event); what ``generate`` writes and ``seqsuite serve`` streams."""
+    return token_lm.sample(
+        model,
+        [vocab.index[BOS], *prime],
+        temperature=options["temperature"],
+        top_k=options["top_k"],
+        seed=options["seed"],
+        device=ctx.device,
+        banned=(0, 1, vocab.index[BOS]),
+        stop_id=vocab.index[EOS],
+        min_length=1,
+    )

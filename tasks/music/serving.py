@@ -11,14 +11,13 @@ import torch
 
 from seqsuite.errors import FieldError
 from seqsuite.stepping import stepper
-from seqsuite.token_lm import sample
 from seqsuite.vocab import Vocabulary
 
 from . import rolls
+from .events import REST, sample_events
 
 #: prompt events read at most (a melody's opening is enough to set its key and pace)
 PROMPT_EVENTS = 64
-BOS, EOS, REST = "<s>", "</s>", "r"
 
 
 def stream(ctx: Any, model: Any, options: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -47,17 +46,7 @@ def _prompt(value: Any, vocab: Vocabulary) -> list[int]:
 
 def _events(ctx: Any, model: Any, options: dict[str, Any]) -> Iterator[dict[str, Any]]:
     vocab = Vocabulary.from_dict(ctx.state["vocab"])
-    ids = sample(
-        model,
-        [vocab.index[BOS], *_prompt(options.get("prompt"), vocab)],
-        temperature=options["temperature"],
-        top_k=options["top_k"],
-        seed=options["seed"],
-        device=ctx.device,
-        banned=(0, 1, vocab.index[BOS]),
-        stop_id=vocab.index[EOS],
-        min_length=1,
-    )
+    ids = sample_events(ctx, model, vocab, _prompt(options.get("prompt"), vocab), options)
     now = 0.0
     for token in (vocab.tokens[i] for i in itertools.islice(ids, options["length"])):
         pitch, duration = token.split(":")
