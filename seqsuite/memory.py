@@ -107,8 +107,10 @@ def _split_name(name: str) -> str | None:
 
 def from_hf(obj: Any, max_rows: int, name: str) -> Table:
     """A ``Dataset``, ``DatasetDict``, ``IterableDataset`` or ``IterableDatasetDict`` as a
-    :class:`Table`. Iterable (streamed) data sets are read up to ``max_rows`` rows a split;
-    a downloaded one larger than that is refused (it would all be held in memory)."""
+    :class:`Table`. ``max_rows`` bounds the rows of all splits together, as it bounds the
+    rows of a file (the task reads the written data within the same limit): a streamed data
+    set is read up to an equal share of it per split; a downloaded one larger than that is
+    refused (it would all be held in memory)."""
     if hasattr(obj, "keys") and not hasattr(obj, "features"):  # a dict of splits
         own = {key: _split_name(key) for key in obj.keys()}
         known = {key: split for key, split in own.items() if split}
@@ -119,7 +121,10 @@ def from_hf(obj: Any, max_rows: int, name: str) -> Table:
                     "choose one, e.g. owner/name@main with a train split"
                 )
             known = {next(iter(own)): "all"}
-        splits = {split: split_frame(obj[key], max_rows, name) for key, split in known.items()}
+        if not any(_streamed(obj[key]) for key in known):
+            check_rows(sum(len(obj[key]) for key in known), max_rows, name)
+        share = max(1, max_rows // len(known))
+        splits = {split: split_frame(obj[key], share, name) for key, split in known.items()}
         ignored = sorted(set(own) - set(known))
         table = Table(splits, name, {"splits": sorted(splits), "ignored_splits": ignored})
     else:
@@ -132,6 +137,12 @@ def from_hf(obj: Any, max_rows: int, name: str) -> Table:
     return table
 
 
+def _streamed(data: Any) -> bool:
+    import datasets
+
+    return isinstance(data, datasets.IterableDataset)
+
+
 def split_frame(data: Any, max_rows: int, name: str) -> pd.DataFrame:
     """One split as a DataFrame: class names for ``ClassLabel`` columns, undecoded audio."""
     import datasets
@@ -140,7 +151,7 @@ def split_frame(data: Any, max_rows: int, name: str) -> pd.DataFrame:
     for column, feature in features.items():
         if isinstance(feature, datasets.Audio):
             data = data.cast_column(column, datasets.Audio(decode=False))
-    if isinstance(data, datasets.IterableDataset):
+    if _streamed(data):
         frame = pd.DataFrame(list(data.take(max_rows)))
     else:
         check_rows(len(data), max_rows, name)

@@ -260,6 +260,36 @@ class MusicTask(Task):
             atomic.write_text(ctx.path("test_pieces.csv"), buffer.getvalue())
         self.generate(ctx, model, {"length": 64, "temperature": 1.0, "top_k": 0, "seed": ctx.seed})
 
+    # -- in-memory data (seqsuite.fit, Hugging Face data sets) ----------------------------
+
+    def write_data(self, ctx: Context, data: Any, folder: Path) -> Any:
+        """Pieces in memory -> a folder of MIDI files. Takes a list of music21 scores or
+        of MIDI / MusicXML / ABC paths or MIDI bytes, or a :class:`~seqsuite.memory.Table`
+        whose ``task.midi_column`` holds MIDI bytes or paths (each piece split as usual)."""
+        from seqsuite import atomic
+        from seqsuite.memory import Table
+        from seqsuite.task import DataFiles
+
+        if isinstance(data, Table):
+            frame = data.concat(split_column="split")
+            column = data.column(ctx.options.midi_column, ["midi"], "MIDI", "task.midi_column")
+            pieces = list(frame[column])
+        elif isinstance(data, list | tuple):
+            pieces = list(data)
+        else:
+            raise UserError(
+                "music: expected a list of music21 scores, file paths or MIDI bytes, a "
+                f"DataFrame or a Hugging Face data set, got {type(data).__name__}"
+            )
+        target = folder / "pieces"
+        target.mkdir(parents=True, exist_ok=True)
+        splits = list(frame["split"]) if isinstance(data, Table) and "split" in frame else None
+        for k, piece in enumerate(pieces):
+            write_piece(piece, target, k, splits[k] if splits else "")
+        if splits:  # the data set's own splits, by file name (see own_splits)
+            atomic.write_text(target / SPLITS_MARK, "pieces named train-*, val-*, test-*\n")
+        return DataFiles(str(target))
+
 
 def _no_usable(where: Any, skipped: list[tuple[str, str]]) -> str:
     return (
@@ -302,36 +332,6 @@ def _prompt(prompt: str | None, ctx: Context) -> Piece | None:
         return scores.parse_file(Path(prompt), ctx.config.data)
     except scores.ScoreError as err:
         raise UserError(f"--prompt {prompt}: {err}") from None
-
-    # -- in-memory data (seqsuite.fit, Hugging Face data sets) ----------------------------
-
-    def write_data(self, ctx: Context, data: Any, folder: Path) -> Any:
-        """Pieces in memory -> a folder of MIDI files. Takes a list of music21 scores or
-        of MIDI / MusicXML / ABC paths or MIDI bytes, or a :class:`~seqsuite.memory.Table`
-        whose ``task.midi_column`` holds MIDI bytes or paths (each piece split as usual)."""
-        from seqsuite import atomic
-        from seqsuite.memory import Table
-        from seqsuite.task import DataFiles
-
-        if isinstance(data, Table):
-            frame = data.concat(split_column="split")
-            column = data.column(ctx.options.midi_column, ["midi"], "MIDI", "task.midi_column")
-            pieces = list(frame[column])
-        elif isinstance(data, list | tuple):
-            pieces = list(data)
-        else:
-            raise UserError(
-                "music: expected a list of music21 scores, file paths or MIDI bytes, a "
-                f"DataFrame or a Hugging Face data set, got {type(data).__name__}"
-            )
-        target = folder / "pieces"
-        target.mkdir(parents=True, exist_ok=True)
-        splits = list(frame["split"]) if isinstance(data, Table) and "split" in frame else None
-        for k, piece in enumerate(pieces):
-            write_piece(piece, target, k, splits[k] if splits else "")
-        if splits:  # the data set's own splits, by file name (see own_splits)
-            atomic.write_text(target / SPLITS_MARK, "pieces named train-*, val-*, test-*\n")
-        return DataFiles(str(target))
 
 
 SPLITS_MARK = "SPLITS"  # in a folder whose file names say each piece's split
