@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import math
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -33,9 +34,20 @@ from . import atomic  # noqa: E402
 FEW_POINTS = 30
 
 
+def tidy(fig: Any) -> None:
+    """``tight_layout`` without its harmless warnings (a short time axis, or a legend
+    outside the axes that the layout leaves to ``save``'s tight bounding box)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="AutoDateLocator was unable")
+        warnings.filterwarnings("ignore", message="Tight layout not applied")
+        fig.tight_layout()
+
+
 def save(fig: Any, path: str | Path) -> None:
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
+    with warnings.catch_warnings():  # a short time axis falls back to a fine interval: fine
+        warnings.filterwarnings("ignore", message="AutoDateLocator was unable")
+        fig.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
     plt.close(fig)
     atomic.write_bytes(path, buffer.getvalue())
 
@@ -101,7 +113,7 @@ def few_date_ticks(ax: Any, most: int = 6) -> None:
     """On a time axis, at most ``most`` ticks with short labels ("1994", "Apr"), so that
     the labels of a narrow panel never run into each other."""
     if isinstance(ax.xaxis.get_major_locator(), dates.AutoDateLocator):
-        locator = dates.AutoDateLocator(minticks=3, maxticks=most)
+        locator = dates.AutoDateLocator(minticks=2, maxticks=most)
         ax.xaxis.set_major_locator(locator)
         ax.xaxis.set_major_formatter(dates.ConciseDateFormatter(locator))
 

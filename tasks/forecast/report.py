@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from seqsuite.plots import finish_axes, legend, marker, plt, save
+from seqsuite.plots import finish_axes, legend, marker, plt, save, tidy
 
 from .series import Series
 
@@ -79,7 +79,7 @@ def forecast_plot(
         f"{metrics.get('task', 'forecast')} on {metrics.get('dataset', '')}: test window",
     )
     legend(zoom, outside=True)
-    fig.tight_layout()
+    tidy(fig)
     save(fig, path)
 
 
