@@ -244,7 +244,10 @@ def make_plan(
     """A checked plan: every task installed and loading, no task twice, and every
     setting valid for every task and backbone, before anything trains."""
     infos = {i.name: i for i in discover()}
-    names = [n for n, i in infos.items() if i.ok] if all_tasks else list(tasks)
+    if all_tasks:
+        names = [n for n, i in infos.items() if i.ok and getattr(i.task, "comparable", True)]
+    else:
+        names = list(tasks)
     if not names:
         raise UserError(
             "name the tasks to compare (e.g. seqsuite compare forecast textgen) or use --all"
@@ -253,7 +256,11 @@ def make_plan(
     if twice:
         raise UserError(f"compare: task {twice[0]!r} is named twice; name each task once")
     for name in names:
-        get_task(name)  # unknown or broken: one line, exit 2, nothing trained
+        if not getattr(get_task(name), "comparable", True):  # unknown or broken: exit 2 too
+            raise UserError(
+                f"compare: task {name!r} needs a backbone of its own shape and cannot share "
+                f"one; train it with seqsuite run {name}"
+            )
     common, per_task = route_sets(list(sets), names)
     plan = Plan(
         tasks=names,

@@ -193,6 +193,10 @@ class Task:
     #: overrides for ``--quick`` runs: fewer epochs or steps, less data, never a time
     #: budget (a quick run gives the same result on any machine); not the backbone
     quick: ClassVar[dict[str, dict[str, Any]]] = {}
+    #: whether the task can train on the one backbone ``seqsuite compare`` gives every
+    #: task; False for a task that needs its own backbone shape (``compare --all`` leaves
+    #: it out, naming it is refused before anything trains)
+    comparable: ClassVar[bool] = True
     #: embedded data sets that work offline; the first is the default
     datasets: ClassVar[tuple[str, ...]] = ()
     #: the metric early stopping and comparisons use, and its direction

@@ -102,3 +102,12 @@ def test_sweep_makes_one_row_per_backbone(cli, monkeypatch):
 def test_bad_sweep_is_a_user_error(cli):
     result = cli("compare", "forecast", "--sweep", "backbone.hiden_size=4")
     assert result.code == 2 and "did you mean 'backbone.hidden_size'" in result.err
+
+
+def test_a_task_that_needs_its_own_backbone_is_left_out_of_all_and_refused_by_name(cli):
+    from seqsuite.compare import make_plan
+
+    assert "bilm" not in make_plan([], all_tasks=True).tasks
+    named = cli("compare", "bilm", "--quick")
+    assert named.code == 2 and "cannot share" in named.err
+    assert len(named.err.strip().splitlines()) == 1

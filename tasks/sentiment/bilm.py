@@ -101,6 +101,7 @@ class BiLMTask(Task):
     primary_metric = "nll"
     higher_is_better = False
     quick = {"train": {"epochs": 1}}
+    comparable = False  # one bidirectional layer, whatever backbone compare shares
     # sentiment's default backbone, so that a sentiment run starts from it as it is
     defaults = {
         "backbone": {"hidden_size": 128, "bidirectional": True},
