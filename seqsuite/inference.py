@@ -15,7 +15,7 @@ from . import atomic, rundir
 from .assembly import load
 from .devices import seed_everything
 from .errors import UserError
-from .reporting import show_metrics
+from .reporting import model_label, show_metrics
 from .task import as_evaluation
 
 
@@ -42,6 +42,7 @@ def evaluate(
         "data_path": ctx.config.run.data,
         "primary_metric": task.primary_metric,
         "higher_is_better": task.higher_is_better,
+        "model": test.name or model_label(ctx),
         "test": test.metrics,
         "data": prepared.info,
     }

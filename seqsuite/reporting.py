@@ -117,4 +117,5 @@ def show_metrics(
     label = metrics.get("model") or model_label(ctx)
     rows = {label if label not in baselines else f"{label} (model)": metrics["test"]}
     rows.update(baselines)
-    console.print(metrics_table(title, rows, task.primary_metric, task.higher_is_better))
+    table = metrics_table(title, rows, task.primary_metric, task.higher_is_better, console.width)
+    console.print(table)
