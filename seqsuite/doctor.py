@@ -14,6 +14,7 @@ from importlib import metadata
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 LIBRARIES = (
@@ -25,13 +26,14 @@ LIBRARIES = (
     "datasets",
     "statsmodels",
     "music21",
+    "tokenizers",
+    "safetensors",
+    "huggingface_hub",
 )
 EXTRAS = {
     "export": ("onnx", "onnxruntime", "onnxscript"),
     "tracking": ("tensorboard", "mlflow-skinny"),
     "serve": ("fastapi", "uvicorn"),
-    "hub": ("huggingface_hub", "safetensors"),
-    "text": ("tokenizers",),
 }
 
 
@@ -126,6 +128,7 @@ def show(console: Console, report: dict[str, Any]) -> None:
         installed = all(names.values())
         detail = ", ".join(f"{k} {v or 'missing'}" for k, v in names.items())
         table.add_row(
-            f"seqsuite[{extra}]", f"{'installed' if installed else 'not installed'}: {detail}"
+            escape(f"seqsuite[{extra}]"),  # not a rich style tag
+            f"{'installed' if installed else 'not installed'}: {detail}",
         )
     console.print(table)
