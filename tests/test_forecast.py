@@ -436,3 +436,9 @@ def test_sarima_is_skipped_with_a_note_for_long_seasons(cli, tmp_path):
     assert set(m["baselines"]) == {"naive"}
     assert any("sarima: skipped, season 24" in note for note in m["data"]["notes"])
     assert set(json.loads(Path("r/components.json").read_text())["weights"]) == {"lstm"}
+
+
+def test_backtest_windows_that_do_not_fit_are_refused_before_training(cli):
+    result = cli("run", "forecast", "--set", "task.backtest_windows=1000", "--out", "bt")
+    assert result.code == 2 and "task.backtest_windows 1000" in result.err
+    assert "at most" in result.err and not Path("bt/metrics.json").exists()

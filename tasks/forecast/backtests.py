@@ -15,20 +15,26 @@ from seqsuite.task import Context
 
 
 def backtest_origins(
-    test_origin: int, steps: int, windows: int, stride: int, lookback: int
+    test_origin: int,
+    steps: int,
+    windows: int,
+    stride: int,
+    lookback: int,
+    names: tuple[str, str] = ("--windows", "--stride"),
 ) -> list[int]:
     """``windows`` origins, the last at ``test_origin``, ``stride`` (default ``steps``)
-    apart; the first must leave ``lookback`` points of history."""
+    apart; the first must leave ``lookback`` points of history. ``names`` are how errors
+    name the two settings (the command's flags, or ``task.backtest_windows``)."""
     if windows < 1:
-        raise UserError(f"--windows: got {windows}, expected at least 1")
+        raise UserError(f"{names[0]}: got {windows}, expected at least 1")
     stride = stride or steps
     if stride < 1:
-        raise UserError(f"--stride: got {stride}, expected at least 1")
+        raise UserError(f"{names[1]}: got {stride}, expected at least 1")
     first = test_origin - (windows - 1) * stride
     if first < lookback + 2:
         most = (test_origin - lookback - 2) // stride + 1
         raise UserError(
-            f"--windows {windows} with stride {stride}: the first window would start at "
+            f"{names[0]} {windows} with stride {stride}: the first window would start at "
             f"step {first}, before the {lookback + 2} points of history needed; at most {most}"
         )
     return [first + k * stride for k in range(windows)]

@@ -31,6 +31,7 @@ from seqsuite.task import Context, Evaluation, Prepared, Results, Task
 
 from . import baselines as classical
 from . import combine, serving
+from .backtests import backtest_origins
 from .data import (
     ForecastData,
     SeriesData,
@@ -249,6 +250,10 @@ class ForecastTask(Task):
             members=members,
             baselines=baselines,
         )
+        if o.backtest_windows:  # checked now, not after training
+            names = ("task.backtest_windows", "stride (the test length)")
+            for item in items:
+                backtest_origins(*item.origins["test"], o.backtest_windows, 0, lookback, names)
         keep = HISTORY_KEPT if len(items) == 1 else PANEL_HISTORY_KEPT
         train = training_split(items, lookback, o.horizon, "val")
         features = items[0].features.shape[1]
@@ -442,7 +447,7 @@ class ForecastTask(Task):
         baseline (refitted at each origin). Writes backtest.json, backtest.csv and
         plots/backtest.png; windows before the end of validation overlap the data the
         LSTM was trained or stopped on, and say so (``in_sample``)."""
-        from .backtests import backtest_origins, write_backtest
+        from .backtests import write_backtest
 
         data: ForecastData = prepared.data
         rows = []
