@@ -145,6 +145,9 @@ def _saved_features(path: str, split: str) -> Any:
 
 
 def _remote(text: str, streaming: bool) -> Any:
+    if text.startswith((".", "/", "~")):  # a path, not owner/name: say what is wrong with it
+        what = "not a folder saved with save_to_disk" if os.path.exists(text) else "not found"
+        raise UserError(f"--dataset {text}: {what}")
     name, config, revision = parse_ref(text)
     online = hub_reachable()
     if not online:

@@ -238,3 +238,8 @@ def test_dataset_references_parse_and_fail_offline_in_seconds(cli):
     assert len(result.err.strip().splitlines()) == 1
     assert time.perf_counter() - started < 10
     assert not Path("x").exists()
+
+
+def test_a_missing_local_folder_is_not_found_not_the_hub_offline(cli):
+    result = cli("run", "sentiment", "--dataset", "./no_such_folder")
+    assert result.code == 2 and "./no_such_folder: not found" in result.err

@@ -547,3 +547,8 @@ def test_sigterm_during_a_long_generation_keeps_the_notes_made(cli, tmp_path):
     assert child.returncode == 130, err
     assert b"stopped after" in out and b"Traceback" not in err
     assert len(read_midi("long.mid", 1_000_000).quarters()) > 0
+
+
+def test_a_missing_data_folder_is_not_found(cli, tmp_path):
+    result = cli("run", "music", "--data", str(tmp_path / "my_midi_folder"))
+    assert result.code == 2 and result.err.strip().endswith("my_midi_folder: not found")

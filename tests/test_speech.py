@@ -459,6 +459,8 @@ def test_predict_refuses_a_named_file_beyond_the_limits(cli, tmp_path):
         and "cannot decode" in rows[1]["error"]
     )
     assert cli("predict", "r", str(junk)).code == 2
+    none = cli("predict", "r", str(junk), str(tmp_path / "missing.wav"))
+    assert none.code == 2 and "none of the 2 files could be read" in none.err
     # in a folder the same file is listed, not refused
     (data / "no" / "odd.wav").write_bytes(odd.read_bytes())
     listed = cli("predict", "r", "--data", str(data), "--json")

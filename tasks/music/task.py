@@ -166,6 +166,8 @@ class MusicTask(Task):
             )
         if run.data:
             root = Path(run.data)
+            if not root.exists():
+                raise UserError(f"{root}: not found")
             if not root.is_dir():
                 raise UserError(
                     f"{root}: expected a folder of MIDI / MusicXML / ABC files or a .mat/.pickle benchmark file"

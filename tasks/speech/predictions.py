@@ -45,6 +45,10 @@ def read_inputs(
         frames.append(torch.from_numpy(extractor(clip.samples)))
         kept.append(len(rows))
         rows.append({"file": str(path)})
+    if not frames:  # nothing to classify is the input's fault, not a result
+        raise UserError(
+            f"none of the {len(paths)} files could be read ({rows[0]['file']}: {rows[0]['error']})"
+        )
     return rows, frames, kept
 
 
