@@ -71,8 +71,12 @@ def measure(
     return [finish(child) for child in children]
 
 
-def bench_task(task: str, repeats: int, default: int, root: Path, sets: list[str]) -> dict:
-    """Median training seconds alone and two at once, for PyTorch's default and for auto."""
+def bench_task(
+    task: str, repeats: int, default: int, root: Path, sets: list[str], default_pairs: bool = True
+) -> dict:
+    """Median training seconds alone and two at once, for PyTorch's default and for auto.
+    Without ``default_pairs`` the default is timed alone only (two default runs at once
+    oversubscribe the cores and take 15-40x as long: minutes per pair)."""
     row: dict = {"task": task}
     for label, threads in (("default", default), ("auto", None)):
         alone, pair, chosen = [], [], set()
@@ -80,13 +84,16 @@ def bench_task(task: str, repeats: int, default: int, root: Path, sets: list[str
             solo = measure(task, threads, 1, root, sets)[0]
             alone.append(solo["train_seconds"])
             chosen.add(solo["threads"])
+            if label == "default" and not default_pairs:
+                continue
             both = measure(task, threads, 2, root, sets)
             pair.append(max(m["train_seconds"] for m in both))
             chosen.update(m["threads"] for m in both)
+        together = statistics.median(pair) if pair else float("nan")
         row[label] = {
             "alone": statistics.median(alone),
-            "pair": statistics.median(pair),
-            "slowdown": statistics.median(pair) / statistics.median(alone),
+            "pair": together,
+            "slowdown": together / statistics.median(alone),
             "threads": sorted(chosen),
         }
         print(
@@ -98,6 +105,14 @@ def bench_task(task: str, repeats: int, default: int, root: Path, sets: list[str
     return row
 
 
+def _seconds(value: float) -> str:
+    return "not run" if value != value else f"{value:.2f} s"
+
+
+def _ratio(value: float) -> str:
+    return "" if value != value else f"{value:.2f}x"
+
+
 def table(rows: list[dict], default: int) -> str:
     lines = [
         f"| task | PyTorch default ({default} threads): alone | two at once, each | slowdown "
@@ -107,7 +122,7 @@ def table(rows: list[dict], default: int) -> str:
     for r in rows:
         d, a = r["default"], r["auto"]
         lines.append(
-            f"| {r['task']} | {d['alone']:.2f} s | {d['pair']:.2f} s | {d['slowdown']:.2f}x "
+            f"| {r['task']} | {d['alone']:.2f} s | {_seconds(d['pair'])} | {_ratio(d['slowdown'])} "
             f"| {a['alone']:.2f} s | {a['pair']:.2f} s | **{a['slowdown']:.2f}x** "
             f"| {', '.join(map(str, a['threads']))} | {r['solo_ratio']:.2f} |"
         )
@@ -119,6 +134,11 @@ def main() -> None:
     parser.add_argument("--tasks", default=",".join(TASKS))
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--set", action="append", default=[], dest="sets", help="TASK.KEY=VALUE")
+    parser.add_argument(
+        "--no-default-pairs",
+        action="store_true",
+        help="time PyTorch's default threads alone only (its pairs take minutes each)",
+    )
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
     default = torch_default_threads()
@@ -127,10 +147,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for task in args.tasks.split(","):
             sets = [s.split(".", 1)[1] for s in args.sets if s.startswith(task + ".")]
-            rows.append(bench_task(task, args.repeats, default, Path(tmp), sets))
+            rows.append(
+                bench_task(task, args.repeats, default, Path(tmp), sets, not args.no_default_pairs)
+            )
     body = "\n".join(
         [
-            command_line("threads.py", f"--tasks {args.tasks} --repeats {args.repeats}", args.sets),
+            command_line(
+                "threads.py",
+                f"--tasks {args.tasks} --repeats {args.repeats}"
+                + (" --no-default-pairs" if args.no_default_pairs else ""),
+                args.sets,
+            ),
             "",
             f"Measured {date.today()} on {os.cpu_count()} CPUs (load average before: "
             f"{load[0]:.1f}, after: {os.getloadavg()[0]:.1f}); training seconds of "
