@@ -46,3 +46,21 @@ def load_or_compute(kind: str, key: dict[str, Any], compute: Callable[[], Any]) 
     # the key as one string: a listing of thousands of files unpickles in no time
     checkpoint.save(path, {"key": json.dumps(key, sort_keys=True, default=str), "value": value})
     return value, False
+
+
+def building_folder(final: Path) -> Path:
+    """A fresh sibling of the entry ``final`` to build it in (see :func:`publish`)."""
+    import uuid
+
+    return final.with_name(f"{final.name}.{uuid.uuid4().hex[:8]}.tmp")
+
+
+def publish(building: Path, final: Path) -> None:
+    """Rename a finished build into place, so that no reader ever sees half an entry; if
+    another process finished the same entry first, theirs is kept and this one removed."""
+    import shutil
+
+    try:
+        os.rename(building, final)
+    except OSError:
+        shutil.rmtree(building, ignore_errors=True)

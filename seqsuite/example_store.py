@@ -18,9 +18,7 @@ never read.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import uuid
 from array import array
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -33,7 +31,7 @@ from torch import Tensor
 
 from . import atomic
 from .batches import Batch, GatheredSplit
-from .cache import cache_dir, key_hash
+from .cache import building_folder, cache_dir, key_hash, publish
 from .vocab import Vocabulary
 
 FORMAT = 1
@@ -201,7 +199,7 @@ def load_or_build(
             return ExampleStore(final), True
         except (OSError, ValueError, KeyError):
             shutil.rmtree(final, ignore_errors=True)  # a foreign or damaged entry: rebuilt
-    building = final.with_name(f"{final.name}.{uuid.uuid4().hex[:8]}.tmp")
+    building = building_folder(final)
     builder = StoreBuilder(building, tokenize, max_length)
     try:
         for example in examples():
@@ -210,10 +208,7 @@ def load_or_build(
     except BaseException:
         builder.abandon()
         raise
-    try:
-        os.rename(building, final)
-    except OSError:  # another process finished the same store first: use theirs
-        shutil.rmtree(building, ignore_errors=True)
+    publish(building, final)
     return ExampleStore(final), False
 
 

@@ -19,9 +19,7 @@ a torn build is never read.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import uuid
 from array import array
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -34,7 +32,7 @@ from torch import Tensor
 
 from . import atomic
 from .batches import Batch, GatheredSplit
-from .cache import cache_dir, key_hash
+from .cache import building_folder, cache_dir, key_hash, publish
 
 FORMAT = 1
 
@@ -197,7 +195,7 @@ def load_or_build(
         except (OSError, ValueError, KeyError):
             shutil.rmtree(final, ignore_errors=True)  # a foreign or damaged entry: rebuilt
     final.parent.mkdir(parents=True, exist_ok=True)
-    building = final.with_name(f"{final.name}.{uuid.uuid4().hex[:8]}.tmp")
+    building = building_folder(final)
     builder = StoreBuilder(building, width)
     try:
         for item in items():
@@ -208,10 +206,7 @@ def load_or_build(
     except BaseException:
         builder.abandon()
         raise
-    try:
-        os.rename(building, final)
-    except OSError:  # another process finished the same store first: use theirs
-        shutil.rmtree(building, ignore_errors=True)
+    publish(building, final)
     return FrameStore(final), False
 
 
