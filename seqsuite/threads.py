@@ -33,6 +33,15 @@ import torch
 SMALL_STEP_FLOPS = 2e6
 
 _AT_IMPORT = torch.get_num_threads()  # to tell a user's torch.set_num_threads call
+_SET_HERE = {_AT_IMPORT}  # counts seqsuite itself set: not the user's choice
+
+
+def set_threads(count: int) -> None:
+    """``torch.set_num_threads`` for seqsuite's own choices, remembered, so that a later
+    run in the same process (a notebook's second ``fit``) does not take them for the
+    user's."""
+    _SET_HERE.add(count)
+    torch.set_num_threads(count)
 
 
 def available_cpus() -> int:
@@ -50,7 +59,7 @@ def user_choice(requested: int = 0) -> tuple[int, str] | None:
     env = os.environ.get("OMP_NUM_THREADS", "").strip()
     if env.isdigit() and int(env) > 0:
         return int(env), "OMP_NUM_THREADS"
-    if torch.get_num_threads() != _AT_IMPORT:
+    if torch.get_num_threads() not in _SET_HERE:
         return torch.get_num_threads(), "torch.set_num_threads"
     return None
 
@@ -155,7 +164,7 @@ class Rebalance:
     def on_epoch_end(self, trainer: Any, record: dict[str, Any]) -> None:
         share = self.claim.share()
         if share != torch.get_num_threads():
-            torch.set_num_threads(share)
+            set_threads(share)
         self.plan.threads = share
 
 
@@ -169,7 +178,7 @@ def threads_for(requested: int, step_flops: float):
     with Claim(chosen.wanted, chosen.cpus) as claim:
         if chosen.source == "auto":
             chosen.threads = claim.share()
-        torch.set_num_threads(chosen.threads)
+        set_threads(chosen.threads)
         try:
             yield chosen, Rebalance(claim, chosen) if chosen.source == "auto" else None
         finally:

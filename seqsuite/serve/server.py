@@ -100,9 +100,9 @@ def app_from_environment() -> Any:
 def set_threads(threads: int) -> None:
     """PyTorch's threads per worker: ``threads``, or 1 when requests run side by side
     (each batch is small; one thread per request stream uses the cores better)."""
-    import torch
+    from ..threads import set_threads as set_torch_threads
 
-    torch.set_num_threads(threads or 1)
+    set_torch_threads(threads or 1)
 
 
 def check(workers: int, port: int, settings: ServeSettings) -> None:
