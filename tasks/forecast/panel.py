@@ -25,7 +25,14 @@ import pandas as pd
 from seqsuite.errors import UserError
 from seqsuite.table_files import find_column, numeric_column, read_table
 
-from .series import TIME_NAMES, Series, _detect_time_column, _mostly_numeric, infer_freq
+from .series import (
+    TIME_NAMES,
+    Series,
+    _detect_time_column,
+    _mostly_numeric,
+    infer_freq,
+    parse_times,
+)
 
 
 @dataclass
@@ -102,19 +109,6 @@ def _time_column(
     return _detect_time_column(rest, value)
 
 
-def _times(raw: pd.Series, path: Any, column: str) -> pd.DatetimeIndex:
-    if pd.api.types.is_integer_dtype(raw) and raw.between(1000, 3000).all():
-        raw = raw.astype(str)  # a year column
-    try:
-        times = pd.to_datetime(raw.astype(str) if raw.dtype == object else raw, format="mixed")
-    except (ValueError, TypeError, OverflowError) as err:
-        raise UserError(f"{path}: time column {column!r} is not dates/times ({err})") from None
-    if times.isna().any():
-        row = int(np.flatnonzero(times.isna().to_numpy())[0])
-        raise UserError(f"{path}: time column {column!r}, data row {row + 1}: missing time")
-    return pd.DatetimeIndex(times)
-
-
 def _assemble(
     parts: list[tuple[str, pd.DataFrame]],
     value: str,
@@ -130,7 +124,7 @@ def _assemble(
         for c in covs:
             table[c] = numeric_column(part, c, path)
         if time_col is not None:
-            times = _times(part[time_col], path, time_col)
+            times = parse_times(part[time_col], path, time_col)
             if times.duplicated().any():
                 row = int(np.flatnonzero(np.asarray(times.duplicated()))[0])
                 raise UserError(

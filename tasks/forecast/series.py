@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -195,15 +196,7 @@ def load_file(path: str | Path, column: str = "", time_column: str = "") -> Seri
     series = pd.Series(values)
     if tcol is not None:
         raw = frame[tcol]
-        if pd.api.types.is_integer_dtype(raw) and raw.between(1000, 3000).all():
-            raw = raw.astype(str)  # a year column
-        try:
-            times = pd.to_datetime(raw.astype(str) if raw.dtype == object else raw, format="mixed")
-        except (ValueError, TypeError, OverflowError) as err:
-            raise UserError(f"{path}: time column {tcol!r} is not dates/times ({err})") from None
-        if times.isna().any():
-            row = int(np.flatnonzero(times.isna().to_numpy())[0])
-            raise UserError(f"{path}: time column {tcol!r}, data row {row + 1}: missing time")
+        times = parse_times(raw, path, tcol)
         if times.duplicated().any():
             row = int(np.flatnonzero(times.duplicated().to_numpy())[0])
             raise UserError(
@@ -212,3 +205,18 @@ def load_file(path: str | Path, column: str = "", time_column: str = "") -> Seri
         series.index = pd.DatetimeIndex(times)
         series = series.sort_index()
     return _from_pandas(series, Path(path).stem)
+
+
+def parse_times(raw: pd.Series, path: Any, column: str) -> pd.DatetimeIndex:
+    """A time column as dates (a column of years read as years); one line naming the
+    column and the row when a value is not a time or is missing."""
+    if pd.api.types.is_integer_dtype(raw) and raw.between(1000, 3000).all():
+        raw = raw.astype(str)  # a year column
+    try:
+        times = pd.to_datetime(raw.astype(str) if raw.dtype == object else raw, format="mixed")
+    except (ValueError, TypeError, OverflowError) as err:
+        raise UserError(f"{path}: time column {column!r} is not dates/times ({err})") from None
+    if times.isna().any():
+        row = int(np.flatnonzero(times.isna().to_numpy())[0])
+        raise UserError(f"{path}: time column {column!r}, data row {row + 1}: missing time")
+    return pd.DatetimeIndex(times)
