@@ -24,6 +24,7 @@ from torch import Tensor
 
 from . import atomic, hub, rundir
 from .errors import UserError
+from .input_files import regular_file
 
 MODEL_DIR = "model"
 WEIGHTS = "model.safetensors"
@@ -43,7 +44,7 @@ def load_weights(path: str | Path) -> dict[str, Tensor]:
     """The tensors of a safetensors file (a damaged file is one clear line)."""
     from safetensors.torch import load
 
-    path = Path(path)
+    path = regular_file(path, "weights file")  # a FIFO or device would block or never end
     try:
         return load(path.read_bytes())
     except OSError as err:

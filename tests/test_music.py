@@ -552,3 +552,20 @@ def test_sigterm_during_a_long_generation_keeps_the_notes_made(cli, tmp_path):
 def test_a_missing_data_folder_is_not_found(cli, tmp_path):
     result = cli("run", "music", "--data", str(tmp_path / "my_midi_folder"))
     assert result.code == 2 and result.err.strip().endswith("my_midi_folder: not found")
+
+
+def test_in_memory_pieces_given_as_paths_must_be_regular_files(tmp_path):
+    import os
+
+    from seqsuite.errors import UserError
+    from seqsuite_tasks.music.task import write_piece
+
+    fifo = tmp_path / "tune.mid"
+    os.mkfifo(fifo)
+    with pytest.raises(UserError, match="FIFO"):
+        write_piece(str(fifo), tmp_path / "out", 0)
+    midi = tmp_path / "real.mid"
+    midi.write_bytes(b"MThd" + bytes(10))
+    (tmp_path / "out").mkdir()
+    write_piece(str(midi), tmp_path / "out", 1)
+    assert (tmp_path / "out" / "000001.mid").read_bytes() == midi.read_bytes()

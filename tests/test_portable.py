@@ -236,3 +236,15 @@ def test_a_refused_push_is_one_line(forecast_run, tmp_path):
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: push me/my-model: the upload failed")
+
+
+def test_a_weights_file_that_is_a_fifo_is_refused_not_read(tmp_path):
+    import os
+
+    from seqsuite import portable
+    from seqsuite.errors import UserError
+
+    fifo = tmp_path / "model.safetensors"
+    os.mkfifo(fifo)
+    with pytest.raises(UserError, match="FIFO"):
+        portable.load_weights(fifo)

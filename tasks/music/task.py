@@ -13,7 +13,9 @@ from __future__ import annotations
 import csv
 import io
 import os
+import shutil
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,6 +24,7 @@ import torch
 
 from seqsuite import atomic
 from seqsuite.errors import UserError
+from seqsuite.input_files import regular_file
 from seqsuite.limits import MAX_TEMPERATURE
 from seqsuite.plots import plt, save
 from seqsuite.task import Context, Evaluation, Prepared, Results, Task
@@ -360,10 +363,11 @@ def write_piece(piece: Any, folder: Path, k: int, split: str = "") -> None:
     if isinstance(piece, bytes | bytearray):
         atomic.write_bytes(folder / f"{name}.mid", bytes(piece))
     elif isinstance(piece, str | Path):
-        source = Path(piece)
-        if not source.is_file():
-            raise UserError(f"{source}: not found")
-        atomic.write_bytes(folder / f"{name}{source.suffix.lower()}", source.read_bytes())
+        source = regular_file(piece, "score file")  # not a FIFO or device
+        with source.open("rb") as handle:  # copied in blocks, not read whole
+            atomic.write_atomic(
+                folder / f"{name}{source.suffix.lower()}", partial(shutil.copyfileobj, handle)
+            )
     elif hasattr(piece, "write"):  # a music21 stream
         piece.write("midi", fp=str(folder / f"{name}.mid"))
     else:

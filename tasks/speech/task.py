@@ -23,6 +23,7 @@ from seqsuite.batches import ArraySplit
 from seqsuite.errors import UserError
 from seqsuite.frame_store import FrameSplit
 from seqsuite.heads import PooledHead
+from seqsuite.input_files import regular_file
 from seqsuite.task import Context, Evaluation, Prepared, Results, Task
 
 from . import cmvn, sources
@@ -469,7 +470,7 @@ def decode_audio(value: Any, where: Any) -> tuple[np.ndarray, int]:
     if isinstance(value, dict) and value.get("bytes"):
         source = io.BytesIO(value["bytes"])
     elif isinstance(value, dict) and value.get("path"):
-        source = str(value["path"])
+        source = str(regular_file(value["path"], "audio file"))
     if source is None:
         raise UserError(f"{where}: the audio value holds no bytes, array or path")
     try:
