@@ -13,8 +13,8 @@ other 15-40x (each thread spins waiting for the others). So seqsuite chooses:
 3. and shares the CPUs with the other seqsuite processes training on this machine: each
    holds a claim (a locked file under the cache folder) saying how many threads it
    wants, and takes its fair part of what the others leave. The share is looked at again
-   after every round of training, so a run that started alone gives a CPU back when a
-   second one starts, and takes it again when that one ends.
+   every half second of training (:data:`REBALANCE_SECONDS`), so a run that started alone
+   gives a CPU back as soon as a second one starts, and takes it again when that one ends.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,10 @@ import torch
 #: below this many forward FLOPs per training step (batch x backbone FLOPs per step and
 #: time step), one thread trains as fast as two on the machines measured (bench/threads.py)
 SMALL_STEP_FLOPS = 2e6
+
+#: how often a training run looks at the other runs' claims again (reading them costs
+#: tens of microseconds; a step costs milliseconds)
+REBALANCE_SECONDS = 0.5
 
 _AT_IMPORT = torch.get_num_threads()  # to tell a user's torch.set_num_threads call
 _SET_HERE = {_AT_IMPORT}  # counts seqsuite itself set: not the user's choice
@@ -156,16 +161,27 @@ def plan(requested: int, step_flops: float) -> ThreadPlan:
 
 
 class Rebalance:
-    """A trainer callback: after each round, take this process's fair share again."""
+    """A trainer callback: every :data:`REBALANCE_SECONDS` of training, and after each
+    round, take this process's fair share again. Called on the training thread, because
+    an OpenMP thread count set on another thread would not reach it."""
 
-    def __init__(self, claim: Claim, plan: ThreadPlan):
-        self.claim, self.plan = claim, plan
+    def __init__(self, claim: Claim, plan: ThreadPlan, interval: float = REBALANCE_SECONDS):
+        self.claim, self.plan, self.interval = claim, plan, interval
+        self.next_look = time.monotonic() + interval
+
+    def on_step(self, trainer: Any) -> None:
+        if time.monotonic() >= self.next_look:
+            self.take_share()
 
     def on_epoch_end(self, trainer: Any, record: dict[str, Any]) -> None:
+        self.take_share()
+
+    def take_share(self) -> None:
         share = self.claim.share()
         if share != torch.get_num_threads():
             set_threads(share)
         self.plan.threads = share
+        self.next_look = time.monotonic() + self.interval
 
 
 @contextlib.contextmanager

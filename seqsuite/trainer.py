@@ -51,6 +51,14 @@ class Callback(Protocol):
     def on_epoch_end(self, trainer: Trainer, record: dict[str, Any]) -> None: ...
 
 
+@runtime_checkable
+class StepCallback(Protocol):
+    """A callback that also wants a word after every training step (on every process): it
+    must be cheap, since it runs thousands of times a round."""
+
+    def on_step(self, trainer: Trainer) -> None: ...
+
+
 @dataclass
 class TrainConfig:
     """The ``[train]`` section."""
@@ -224,6 +232,7 @@ class Trainer:
         self.checkpoint_extra = checkpoint_extra or {}
         self.progress: Progress = progress or NullProgress()
         self.callbacks: list[Callback] = list(callbacks)
+        self.step_callbacks = [c for c in self.callbacks if isinstance(c, StepCallback)]
         self.history: list[dict[str, float]] = []
 
     # -- building blocks ---------------------------------------------------------------
@@ -472,7 +481,7 @@ class Trainer:
 
     def _after_step(self, run: _Run, tally: _Tally) -> None:
         """After a step: redraw the progress bar (a few times a second, since reading the
-        loss waits for the device) and advance the clocks."""
+        loss waits for the device), advance the clocks and tell the step callbacks."""
         now = time.perf_counter()
         if now - tally.last_draw > 0.25:
             tally.last_draw = now
@@ -480,6 +489,8 @@ class Trainer:
         run.loop.elapsed += now - tally.clock
         tally.seconds += now - tally.clock
         tally.clock = now
+        for callback in self.step_callbacks:
+            callback.on_step(self)
 
     def _out_of_time(self, loop: LoopState) -> bool:
         """Whether the time budget is spent; with DDP on every rank once on any, so that

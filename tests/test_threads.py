@@ -95,3 +95,30 @@ def test_a_run_records_its_threads(cli, monkeypatch):
     auto = cli("run", "forecast", "--out", "a", "--epochs", "1", "--json")
     assert json.loads(auto.out)["threads_source"] == "auto"
     assert json.loads(auto.out)["threads"] == 1  # the forecast model is small
+
+
+def test_rebalance_gives_a_cpu_back_within_a_round(monkeypatch, tmp_path):
+    """A second run starting mid-epoch is seen at the next look (every interval of training),
+    not only when the round ends; and the CPU comes back once that run is gone."""
+    monkeypatch.setenv("SEQSUITE_CACHE", str(tmp_path))
+    before = torch.get_num_threads()
+    clock = [0.0]
+    monkeypatch.setattr(threads.time, "monotonic", lambda: clock[0])
+    try:
+        with threads.Claim(2, cpus=2) as claim:
+            plan = threads.ThreadPlan(2, "auto", 2, 2)
+            rebalance = threads.Rebalance(claim, plan, interval=0.5)
+            threads.set_threads(2)
+            with threads.Claim(2, cpus=2):
+                clock[0] = 0.2
+                rebalance.on_step(None)  # too soon to look again
+                assert torch.get_num_threads() == 2
+                clock[0] = 0.6
+                rebalance.on_step(None)
+                assert torch.get_num_threads() == 1 and plan.threads == 1
+            clock[0] = 1.2
+            rebalance.on_step(None)
+            assert torch.get_num_threads() == 2 and plan.threads == 2
+    finally:
+        torch.set_num_threads(before)
+

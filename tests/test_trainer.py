@@ -319,3 +319,23 @@ def test_max_steps_stops_after_that_many_steps_on_any_machine():
         make_model(), make_data(), mse
     )
     assert result.history[-1]["step"] == 7 and result.stop_reason == "max_steps"
+
+
+def test_step_callbacks_hear_of_every_step():
+    """A callback with ``on_step`` is told after each training step (threads.Rebalance uses
+    it to give a CPU back mid-round); one with only ``on_epoch_end`` is not asked."""
+
+    class Counter:
+        def __init__(self):
+            self.steps, self.rounds = 0, 0
+
+        def on_step(self, trainer):
+            self.steps += 1
+
+        def on_epoch_end(self, trainer, record):
+            self.rounds += 1
+
+    counter = Counter()
+    config = TrainConfig(epochs=2, batch_size=32, lr=1e-2)
+    Trainer(config, callbacks=[counter]).fit(make_model(), make_data(n=128), mse)
+    assert (counter.steps, counter.rounds) == (8, 2)
