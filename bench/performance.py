@@ -405,10 +405,17 @@ def main() -> None:
     args = parser.parse_args()
     if args.only:
         rows = cells(args.repeats) if args.only == "cells" else generation(args.repeats)
+        threads = torch.get_num_threads()
+        env = (
+            f"OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']} "
+            if "OMP_NUM_THREADS" in os.environ
+            else ""
+        )
         text = "\n".join(
             [
-                f"Command: `OMP_NUM_THREADS=1 python bench/performance.py --only {args.only} "
-                f"--repeats {args.repeats} --write` ({date.today()}, {torch.get_num_threads()} thread, "
+                f"Command: `{env}python bench/performance.py --only {args.only} "
+                f"--repeats {args.repeats} --write` ({date.today()}, {threads} thread"
+                f"{'s' if threads > 1 else ''}, "
                 f"PyTorch {torch.__version__}, load average {os.getloadavg()[0]:.1f} at the end)",
                 "",
                 *rows,
