@@ -14,6 +14,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -50,16 +52,12 @@ def load_or_compute(kind: str, key: dict[str, Any], compute: Callable[[], Any]) 
 
 def building_folder(final: Path) -> Path:
     """A fresh sibling of the entry ``final`` to build it in (see :func:`publish`)."""
-    import uuid
-
     return final.with_name(f"{final.name}.{uuid.uuid4().hex[:8]}.tmp")
 
 
 def publish(building: Path, final: Path) -> None:
     """Rename a finished build into place, so that no reader ever sees half an entry; if
     another process finished the same entry first, theirs is kept and this one removed."""
-    import shutil
-
     try:
         os.rename(building, final)
     except OSError:

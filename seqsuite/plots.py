@@ -15,6 +15,7 @@ The house style, in one place, so that every plot reads the same:
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 import warnings
@@ -34,19 +35,25 @@ from . import atomic  # noqa: E402
 FEW_POINTS = 30
 
 
-def tidy(fig: Any) -> None:
-    """``tight_layout`` without its harmless warnings (a short time axis, or a legend
-    outside the axes that the layout leaves to ``save``'s tight bounding box)."""
+@contextlib.contextmanager
+def _quiet_layout():
+    """matplotlib's harmless layout warnings: a short time axis falls back to a fine
+    interval; a legend outside the axes is left to ``save``'s tight bounding box."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="AutoDateLocator was unable")
         warnings.filterwarnings("ignore", message="Tight layout not applied")
+        yield
+
+
+def tidy(fig: Any) -> None:
+    """``tight_layout`` without its harmless warnings."""
+    with _quiet_layout():
         fig.tight_layout()
 
 
 def save(fig: Any, path: str | Path) -> None:
     buffer = io.BytesIO()
-    with warnings.catch_warnings():  # a short time axis falls back to a fine interval: fine
-        warnings.filterwarnings("ignore", message="AutoDateLocator was unable")
+    with _quiet_layout():
         fig.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
     plt.close(fig)
     atomic.write_bytes(path, buffer.getvalue())

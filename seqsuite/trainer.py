@@ -207,7 +207,8 @@ class Trainer:
     checkpoint_extra: JSON-like metadata stored in both checkpoints (config, spec, ...),
     so a checkpoint describes itself.
     progress: a :class:`~seqsuite.progress.Progress` (default: silent).
-    callbacks: :class:`Callback` objects; one may raise to stop.
+    callbacks: :class:`Callback` objects; one may raise to stop. Those that are also
+    :class:`StepCallback` objects are told after every step.
 
     The model may offer :class:`~seqsuite.model.HasLayerGroups`,
     :class:`~seqsuite.model.CountsFlops` and :class:`~seqsuite.model.PreparesForDDP`;
