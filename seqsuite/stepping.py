@@ -7,15 +7,17 @@ a step), :class:`~seqsuite.backbone.BackboneOutput`, the head. :class:`FastStepp
 the weights once and runs a step as a handful of ATen calls in inference mode:
 
 - token inputs: the first layer's input projection ``W_ih x + b_ih`` of every token is
-  computed once (row by row, exactly as a step would) and looked up, so a step reads
-  only the recurrent weights of the first layer;
+  computed once (one matrix product) and looked up, so a step reads only the recurrent
+  weights of the first layer;
 - each layer: ``torch.lstm_cell`` / ``torch.gru_cell``, the kernels PyTorch's own
   non-oneDNN LSTM runs (same gate order, same sums: bit for bit its result);
 - the head's linear layer.
 
-The prompt is read by the model itself (one call, as before). oneDNN's LSTM and these
-cells differ in the last bits of a float (about 1e-7); the samples drawn with the same
-seed are the same (``tests/test_stepping.py`` checks it against :class:`ModelStepper`,
+A short prompt (up to :data:`PRIME_STEPS` steps) is read by the same steps from a zero
+state: on CPU one call of oneDNN's LSTM costs milliseconds to set up per layer, more than
+dozens of steps, and it is paid before the first token a server can send. A longer prompt
+is read by the model itself (one call). oneDNN's LSTM and these cells differ in the last
+bits of a float (about 1e-7); the samples drawn with the same seed are the same (``tests/test_stepping.py`` checks it against :class:`ModelStepper`,
 the path generation took before, kept for that test and for ``bench/performance.py``).
 
 A model the fast path does not cover (another adapter or head, a projection, a custom
@@ -36,6 +38,8 @@ from .model import SequenceModel
 
 #: the first layer's per-token input projections are precomputed up to this many bytes
 TABLE_BYTES = 32 * 2**20
+#: prompts up to this many steps are read by the fast steps, longer ones by the model's forward
+PRIME_STEPS = 64
 
 
 class Stepper(Protocol):
@@ -107,21 +111,34 @@ class FastStepper:
 
     @torch.inference_mode()
     def _input_table(self) -> Tensor | None:
-        """(vocab, gates x hidden): ``W_ih e + b_ih`` of each token's embedding ``e``, row by
-        row (a step computes one row: the same call gives the same bits); None if large."""
+        """(vocab, gates x hidden): ``W_ih e + b_ih`` of each token's embedding ``e``; None
+        if it would take more than :data:`TABLE_BYTES`."""
         w_ih, _, b_ih, _ = self.layers[0]
         vocab = self.embedding.shape[0]
         if vocab * w_ih.shape[0] * w_ih.element_size() > TABLE_BYTES:
             return None
-        return torch.cat([F.linear(self.embedding[i : i + 1], w_ih, b_ih) for i in range(vocab)])
+        return F.linear(self.embedding, w_ih, b_ih)
 
     @torch.inference_mode()
     def prime(self, batch: dict[str, Tensor]) -> Tensor:
+        (inputs,) = batch.values()
+        if 0 < inputs.shape[1] <= PRIME_STEPS:
+            return self._prime_by_steps(inputs)
         logits, state = self.model(batch)
         h, c = state if self.lstm else (state, None)
         self.h = list(h.unbind(0))
         self.c = list(c.unbind(0)) if c is not None else []
         return logits[:, -1]
+
+    def _prime_by_steps(self, inputs: Tensor) -> Tensor:
+        """Read (batch, time[, features]) ``inputs`` step by step from a zero state."""
+        rnn = self.model.backbone.rnn
+        zeros = self.layers[0][1].new_zeros(inputs.shape[0], rnn.hidden_size)
+        self.h = [zeros] * rnn.num_layers
+        self.c = [zeros] * rnn.num_layers if self.lstm else []
+        for t in range(inputs.shape[1]):
+            logits = self.step(inputs[:, t])
+        return logits
 
     @torch.inference_mode()
     def step(self, inputs: Tensor) -> Tensor:

@@ -75,8 +75,17 @@ def sample_next(
     if 0 < top_k < logits.shape[-1]:
         cutoff = logits.topk(top_k, dim=-1).values[..., -1:]
         logits = logits.masked_fill(logits < cutoff, float("-inf"))
-    probs = torch.softmax(logits, dim=-1)
-    return torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(-1).to(logits.device)
+    probs = torch.softmax(logits, dim=-1).cpu()
+    return draw(probs, generator).to(logits.device)
+
+
+def draw(probs: Tensor, generator: torch.Generator) -> Tensor:
+    """One index per row of ``probs`` (batch, classes): ``torch.multinomial(probs, 1)``'s
+    draw without its checks of the input, which cost more than the draw at batch 1.
+    PyTorch draws one sample as ``argmax(probs / q)`` with ``q ~ Exp(1)`` (the Gumbel-max
+    trick); doing the same with the same generator gives the same index
+    (``tests/test_stepping.py`` holds it to ``torch.multinomial``)."""
+    return (probs / torch.empty_like(probs).exponential_(1, generator=generator)).argmax(-1)
 
 
 def sample(

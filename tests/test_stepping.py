@@ -12,7 +12,7 @@ from seqsuite.adapters import FeatureInput, TokenInput
 from seqsuite.backbone import Backbone, BackboneConfig
 from seqsuite.heads import LastStateHead, StepHead
 from seqsuite.model import SequenceModel
-from seqsuite.token_lm import generate, sample
+from seqsuite.token_lm import draw, generate, sample
 
 
 def language_model(cell: str = "lstm", activation: str = "tanh", vocab: int = 30, layers=2):
@@ -45,17 +45,41 @@ def test_fast_stepper_is_chosen_only_where_it_reproduces_the_model():
     assert isinstance(stepping.stepper(classifier), stepping.ModelStepper)
 
 
-def test_precomputed_input_table_gives_the_same_bits_as_the_embedding(monkeypatch):
+def test_precomputed_input_table_gives_the_embedding_path_s_logits(monkeypatch):
     model = language_model()
     with_table = stepping.FastStepper(model)
     monkeypatch.setattr(stepping, "TABLE_BYTES", 0)
     without = stepping.FastStepper(model)
     assert with_table.table is not None and without.table is None
     prompt = {"tokens": torch.tensor([[5, 6, 7]])}
-    assert torch.equal(with_table.prime(prompt), without.prime(prompt))
+    close = {"atol": 1e-6, "rtol": 1e-6}
+    torch.testing.assert_close(with_table.prime(prompt), without.prime(prompt), **close)
     for token in (3, 9, 29, 0):
         ids = torch.tensor([token])
-        assert torch.equal(with_table.step(ids), without.step(ids))
+        torch.testing.assert_close(with_table.step(ids), without.step(ids), **close)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_a_short_prompt_read_by_steps_leaves_the_model_s_state(cell, monkeypatch):
+    model = language_model(cell)
+    prompt = {"tokens": torch.tensor([[5, 6, 7, 8], [1, 2, 3, 4]])}
+    by_steps = stepping.FastStepper(model)
+    first = by_steps.prime(prompt)
+    monkeypatch.setattr(stepping, "PRIME_STEPS", 0)
+    by_model = stepping.FastStepper(model)
+    torch.testing.assert_close(first, by_model.prime(prompt), atol=1e-5, rtol=1e-5)
+    ids = torch.tensor([9, 10])
+    torch.testing.assert_close(by_steps.step(ids), by_model.step(ids), atol=1e-5, rtol=1e-5)
+
+
+def test_draw_is_torch_multinomial_s_draw_for_the_same_generator():
+    torch.manual_seed(0)
+    logits = torch.randn(400, 5, 65) * torch.tensor([0.1, 1.0, 3.0, 10.0, 30.0]).view(1, 5, 1)
+    logits[:, :, :3] = float("-inf")
+    mine, theirs = torch.Generator().manual_seed(7), torch.Generator().manual_seed(7)
+    for probs in torch.softmax(logits, -1):
+        expected = torch.multinomial(probs, 1, generator=theirs).squeeze(-1)
+        assert torch.equal(draw(probs, mine), expected)
 
 
 def test_steps_of_features_follow_the_model_on_the_whole_sequence():
