@@ -121,4 +121,3 @@ def test_rebalance_gives_a_cpu_back_within_a_round(monkeypatch, tmp_path):
             assert torch.get_num_threads() == 2 and plan.threads == 2
     finally:
         torch.set_num_threads(before)
-
