@@ -12,6 +12,8 @@ set: it is the question, not the method) and, in the bench-only environment
 (``bench/forecast_peers.py``) forecast the same last ``h`` points. ``--window dev`` first
 cuts each series' test window off (the development window is then the last ``h`` of what
 remains: where defaults were chosen); ``--window test`` forecasts the test window itself.
+``--neural`` adds Darts' ``BlockRNNModel`` (LSTM) and NeuralForecast's ``LSTM``, run in
+their own bench-only environment (``--neural-python``, ``bench/forecast_neural_peers.py``).
 
 Score: MASE relative to seasonal naive on the same window (the MAE ratio; the MASE scale
 cancels), per series and as a geometric mean over the panel; 80 % interval coverage;
@@ -47,7 +49,9 @@ from results_doc import replace_section  # noqa: E402
 
 PANEL = Path.home() / ".cache" / "seqsuite-bench" / "panel"
 BENCH_PYTHON = "/work/benchenv-forecast/bin/python"
+NEURAL_PYTHON = "/work/benchenv-neural/bin/python"
 PEERS = ("AutoETS", "AutoARIMA", "AutoTheta")
+NEURAL = ("Darts BlockRNN", "NeuralForecast LSTM")
 
 
 def run_seqsuite(csv: Path, h: int, sets: list[str], keep: Path | None) -> tuple[dict, float]:
@@ -75,11 +79,18 @@ def run_seqsuite(csv: Path, h: int, sets: list[str], keep: Path | None) -> tuple
 
 
 def peer_forecasts(
-    panel: Path, drop: int, role: str, bench_python: str, only: list[str] | None, out: Path
+    panel: Path,
+    drop: int,
+    role: str,
+    bench_python: str,
+    only: list[str] | None,
+    out: Path,
+    script: str = "forecast_peers.py",
 ) -> dict:
-    """statsforecast's forecasts, computed in the bench-only environment (kept in ``out``
-    across calls: a series already there is not fitted again)."""
-    command = [bench_python, str(Path(__file__).parent / "forecast_peers.py")]
+    """The peers' forecasts (statsforecast's, or with ``script`` the neural peers'),
+    computed in a bench-only environment (kept in ``out`` across calls: a series already
+    there is not fitted again)."""
+    command = [bench_python, str(Path(__file__).parent / script)]
     command += ["--panel", str(panel), "--drop", str(drop), "--role", role, "--out", str(out)]
     command += ["--only", *only] if only else []
     subprocess.run(command, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
@@ -99,6 +110,8 @@ def main() -> None:
     parser.add_argument("--set", dest="sets", action="append", default=[])
     parser.add_argument("--bench-python", default=BENCH_PYTHON)
     parser.add_argument("--keep", type=Path, default=None, help="keep run directories here")
+    parser.add_argument("--neural", action="store_true", help="add Darts and NeuralForecast")
+    parser.add_argument("--neural-python", default=NEURAL_PYTHON)
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
     import torch
@@ -111,6 +124,19 @@ def main() -> None:
     drop = 1 if args.window == "dev" else 0
     cache = Path(tempfile.gettempdir()) / f"seqsuite-peers-{args.role}-{args.window}.json"
     peers = peer_forecasts(args.panel, drop, args.role, args.bench_python, args.only, cache)
+    if args.neural:
+        neural_cache = cache.with_name(cache.stem + "-neural.json")
+        neural = peer_forecasts(
+            args.panel,
+            drop,
+            args.role,
+            args.neural_python,
+            args.only,
+            neural_cache,
+            "forecast_neural_peers.py",
+        )
+        for name, models in neural.items():
+            peers.setdefault(name, {}).update(models)
     rows, seconds = [], {"seqsuite": []}
     for row in manifest.itertuples():
         frame = pd.read_csv(args.panel / f"{row.name}.csv")
@@ -134,6 +160,11 @@ def main() -> None:
                 (actual >= np.asarray(result["lo80"])) & (actual <= np.asarray(result["hi80"]))
             )
             seconds.setdefault(peer, []).append(result["seconds"])
+        for peer in NEURAL:
+            result = peers[row.name].get(peer, {})
+            if "forecast" in result:
+                rel[peer] = np.mean(np.abs(actual - np.asarray(result["forecast"]))) / base
+                seconds.setdefault(peer, []).append(result["seconds"])
         combo = np.mean([peers[row.name][p]["forecast"] for p in PEERS], axis=0)
         rel["stats combination"] = np.mean(np.abs(actual - combo)) / base
         rows.append({"series": row.name, "freq": row.freq, "h": row.h, "rel": rel, "cover": cover})
@@ -151,10 +182,12 @@ def main() -> None:
 
 
 def report(rows: list[dict], seconds: dict, args: argparse.Namespace) -> str:
-    models = ["seqsuite", *PEERS, "stats combination"]
+    neural = [m for m in NEURAL if any(m in r["rel"] for r in rows)]
+    models = ["seqsuite", *PEERS, "stats combination", *neural]
     lines = [
         f"Command: `OMP_NUM_THREADS=1 python bench/forecast_panel.py --role {args.role} "
-        f"--window {args.window}{''.join(f' --set {s}' for s in args.sets)} --write` "
+        f"--window {args.window}{''.join(f' --set {s}' for s in args.sets)}"
+        f"{' --neural' if args.neural else ''} --write` "
         f"({datetime.date.today().isoformat()}; "
         f"{'development' if args.role == 'dev' else 'held-out'} series, "
         f"{'development windows (test windows cut off)' if args.window == 'dev' else 'test windows'})",
@@ -176,6 +209,7 @@ def report(rows: list[dict], seconds: dict, args: argparse.Namespace) -> str:
             )
         lines.append(f"| {r['series']} | {r['freq']} | {r['h']} | " + " | ".join(cells) + " |")
     gm = {m: geomean([r["rel"][m] for r in rows if m in r["rel"]]) for m in models}
+    missing = {m: sum(m not in r["rel"] for r in rows) for m in neural}
     lines.append(
         "| **geometric mean** | | | " + " | ".join(f"**{gm[m]:.3f}**" for m in models) + " |"
     )
@@ -205,8 +239,15 @@ def report(rows: list[dict], seconds: dict, args: argparse.Namespace) -> str:
         "Wall time per series, median (s): "
         + ", ".join(f"{m} {np.median(v):.2f}" for m, v in seconds.items())
         + " (seqsuite: the whole run, training, validation, baselines and report; "
-        "statsforecast: the fit and forecast of one model).",
+        "the peers: the fit and forecast of one model).",
     ]
+    if any(missing.values()):
+        lines += [
+            "",
+            "Series a neural peer failed on (its geometric mean is over the others): "
+            + ", ".join(f"{m} {n}" for m, n in missing.items() if n)
+            + ".",
+        ]
     return "\n".join(lines)
 
 

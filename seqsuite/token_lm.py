@@ -49,15 +49,24 @@ def stream_nll(
 
 
 def lm_metrics(
-    nll_sum: float, tokens: int, characters: int | None = None, char_level: bool = False
+    nll_sum: float,
+    tokens: int,
+    characters: int | None = None,
+    char_level: bool = False,
+    spelled: float = 0.0,
 ) -> dict[str, float]:
     """``nll`` (nats per token), ``perplexity`` and, given the characters the tokens
     cover, ``nats_per_char`` (comparable across characters, words and subwords); for a
-    character-level model also ``bpc`` (bits per character)."""
+    character-level model also ``bpc`` (bits per character). ``spelled``: nats of spelling
+    out the words behind ``<unk>`` tokens (:mod:`seqsuite.spelling`), charged to
+    ``nats_per_char`` (and shown as ``unk_spelling_nats_per_char``), not to the per-token
+    figures, which stay those of the closed vocabulary."""
     nll = nll_sum / max(tokens, 1)
     metrics = {"nll": nll, "perplexity": math.exp(min(nll, 700.0))}
     if characters:
-        metrics["nats_per_char"] = nll_sum / characters
+        metrics["nats_per_char"] = (nll_sum + spelled) / characters
+        if spelled:
+            metrics["unk_spelling_nats_per_char"] = spelled / characters
         if char_level:
             metrics["bpc"] = nll_sum / characters / math.log(2)
     return metrics

@@ -3,6 +3,7 @@ generation, levels (char, word, bpe), bad input."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -17,6 +18,7 @@ from seqsuite.backbone import Backbone, BackboneConfig
 from seqsuite.batches import StreamSplit
 from seqsuite.heads import StepHead
 from seqsuite.model import SequenceModel
+from seqsuite.spelling import Speller
 from seqsuite.token_lm import generate, generate_rerunning_prefix, stream_nll
 from seqsuite.vocab import UNK, PieceTable, Vocabulary
 from seqsuite_tasks.textgen.ngram import KneserNey, unigram_nll
@@ -197,7 +199,31 @@ def test_word_level_run_and_eval_of_another_file(cli, tmp_path):
     assert scored.code == 0, scored.err
     evaluated = json.loads(next(Path("r").glob("eval*.json")).read_text())
     assert evaluated["data"]["unknown_tokens"] == 20  # "zebra"
-    assert "nats_per_char" in evaluated["test"]
+    # each <unk> also pays for spelling its word, with the run's saved character model
+    speller = Speller.from_dict(
+        json.loads(Path("r/task_state.json").read_text())["state"]["speller"]
+    )
+    test, chars = evaluated["test"], evaluated["data"]["chars"] - len("It")  # "It": context
+    spelled = test["unk_spelling_nats_per_char"] * chars
+    assert spelled == pytest.approx(20 * speller.nats("zebra"), rel=1e-9)
+    predicted = evaluated["data"]["tokens"] - 1
+    assert test["nats_per_char"] * chars == pytest.approx(test["nll"] * predicted + spelled)
+
+
+def test_spelling_costs_grow_with_length_and_rarity_and_stay_a_distribution():
+    speller = Speller.fit([("ab", 3), ("ba", 1), ("abba", 2)])
+    assert speller.mean_length == pytest.approx((2 * 3 + 2 + 4 * 2 + 1) / 6)
+    assert speller.nats("abab") > speller.nats("ab") > 0
+    assert speller.nats("az") > speller.nats("ab")  # an unseen character costs more
+    assert speller.nats("zz") == pytest.approx(speller.nats("qz"))  # all unseen alike
+    # every spelling over the seen alphabet, lengths 1 to 12: probabilities sum below 1
+    total = sum(
+        math.exp(-speller.nats("".join(word)))
+        for length in range(1, 13)
+        for word in itertools.product("ab", repeat=length)
+    )
+    assert 0.5 < total < 1
+    assert Speller.from_dict(json.loads(json.dumps(speller.to_dict()))) == speller
 
 
 def test_bpe_level_learns_from_the_training_part_and_scores_per_character(cli, tmp_path):

@@ -26,6 +26,7 @@ from seqsuite.adapters import TokenInput
 from seqsuite.batches import StreamSplit
 from seqsuite.errors import UserError
 from seqsuite.heads import StepHead
+from seqsuite.spelling import Speller
 from seqsuite.task import Context, Prepared, Results, Task
 from seqsuite.text_source import (
     TextSource,
@@ -104,6 +105,7 @@ class TextData:
     vocab: Any  # Vocabulary or BpeVocabulary
     store: TokenStore
     lookup: torch.Tensor | None  # raw id -> model id (None: the same)
+    speller: Speller | None = None  # word level: what spelling an <unk>'s word costs
 
 
 class TextgenTask(Task):
@@ -169,7 +171,9 @@ class TextgenTask(Task):
         if vocab is None:
             vocab = self._word_or_char_vocabulary(ctx, store, train, where)
         _check_sizes(where, o.bptt, train, val)
-        data = TextData(vocab, store, _lookup(store, vocab))
+        lookup = _lookup(store, vocab)
+        speller = _saved_speller(ctx.state) or _fit_speller(store, train, vocab, lookup)
+        data = TextData(vocab, store, lookup, speller)
         val_scored = store.prefix(1, o.max_eval_tokens)
         test_scored = store.prefix(2, o.max_eval_tokens) if test.tokens >= 2 else val_scored
         info.update(_data_info(o, store, cached, val_scored, test_scored))
@@ -178,7 +182,7 @@ class TextgenTask(Task):
             val=_split(data, val_scored, o.bptt),
             test=_split(data, test_scored, o.bptt),
             spec={"vocab_size": len(vocab), "level": o.level},
-            state={"vocab": vocab.to_dict()},
+            state={"vocab": vocab.to_dict(), **({"speller": speller.to_dict()} if speller else {})},
             dataset=name,
             summary=(
                 f"{store.tokens:,} {o.level} tokens ({len(vocab):,} in the vocabulary): "
@@ -252,7 +256,7 @@ class TextgenTask(Task):
         (whole,) = store.parts
         if whole.tokens < 2:
             raise UserError(f"{ctx.config.run.data}: too little text to score (needs 2 tokens)")
-        data = TextData(vocab, store, _lookup(store, vocab))
+        data = TextData(vocab, store, _lookup(store, vocab), _saved_speller(ctx.state))
         chars = whole.chars - _first_token_chars(data)
         stream = StreamSplit(
             store.ids[whole.start : whole.stop], o.bptt, lookup=data.lookup, chars=chars
@@ -296,7 +300,8 @@ class TextgenTask(Task):
     ) -> dict[str, float]:
         stream = getattr(prepared, split)
         total, count = stream_nll(model, stream, ctx.device)
-        return lm_metrics(total, count, stream.chars, ctx.options.level == "char")
+        spelled = _spelled_nats(prepared.data, stream)
+        return lm_metrics(total, count, stream.chars, ctx.options.level == "char", spelled)
 
     def baselines(self, ctx: Context, prepared: Prepared) -> dict[str, dict[str, float]]:
         """Unigram (counted over the whole training part) and Kneser-Ney (fitted on the end
@@ -312,12 +317,17 @@ class TextgenTask(Task):
         targets, context = scored[1:], scored[:1]
         counts = _model_counts(data, data.store.parts[0], vocab_size)
         kn = KneserNey(train.read(start).tolist(), order, vocab_size)
+        spelled = _spelled_nats(data, test)
         return {
             "unigram": lm_metrics(
-                unigram_nll(counts, targets, vocab_size), len(targets), test.chars, char_level
+                unigram_nll(counts, targets, vocab_size),
+                len(targets),
+                test.chars,
+                char_level,
+                spelled,
             ),
             f"kneser_ney_{order}gram": lm_metrics(
-                kn.nll(targets, context), len(targets), test.chars, char_level
+                kn.nll(targets, context), len(targets), test.chars, char_level, spelled
             ),
         }
 
@@ -539,6 +549,43 @@ def _model_counts(data: TextData, part: Part, vocab_size: int) -> np.ndarray:
         return data.store.counts(part.start, part.stop, vocab_size)
     raw = data.store.counts(part.start, part.stop, len(data.store.pieces))
     return np.bincount(data.lookup.numpy(), weights=raw, minlength=vocab_size).astype(np.int64)
+
+
+def _saved_speller(state: dict | None) -> Speller | None:
+    saved = (state or {}).get("speller")
+    return Speller.from_dict(saved) if saved else None
+
+
+def _fit_speller(
+    store: TokenStore, train: Part, vocab: Any, lookup: torch.Tensor | None
+) -> Speller | None:
+    """Word level: the character model of the training words outside the vocabulary (all
+    training words if it kept every one); None at other levels (nothing is ``<unk>``)."""
+    if vocab.level != "word" or lookup is None:
+        return None
+    counts = store.counts(train.start, train.stop, len(store.pieces))
+    outside = (lookup.numpy() == vocab.index[UNK]) & (counts > 0)
+    chosen = np.flatnonzero(outside if outside.any() else counts > 0)
+    return Speller.fit((store.pieces[i], int(counts[i])) for i in chosen)
+
+
+def _spelled_nats(data: TextData, stream: StreamSplit) -> float:
+    """What spelling the words behind the predicted ``<unk>`` tokens of ``stream`` costs
+    (0 without a speller): added to the likelihood for nats per character."""
+    if data.speller is None or data.lookup is None:
+        return 0.0
+    unknown = data.lookup.numpy() == data.vocab.index[UNK]
+    counts = np.zeros(len(unknown), dtype=np.int64)
+    tokens = stream.tokens
+    for start in range(1, len(tokens), token_store.BLOCK_TOKENS):  # the first: context only
+        block = np.asarray(tokens[start : start + token_store.BLOCK_TOKENS], dtype=np.int64)
+        counts += np.bincount(block, minlength=len(counts))
+    return float(
+        sum(
+            counts[i] * data.speller.nats(data.store.pieces[i])
+            for i in np.flatnonzero(unknown & (counts > 0))
+        )
+    )
 
 
 def _unknown_tokens(data: TextData, part: Part) -> int:

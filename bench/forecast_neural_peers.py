@@ -1,0 +1,125 @@
+"""Forecasts of the neural peers (Darts' ``BlockRNNModel`` with an LSTM, NeuralForecast's
+``LSTM``) on the panel, for ``bench/forecast_panel.py --neural``.
+
+    /work/benchenv-neural/bin/python bench/forecast_neural_peers.py --drop 0 --out neural.json
+
+Runs in a bench-only environment (``pip install darts neuralforecast``: neither is a
+dependency of seqsuite). Each model is what a user of the library would write first, at
+the sizes the issue measured them with: Darts' ``BlockRNNModel(model="LSTM",
+hidden_dim=32, n_epochs=100)`` on min-max scaled values (Darts' ``Scaler``), and
+NeuralForecast's ``LSTM(max_steps=500)`` with its own robust scaling. Both read a
+look-back of two seasons or two horizons (the longer, cut to half of the training part on
+short series) and forecast ``h`` points at once; seed 0. ``--drop K`` removes the last
+``K * h`` points of each series first, as ``bench/forecast_peers.py`` does. Writes
+``{series: {model: {"forecast": [...], "seconds": s}}}`` (a model that fails: ``error``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import time
+import warnings
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+warnings.filterwarnings("ignore")
+for name in ("pytorch_lightning", "lightning", "lightning.pytorch", "darts", "neuralforecast"):
+    logging.getLogger(name).setLevel(logging.ERROR)
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+DEFAULT_PANEL = Path.home() / ".cache" / "seqsuite-bench" / "panel"
+QUIET_TRAINER = {"enable_progress_bar": False, "logger": False, "enable_model_summary": False}
+
+
+def lookback(train_points: int, m: int, h: int) -> int:
+    """Two seasons or two horizons, at most half the training part (at least 2)."""
+    return max(2, min(2 * max(m, h), (train_points - h) // 2))
+
+
+def darts_forecast(values: np.ndarray, m: int, h: int) -> list[float]:
+    from darts import TimeSeries
+    from darts.dataprocessing.transformers import Scaler
+    from darts.models import BlockRNNModel
+
+    series = TimeSeries.from_values(values.astype(np.float32))
+    scaler = Scaler()
+    scaled = scaler.fit_transform(series)
+    model = BlockRNNModel(
+        model="LSTM",
+        input_chunk_length=lookback(len(values), m, h),
+        output_chunk_length=h,
+        hidden_dim=32,
+        n_epochs=100,
+        random_state=0,
+        pl_trainer_kwargs={"accelerator": "cpu", **QUIET_TRAINER},
+    )
+    model.fit(scaled, verbose=False)
+    forecast = scaler.inverse_transform(model.predict(h, verbose=False))
+    return forecast.values().ravel().astype(float).tolist()
+
+
+def neuralforecast_forecast(values: np.ndarray, m: int, h: int) -> list[float]:
+    from neuralforecast import NeuralForecast
+    from neuralforecast.models import LSTM
+
+    frame = pd.DataFrame({"unique_id": "s", "ds": np.arange(len(values)), "y": values})
+    model = LSTM(
+        h=h,
+        input_size=lookback(len(values), m, h),
+        max_steps=500,
+        random_seed=0,
+        accelerator="cpu",
+        **QUIET_TRAINER,
+    )
+    result = NeuralForecast(models=[model], freq=1).fit(frame).predict()
+    return result["LSTM"].astype(float).tolist()
+
+
+MODELS = {"Darts BlockRNN": darts_forecast, "NeuralForecast LSTM": neuralforecast_forecast}
+
+
+def main() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--panel", type=Path, default=DEFAULT_PANEL)
+    parser.add_argument("--drop", type=int, default=0)
+    parser.add_argument("--only", nargs="*", default=None)
+    parser.add_argument("--role", default=None, help="dev or heldout (default: both)")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    manifest = pd.read_csv(args.panel / "manifest.csv")
+    results = json.loads(args.out.read_text()) if args.out.exists() else {}
+    for row in manifest.itertuples():
+        skip = (args.only and row.name not in args.only) or (args.role and row.role != args.role)
+        if skip or row.name in results:
+            continue
+        values = pd.read_csv(args.panel / f"{row.name}.csv")["value"].to_numpy(dtype=float)
+        if args.drop:
+            values = values[: -args.drop * row.h]
+        train = values[: -row.h]
+        results[row.name] = {}
+        for name, forecast in MODELS.items():
+            started = time.perf_counter()
+            try:
+                points = forecast(train, int(row.m), int(row.h))
+            except Exception as err:  # noqa: BLE001 - a failing peer is reported, not fatal
+                results[row.name][name] = {"error": f"{type(err).__name__}: {str(err)[:200]}"}
+                continue
+            results[row.name][name] = {
+                "forecast": points,
+                "seconds": time.perf_counter() - started,
+            }
+        args.out.write_text(json.dumps(results))
+        times = {k: round(v.get("seconds", -1), 1) for k, v in results[row.name].items()}
+        print(row.name, times, flush=True)
+
+
+if __name__ == "__main__":
+    main()
