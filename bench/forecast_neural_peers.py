@@ -76,8 +76,9 @@ def neuralforecast_forecast(values: np.ndarray, m: int, h: int) -> list[float]:
         accelerator="cpu",
         **QUIET_TRAINER,
     )
-    result = NeuralForecast(models=[model], freq=1).fit(frame).predict()
-    return result["LSTM"].astype(float).tolist()
+    forecaster = NeuralForecast(models=[model], freq=1)
+    forecaster.fit(frame)
+    return forecaster.predict()["LSTM"].astype(float).tolist()
 
 
 MODELS = {"Darts BlockRNN": darts_forecast, "NeuralForecast LSTM": neuralforecast_forecast}
