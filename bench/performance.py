@@ -306,6 +306,37 @@ def generation(repeats: int) -> list[str]:
             f"| {name} | {slow:.0f} | {fast:.0f} | **{ratio:.1f}×** | {'yes' if same else 'NO'} |"
         )
         print(rows[-1], flush=True)
+    return rows + ["", *first_token(models, repeats)]
+
+
+def first_token(models: dict, repeats: int) -> list[str]:
+    """Milliseconds to the first new token (what a streaming client waits for) from a fresh
+    fast stepper: prompts read by its own steps against one call of the model's forward
+    (``PRIME_STEPS = 0``, the path before), timed in interleaved pairs."""
+    from seqsuite import stepping
+    from seqsuite.token_lm import sample
+
+    rows = [
+        "| first token at batch 1, fresh stepper | prompt | prompt read by the model's forward, ms | by the fast steps, ms |",
+        "|---|---|---|---|",
+    ]
+    default = stepping.PRIME_STEPS
+    for name, lm in models.items():
+        for length in (1, 32):
+            prompt = [2 + k % 50 for k in range(length)]
+            pairs = []
+            for _ in range(max(repeats, 7)):
+                timed = []
+                for steps in (0, default):
+                    stepping.PRIME_STEPS = steps
+                    timed.append(median_time(lambda: next(sample(lm, prompt, seed=0)), 1, 0))
+                pairs.append(timed)
+            stepping.PRIME_STEPS = default
+            model_ms, steps_ms = (1000 * statistics.median(p[k] for p in pairs) for k in (0, 1))
+            rows.append(
+                f"| {name.split(':')[0]} | {length} tokens | {model_ms:.2f} | {steps_ms:.2f} |"
+            )
+            print(rows[-1], flush=True)
     return rows
 
 
