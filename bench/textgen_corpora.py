@@ -77,8 +77,10 @@ def run(args: list[str], out: Path, cache: Path) -> tuple[dict, float, float]:
     return metrics, wall, usage.ru_utime + usage.ru_stime
 
 
-def kneser_ney_on_validation(run_dir: Path, cache: Path) -> dict[str, float]:
-    """The baseline the run reports on test, fitted the same way, scored on validation."""
+def kneser_ney_on_validation(run_dir: Path, cache: Path, spelling: float) -> dict[str, float]:
+    """The baseline the run reports on test, fitted the same way, scored on validation;
+    ``spelling``: the run's validation ``unk_spelling_nats_per_char`` (word level: the
+    cost of spelling each ``<unk>``'s word, the same for every model of the same tokens)."""
     os.environ["SEQSUITE_CACHE"] = str(cache)
     import torch
 
@@ -101,6 +103,7 @@ def kneser_ney_on_validation(run_dir: Path, cache: Path) -> dict[str, float]:
         len(val) - 1,
         prepared.val.chars,
         o.level == "char",
+        spelling * prepared.val.chars,
     )
 
 
@@ -124,7 +127,8 @@ def main() -> None:
                 level_args = ["--set", f"task.level='{level}'"] if level else []
                 out = folder / f"{name}{'-' + level if level else ''}"
                 metrics, wall, cpu = run(corpus_args(name, folder) + level_args + extra, out, cache)
-                kn_val = kneser_ney_on_validation(out, cache)
+                spelling = metrics["val"].get("unk_spelling_nats_per_char", 0.0)
+                kn_val = kneser_ney_on_validation(out, cache, spelling)
                 rows.append((name, level or "char", metrics, kn_val, wall, cpu))
                 print(row_text(rows[-1]), flush=True)
     body = report(args, rows, load)
