@@ -312,22 +312,23 @@ def generation(repeats: int) -> list[str]:
 def first_token(models: dict, repeats: int) -> list[str]:
     """Milliseconds to the first new token (what a streaming client waits for) from a fresh
     fast stepper: prompts read by its own steps against one call of the model's forward
-    (``PRIME_STEPS = 0``, the path before), timed in interleaved pairs."""
+    (the path before), both forced, timed in interleaved pairs; ``PRIME_STEPS`` chooses
+    between them."""
     from seqsuite import stepping
     from seqsuite.token_lm import sample
 
     rows = [
-        "| first token at batch 1, fresh stepper | prompt | prompt read by the model's forward, ms | by the fast steps, ms |",
+        f"| first token at batch 1, fresh stepper (the fast steps read prompts up to {stepping.PRIME_STEPS} tokens) | prompt | prompt read by the model's forward, ms | by the fast steps, ms |",
         "|---|---|---|---|",
     ]
     default = stepping.PRIME_STEPS
     for name, lm in models.items():
-        for length in (1, 32):
+        for length in (1, default, 32):
             prompt = [2 + k % 50 for k in range(length)]
             pairs = []
             for _ in range(max(repeats, 7)):
                 timed = []
-                for steps in (0, default):
+                for steps in (0, length):
                     stepping.PRIME_STEPS = steps
                     timed.append(median_time(lambda: next(sample(lm, prompt, seed=0)), 1, 0))
                 pairs.append(timed)

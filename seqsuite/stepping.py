@@ -14,8 +14,8 @@ the weights once and runs a step as a handful of ATen calls in inference mode:
 - the head's linear layer.
 
 A short prompt (up to :data:`PRIME_STEPS` steps) is read by the same steps from a zero
-state: on CPU one call of oneDNN's LSTM costs milliseconds to set up per layer, more than
-dozens of steps, and it is paid before the first token a server can send. A longer prompt
+state: on CPU one call of oneDNN's LSTM costs milliseconds to set up (it lays the weights
+out anew), more than several steps, and it is paid before the first token a server sends. A longer prompt
 is read by the model itself (one call). oneDNN's LSTM and these cells differ in the last
 bits of a float (about 1e-7); the samples drawn with the same seed are the same (``tests/test_stepping.py`` checks it against :class:`ModelStepper`,
 the path generation took before, kept for that test and for ``bench/performance.py``).
@@ -38,8 +38,10 @@ from .model import SequenceModel
 
 #: the first layer's per-token input projections are precomputed up to this many bytes
 TABLE_BYTES = 32 * 2**20
-#: prompts up to this many steps are read by the fast steps, longer ones by the model's forward
-PRIME_STEPS = 64
+#: prompts up to this many steps are read by the fast steps, longer ones by the model's
+#: forward (where the two cross depends on the model: about 25 steps at 2 x 512, about 5 at
+#: 2 x 256; ``bench/performance.py --only generation``)
+PRIME_STEPS = 8
 
 
 class Stepper(Protocol):
