@@ -15,10 +15,11 @@ the weights once and runs a step as a handful of ATen calls in inference mode:
 
 A short prompt (up to :data:`PRIME_STEPS` steps) is read by the same steps from a zero
 state: on CPU one call of oneDNN's LSTM costs milliseconds to set up (it lays the weights
-out anew), more than several steps, and it is paid before the first token a server sends. A longer prompt
-is read by the model itself (one call). oneDNN's LSTM and these cells differ in the last
-bits of a float (about 1e-7); the samples drawn with the same seed are the same (``tests/test_stepping.py`` checks it against :class:`ModelStepper`,
-the path generation took before, kept for that test and for ``bench/performance.py``).
+out anew), more than several steps, and it is paid before the first token a server sends.
+A longer prompt is read by the model itself (one call). oneDNN's LSTM and these cells
+differ in the last bits of a float (about 1e-7); the samples drawn with the same seed are
+the same (``tests/test_stepping.py`` checks it against :class:`ModelStepper`, the path
+generation took before, kept for that test and for ``bench/performance.py``).
 
 A model the fast path does not cover (another adapter or head, a projection, a custom
 activation, a bidirectional backbone) gets :class:`ModelStepper`: same results, slower.
@@ -39,7 +40,7 @@ from .model import SequenceModel
 #: the first layer's per-token input projections are precomputed up to this many bytes
 TABLE_BYTES = 32 * 2**20
 #: prompts up to this many steps are read by the fast steps, longer ones by the model's
-#: forward (where the two cross depends on the model: about 25 steps at 2 x 512, about 5 at
+#: forward (where the two cross depends on the model: about 30 steps at 2 x 512, about 5 at
 #: 2 x 256; ``bench/performance.py --only generation``)
 PRIME_STEPS = 8
 
@@ -123,8 +124,8 @@ class FastStepper:
 
     @torch.inference_mode()
     def prime(self, batch: dict[str, Tensor]) -> Tensor:
-        (inputs,) = batch.values()
-        if 0 < inputs.shape[1] <= PRIME_STEPS:
+        inputs = next(iter(batch.values())) if len(batch) == 1 else None
+        if inputs is not None and 0 < inputs.shape[1] <= PRIME_STEPS:
             return self._prime_by_steps(inputs)
         logits, state = self.model(batch)
         h, c = state if self.lstm else (state, None)
