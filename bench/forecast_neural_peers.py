@@ -16,13 +16,10 @@ short series) and forecast ``h`` points at once; seed 0. ``--drop K`` removes th
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 import os
 import time
 import warnings
-from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 warnings.filterwarnings("ignore")
@@ -31,8 +28,8 @@ for name in ("pytorch_lightning", "lightning", "lightning.pytorch", "darts", "ne
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+import panel_peers  # noqa: E402  (beside this script)
 
-DEFAULT_PANEL = Path.home() / ".cache" / "seqsuite-bench" / "panel"
 QUIET_TRAINER = {"enable_progress_bar": False, "logger": False, "enable_model_summary": False}
 
 
@@ -84,43 +81,22 @@ def neuralforecast_forecast(values: np.ndarray, m: int, h: int) -> list[float]:
 MODELS = {"Darts BlockRNN": darts_forecast, "NeuralForecast LSTM": neuralforecast_forecast}
 
 
-def main() -> None:
-    import torch
-
-    torch.set_num_threads(1)
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--panel", type=Path, default=DEFAULT_PANEL)
-    parser.add_argument("--drop", type=int, default=0)
-    parser.add_argument("--only", nargs="*", default=None)
-    parser.add_argument("--role", default=None, help="dev or heldout (default: both)")
-    parser.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args()
-    manifest = pd.read_csv(args.panel / "manifest.csv")
-    results = json.loads(args.out.read_text()) if args.out.exists() else {}
-    for row in manifest.itertuples():
-        skip = (args.only and row.name not in args.only) or (args.role and row.role != args.role)
-        if skip or row.name in results:
+def neural_forecasts(values: np.ndarray, m: int, h: int) -> dict[str, dict]:
+    """Each neural peer's forecast of the ``h`` points after ``values`` (or its error)."""
+    out: dict[str, dict] = {}
+    for name, forecast in MODELS.items():
+        started = time.perf_counter()
+        try:
+            points = forecast(values, m, h)
+        except Exception as err:  # noqa: BLE001 - a failing peer is reported, not fatal
+            out[name] = {"error": f"{type(err).__name__}: {str(err)[:200]}"}
             continue
-        values = pd.read_csv(args.panel / f"{row.name}.csv")["value"].to_numpy(dtype=float)
-        if args.drop:
-            values = values[: -args.drop * row.h]
-        train = values[: -row.h]
-        results[row.name] = {}
-        for name, forecast in MODELS.items():
-            started = time.perf_counter()
-            try:
-                points = forecast(train, int(row.m), int(row.h))
-            except Exception as err:  # noqa: BLE001 - a failing peer is reported, not fatal
-                results[row.name][name] = {"error": f"{type(err).__name__}: {str(err)[:200]}"}
-                continue
-            results[row.name][name] = {
-                "forecast": points,
-                "seconds": time.perf_counter() - started,
-            }
-        args.out.write_text(json.dumps(results))
-        times = {k: round(v.get("seconds", -1), 1) for k, v in results[row.name].items()}
-        print(row.name, times, flush=True)
+        out[name] = {"forecast": points, "seconds": time.perf_counter() - started}
+    return out
 
 
 if __name__ == "__main__":
-    main()
+    import torch
+
+    torch.set_num_threads(1)
+    panel_peers.main(neural_forecasts, __doc__.splitlines()[0])

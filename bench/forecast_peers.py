@@ -12,12 +12,9 @@ season ``m`` from the manifest. Writes ``{series: {model: {"forecast": [...], "s
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import time
 import warnings
-from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("NIXTLA_ID_AS_COL", "1")
@@ -25,9 +22,7 @@ warnings.filterwarnings("ignore")
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-
-DEFAULT_PANEL = Path.home() / ".cache" / "seqsuite-bench" / "panel"
-
+import panel_peers  # noqa: E402  (beside this script)
 
 #: AutoARIMA fits the last this many points of longer series (on the 4,032 half-hourly
 #: points of taylor, m = 48, a full fit ran past 10 minutes)
@@ -73,29 +68,5 @@ def peer_forecasts(values: np.ndarray, m: int, h: int) -> dict[str, dict]:
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--panel", type=Path, default=DEFAULT_PANEL)
-    parser.add_argument("--drop", type=int, default=0)
-    parser.add_argument("--only", nargs="*", default=None)
-    parser.add_argument("--skip", nargs="*", default=[])
-    parser.add_argument("--role", default=None, help="dev or heldout (default: both)")
-    parser.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args()
-    manifest = pd.read_csv(args.panel / "manifest.csv")
-    results = json.loads(args.out.read_text()) if args.out.exists() else {}
-    for row in manifest.itertuples():
-        skip = (args.only and row.name not in args.only) or (args.role and row.role != args.role)
-        if skip or row.name in args.skip or row.name in results:
-            continue
-        values = pd.read_csv(args.panel / f"{row.name}.csv")["value"].to_numpy(dtype=float)
-        if args.drop:
-            values = values[: -args.drop * row.h]
-        results[row.name] = peer_forecasts(values[: -row.h], int(row.m), int(row.h))
-        args.out.write_text(json.dumps(results))
-        times = {k: round(v.get("seconds", -1), 2) for k, v in results[row.name].items()}
-        print(row.name, times, flush=True)
-
-
 if __name__ == "__main__":
-    main()
+    panel_peers.main(peer_forecasts, __doc__.splitlines()[0])

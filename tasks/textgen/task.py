@@ -13,7 +13,7 @@ weights with the embedding when their sizes agree (weight tying).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -106,6 +106,7 @@ class TextData:
     store: TokenStore
     lookup: torch.Tensor | None  # raw id -> model id (None: the same)
     speller: Speller | None = None  # word level: what spelling an <unk>'s word costs
+    spelled: dict[str, float] = field(default_factory=dict)  # split -> nats of that spelling
 
 
 class TextgenTask(Task):
@@ -168,14 +169,25 @@ class TextgenTask(Task):
             console=ctx.console,
         )
         train, val, test = store.parts
+        train_counts = None
         if vocab is None:
-            vocab = self._word_or_char_vocabulary(ctx, store, train, where)
+            train_counts = store.counts(train.start, train.stop, len(store.pieces))
+            vocab = self._word_or_char_vocabulary(ctx, store.pieces, train_counts, where)
         _check_sizes(where, o.bptt, train, val)
         lookup = _lookup(store, vocab)
-        speller = _saved_speller(ctx.state) or _fit_speller(store, train, vocab, lookup)
-        data = TextData(vocab, store, lookup, speller)
+        speller = _saved_speller(ctx.state) or _fit_speller(
+            store, train, vocab, lookup, train_counts
+        )
         val_scored = store.prefix(1, o.max_eval_tokens)
         test_scored = store.prefix(2, o.max_eval_tokens) if test.tokens >= 2 else val_scored
+        data = TextData(vocab, store, lookup, speller)
+        data = replace(
+            data,
+            spelled={
+                "val": _spelled_nats(data, val_scored),
+                "test": _spelled_nats(data, test_scored),
+            },
+        )
         info.update(_data_info(o, store, cached, val_scored, test_scored))
         return Prepared(
             train=_split(data, train, o.bptt, history=False),
@@ -194,12 +206,11 @@ class TextgenTask(Task):
         )
 
     def _word_or_char_vocabulary(
-        self, ctx: Context, store: TokenStore, train: Part, where: str
+        self, ctx: Context, pieces: list[str], counts: np.ndarray, where: str
     ) -> Vocabulary:
-        """The vocabulary of the training part, counted in blocks from the token file."""
+        """The vocabulary of the training part from its ``counts`` of each raw piece."""
         o = ctx.options
-        counts = store.counts(train.start, train.stop, len(store.pieces))
-        seen = {p: int(n) for p, n in zip(store.pieces, counts.tolist(), strict=True) if n}
+        seen = {p: int(n) for p, n in zip(pieces, counts.tolist(), strict=True) if n}
         vocab = Vocabulary.from_counts(seen, o.level, o.min_freq, o.max_vocab, o.lowercase)
         if len(vocab) <= 3:
             raise UserError(
@@ -257,6 +268,8 @@ class TextgenTask(Task):
         if whole.tokens < 2:
             raise UserError(f"{ctx.config.run.data}: too little text to score (needs 2 tokens)")
         data = TextData(vocab, store, _lookup(store, vocab), _saved_speller(ctx.state))
+        spelled = _spelled_nats(data, whole)
+        data = replace(data, spelled={split: spelled for split in ("train", "val", "test")})
         chars = whole.chars - _first_token_chars(data)
         stream = StreamSplit(
             store.ids[whole.start : whole.stop], o.bptt, lookup=data.lookup, chars=chars
@@ -300,7 +313,7 @@ class TextgenTask(Task):
     ) -> dict[str, float]:
         stream = getattr(prepared, split)
         total, count = stream_nll(model, stream, ctx.device)
-        spelled = _spelled_nats(prepared.data, stream)
+        spelled = prepared.data.spelled.get(split, 0.0)
         return lm_metrics(total, count, stream.chars, ctx.options.level == "char", spelled)
 
     def baselines(self, ctx: Context, prepared: Prepared) -> dict[str, dict[str, float]]:
@@ -317,7 +330,7 @@ class TextgenTask(Task):
         targets, context = scored[1:], scored[:1]
         counts = _model_counts(data, data.store.parts[0], vocab_size)
         kn = KneserNey(train.read(start).tolist(), order, vocab_size)
-        spelled = _spelled_nats(data, test)
+        spelled = data.spelled.get("test", 0.0)
         return {
             "unigram": lm_metrics(
                 unigram_nll(counts, targets, vocab_size),
@@ -557,29 +570,32 @@ def _saved_speller(state: dict | None) -> Speller | None:
 
 
 def _fit_speller(
-    store: TokenStore, train: Part, vocab: Any, lookup: torch.Tensor | None
+    store: TokenStore,
+    train: Part,
+    vocab: Any,
+    lookup: torch.Tensor | None,
+    counts: np.ndarray | None = None,
 ) -> Speller | None:
     """Word level: the character model of the training words outside the vocabulary (all
-    training words if it kept every one); None at other levels (nothing is ``<unk>``)."""
+    training words if it kept every one); None at other levels (nothing is ``<unk>``).
+    ``counts``: the training part's counts of each raw piece, if already made."""
     if vocab.level != "word" or lookup is None:
         return None
-    counts = store.counts(train.start, train.stop, len(store.pieces))
+    if counts is None:
+        counts = store.counts(train.start, train.stop, len(store.pieces))
     outside = (lookup.numpy() == vocab.index[UNK]) & (counts > 0)
     chosen = np.flatnonzero(outside if outside.any() else counts > 0)
     return Speller.fit((store.pieces[i], int(counts[i])) for i in chosen)
 
 
-def _spelled_nats(data: TextData, stream: StreamSplit) -> float:
-    """What spelling the words behind the predicted ``<unk>`` tokens of ``stream`` costs
-    (0 without a speller): added to the likelihood for nats per character."""
+def _spelled_nats(data: TextData, part: Part) -> float:
+    """What spelling the words behind the ``<unk>`` tokens a stream over ``part`` predicts
+    costs (0 without a speller): added to the likelihood for nats per character. Such a
+    stream predicts every token of the part but the corpus' very first (context only)."""
     if data.speller is None or data.lookup is None:
         return 0.0
     unknown = data.lookup.numpy() == data.vocab.index[UNK]
-    counts = np.zeros(len(unknown), dtype=np.int64)
-    tokens = stream.tokens
-    for start in range(1, len(tokens), token_store.BLOCK_TOKENS):  # the first: context only
-        block = np.asarray(tokens[start : start + token_store.BLOCK_TOKENS], dtype=np.int64)
-        counts += np.bincount(block, minlength=len(counts))
+    counts = data.store.counts(max(part.start, 1), part.stop, len(unknown))
     return float(
         sum(
             counts[i] * data.speller.nats(data.store.pieces[i])
