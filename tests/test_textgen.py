@@ -209,6 +209,15 @@ def test_word_level_run_and_eval_of_another_file(cli, tmp_path):
     predicted = evaluated["data"]["tokens"] - 1
     assert test["nats_per_char"] * chars == pytest.approx(test["nll"] * predicted + spelled)
 
+    # an edited task_state.json: one line naming the field, exit 2
+    state_file = Path("r/task_state.json")
+    saved = json.loads(state_file.read_text())
+    saved["state"]["speller"] = {"chars": 5, "mean_length": "long"}
+    state_file.write_text(json.dumps(saved))
+    damaged = cli("eval", "r", "--data", str(other))
+    assert damaged.code == 2 and "state.speller" in damaged.err
+    assert len(damaged.err.strip().splitlines()) == 1
+
 
 def test_spelling_costs_grow_with_length_and_rarity_and_stay_a_distribution():
     speller = Speller.fit([("ab", 3), ("ba", 1), ("abba", 2)])

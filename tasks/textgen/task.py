@@ -13,6 +13,7 @@ weights with the embedding when their sizes agree (weight tying).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -155,8 +156,7 @@ class TextgenTask(Task):
         where = run.data or name
         fractions = (o.val_fraction, o.test_fraction)
         info: dict[str, Any] = {}
-        saved = (ctx.state or {}).get("vocab")
-        vocab = Vocabulary.from_dict(saved) if saved else None
+        vocab = _saved(ctx.state, "vocab", Vocabulary.from_dict)
         if vocab is None and o.level == "bpe":
             vocab = self._train_bpe(ctx, sources, fractions, info)
         encoder = vocab if o.level == "bpe" else PieceTable(o.level, o.lowercase)
@@ -175,7 +175,7 @@ class TextgenTask(Task):
             vocab = self._word_or_char_vocabulary(ctx, store.pieces, train_counts, where)
         _check_sizes(where, o.bptt, train, val)
         lookup = _lookup(store, vocab)
-        speller = _saved_speller(ctx.state) or _fit_speller(
+        speller = _saved(ctx.state, "speller", Speller.from_dict) or _fit_speller(
             store, train, vocab, lookup, train_counts
         )
         val_scored = store.prefix(1, o.max_eval_tokens)
@@ -254,7 +254,7 @@ class TextgenTask(Task):
         vocabulary (unknown tokens count as ``<unk>``); nothing is split or refitted."""
         o = ctx.options
         sources, name = corpus.sources(ctx.config.run.data, "", ctx.config.data.max_files)
-        vocab = Vocabulary.from_dict(ctx.state["vocab"])
+        vocab = _saved(ctx.state, "vocab", Vocabulary.from_dict)
         encoder = vocab if o.level == "bpe" else PieceTable(o.level, o.lowercase)
         store, cached = token_store.open_or_build(
             sources,
@@ -267,7 +267,9 @@ class TextgenTask(Task):
         (whole,) = store.parts
         if whole.tokens < 2:
             raise UserError(f"{ctx.config.run.data}: too little text to score (needs 2 tokens)")
-        data = TextData(vocab, store, _lookup(store, vocab), _saved_speller(ctx.state))
+        data = TextData(
+            vocab, store, _lookup(store, vocab), _saved(ctx.state, "speller", Speller.from_dict)
+        )
         spelled = _spelled_nats(data, whole)
         data = replace(data, spelled={split: spelled for split in ("train", "val", "test")})
         chars = whole.chars - _first_token_chars(data)
@@ -384,7 +386,7 @@ class TextgenTask(Task):
         started = time.perf_counter()
         if not ctx.state or "vocab" not in ctx.state:
             raise UserError(f"{ctx.run_dir}: no vocabulary saved in task_state.json")
-        vocab = Vocabulary.from_dict(ctx.state["vocab"])
+        vocab = _saved(ctx.state, "vocab", Vocabulary.from_dict)
         text, unknown = self._generate(ctx, vocab, model, prompt, length, temperature, top_k, seed)
         seconds = time.perf_counter() - started
         if unknown:
@@ -420,7 +422,7 @@ class TextgenTask(Task):
             raise FieldError(
                 "prompt", f"expected text of at most {limits.MAX_TEXT_CHARS:,} characters"
             )
-        vocab = Vocabulary.from_dict(ctx.state["vocab"])
+        vocab = _saved(ctx.state, "vocab", Vocabulary.from_dict)
         ids = vocab.encode(prompt) or vocab.encode("\n") or [1]
         tokens = sample(
             model,
@@ -564,9 +566,19 @@ def _model_counts(data: TextData, part: Part, vocab_size: int) -> np.ndarray:
     return np.bincount(data.lookup.numpy(), weights=raw, minlength=vocab_size).astype(np.int64)
 
 
-def _saved_speller(state: dict | None) -> Speller | None:
-    saved = (state or {}).get("speller")
-    return Speller.from_dict(saved) if saved else None
+def _saved(state: dict | None, key: str, reader: Callable[[Any], Any]) -> Any:
+    """``reader(state[key])``, None if absent; what an edited or damaged
+    ``task_state.json`` holds there is one line (exit 2), not a traceback."""
+    saved = (state or {}).get(key)
+    if not saved:
+        return None
+    try:
+        return reader(saved)
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise UserError(
+            f"task_state.json: state.{key} is not what textgen saves "
+            f"({type(err).__name__}: {err}); was the run directory edited?"
+        ) from None
 
 
 def _fit_speller(
