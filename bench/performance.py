@@ -23,6 +23,7 @@ import time
 import warnings
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -269,8 +270,11 @@ def _history(run_dir: Path) -> list[dict]:
 
 
 def generation(repeats: int) -> list[str]:
-    """Tokens/s at batch 1, today's fast stepper against the model's own forward per step
-    (the path before it), timed in interleaved pairs; the same samples (checked here)."""
+    """Tokens/s at batch 1: the default stepper (numpy's products on CPU) against the model's
+    own forward per step (the path before the fast steppers) and against PyTorch's cells
+    (the fast path before numpy's), timed in interleaved triples; the same samples
+    (checked here)."""
+    from seqsuite import stepping
     from seqsuite.token_lm import generate
 
     models = {
@@ -286,24 +290,31 @@ def generation(repeats: int) -> list[str]:
         ),
     }
     rows = [
-        "| generation at batch 1, state carried | model forward per step, tokens/s | fast stepper, tokens/s | speed-up (median of interleaved pairs) | same sample |",
-        "|---|---|---|---|---|",
+        "| generation at batch 1, state carried | model forward per step, tokens/s | PyTorch cells, tokens/s | default (numpy steps), tokens/s | default against the model forward | default against PyTorch cells | same sample |",
+        "|---|---|---|---|---|---|---|",
     ]
     length = 300
+
+    def timed(lm: Any, path: str) -> float:
+        stepping.NUMPY_STEPS = path != "cells"
+        try:
+            return median_time(
+                lambda: generate(lm, [2], length, seed=0, fast=path != "model"), 1, 0
+            )
+        finally:
+            stepping.NUMPY_STEPS = True
+
+    paths = ("model", "cells", "numpy")
     for name, lm in models.items():
         torch.manual_seed(0)
         lm.eval()
         same = generate(lm, [2], length, seed=1) == generate(lm, [2], length, seed=1, fast=False)
-        pairs = []
-        for _ in range(max(repeats, 7)):
-            slow = median_time(lambda: generate(lm, [2], length, seed=0, fast=False), 1, 0)
-            fast = median_time(lambda: generate(lm, [2], length, seed=0), 1, 0)
-            pairs.append((slow, fast))
-        slow = length / statistics.median(s for s, _ in pairs)
-        fast = length / statistics.median(f for _, f in pairs)
-        ratio = statistics.median(s / f for s, f in pairs)
+        triples = [{path: timed(lm, path) for path in paths} for _ in range(max(repeats, 7))]
+        rate = {p: length / statistics.median(t[p] for t in triples) for p in paths}
+        against = {p: statistics.median(t[p] / t["numpy"] for t in triples) for p in paths}
         rows.append(
-            f"| {name} | {slow:.0f} | {fast:.0f} | **{ratio:.1f}×** | {'yes' if same else 'NO'} |"
+            f"| {name} | {rate['model']:.0f} | {rate['cells']:.0f} | {rate['numpy']:.0f} | "
+            f"**{against['model']:.1f}×** | {against['cells']:.2f}× | {'yes' if same else 'NO'} |"
         )
         print(rows[-1], flush=True)
     return rows + ["", *first_token(models, repeats)]

@@ -80,7 +80,8 @@ def sample_next(
     logits = logits.float()
     if temperature <= 0:
         return logits.argmax(-1)
-    logits = logits / temperature
+    if temperature != 1:  # x / 1 is x: the division is skipped, not the result changed
+        logits = logits / temperature
     if 0 < top_k < logits.shape[-1]:
         cutoff = logits.topk(top_k, dim=-1).values[..., -1:]
         logits = logits.masked_fill(logits < cutoff, float("-inf"))

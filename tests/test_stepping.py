@@ -36,7 +36,8 @@ def test_fast_generation_draws_the_same_sample_as_the_model_forward(cell, temper
 
 
 def test_fast_stepper_is_chosen_only_where_it_reproduces_the_model():
-    assert isinstance(stepping.stepper(language_model()), stepping.FastStepper)
+    assert isinstance(stepping.stepper(language_model()), stepping.NumpyStepper)
+    assert type(stepping.stepper(language_model().double())) is stepping.FastStepper
     assert isinstance(stepping.stepper(language_model(activation="relu")), stepping.ModelStepper)
     assert isinstance(stepping.stepper(language_model(), fast=False), stepping.ModelStepper)
     classifier = SequenceModel(
@@ -45,12 +46,17 @@ def test_fast_stepper_is_chosen_only_where_it_reproduces_the_model():
     assert isinstance(stepping.stepper(classifier), stepping.ModelStepper)
 
 
-def test_precomputed_input_table_gives_the_embedding_path_s_logits(monkeypatch):
+STEPPERS = [stepping.FastStepper, stepping.NumpyStepper]
+
+
+@pytest.mark.parametrize("kind", STEPPERS)
+def test_precomputed_input_table_gives_the_embedding_path_s_logits(kind, monkeypatch):
     model = language_model()
-    with_table = stepping.FastStepper(model)
+    with_table = kind(model)
     monkeypatch.setattr(stepping, "TABLE_BYTES", 0)
-    without = stepping.FastStepper(model)
-    assert with_table.table is not None and without.table is None
+    without = kind(model)
+    table = "table_array" if kind is stepping.NumpyStepper else "table"
+    assert getattr(with_table, table) is not None and getattr(without, table) is None
     prompt = {"tokens": torch.tensor([[5, 6, 7]])}
     close = {"atol": 1e-6, "rtol": 1e-6}
     torch.testing.assert_close(with_table.prime(prompt), without.prime(prompt), **close)
@@ -59,14 +65,15 @@ def test_precomputed_input_table_gives_the_embedding_path_s_logits(monkeypatch):
         torch.testing.assert_close(with_table.step(ids), without.step(ids), **close)
 
 
+@pytest.mark.parametrize("kind", STEPPERS)
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
-def test_a_short_prompt_read_by_steps_leaves_the_model_s_state(cell, monkeypatch):
+def test_a_short_prompt_read_by_steps_leaves_the_model_s_state(kind, cell, monkeypatch):
     model = language_model(cell)
     prompt = {"tokens": torch.tensor([[5, 6, 7, 8], [1, 2, 3, 4]])}
-    by_steps = stepping.FastStepper(model)
+    by_steps = kind(model)
     first = by_steps.prime(prompt)
     monkeypatch.setattr(stepping, "PRIME_STEPS", 0)
-    by_model = stepping.FastStepper(model)
+    by_model = kind(model)
     torch.testing.assert_close(first, by_model.prime(prompt), atol=1e-5, rtol=1e-5)
     ids = torch.tensor([9, 10])
     torch.testing.assert_close(by_steps.step(ids), by_model.step(ids), atol=1e-5, rtol=1e-5)
@@ -82,10 +89,12 @@ def test_draw_is_torch_multinomial_s_draw_for_the_same_generator():
         assert torch.equal(draw(probs, mine), expected)
 
 
-def test_steps_of_features_follow_the_model_on_the_whole_sequence():
+@pytest.mark.parametrize("project_to", [0, 8])
+def test_steps_of_features_follow_the_model_on_the_whole_sequence(project_to):
     torch.manual_seed(0)
     config = BackboneConfig(hidden_size=32, num_layers=2)
-    model = SequenceModel(FeatureInput(5, project_to=8), Backbone(8, config), StepHead(32, 5))
+    adapter = FeatureInput(5, project_to=project_to)
+    model = SequenceModel(adapter, Backbone(adapter.output_size, config), StepHead(32, 5))
     model.eval()
     x = torch.randn(2, 12, 5)
     with torch.no_grad():
@@ -104,3 +113,33 @@ def test_a_stream_stops_at_its_stop_id_after_the_minimum_and_matches_the_model_p
         fast = list(itertools.islice(sample(model, [2], **kwargs), 200))
         assert fast == list(itertools.islice(sample(model, [2], fast=False, **kwargs), 200))
         assert len(fast) >= 3 and 5 not in fast and not {0, 1} & set(fast)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_numpy_steps_follow_torch_s_cells_for_a_long_batch(cell):
+    """Batch 3, 200 steps: numpy's products sum in another order, nothing more."""
+    model = language_model(cell, layers=3)
+    torch_steps, numpy_steps = stepping.FastStepper(model), stepping.NumpyStepper(model)
+    prompt = {"tokens": torch.tensor([[5, 6], [7, 8], [9, 10]])}
+    close = {"atol": 1e-5, "rtol": 1e-5}
+    torch.testing.assert_close(numpy_steps.prime(prompt), torch_steps.prime(prompt), **close)
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(200):
+        ids = torch.randint(0, 30, (3,), generator=generator)
+        expected, got = torch_steps.step(ids), numpy_steps.step(ids)
+        assert got.dtype == torch.float32 and got.shape == (3, 30)
+        torch.testing.assert_close(got, expected, **close)
+
+
+def test_numpy_steps_run_with_torch_s_thread_count():
+    from threadpoolctl import threadpool_info
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        stepping.NumpyStepper(language_model())
+        blas = [p for p in threadpool_info() if p["user_api"] == "blas"]
+        assert blas and all(p["num_threads"] == 1 for p in blas)
+    finally:
+        torch.set_num_threads(before)
+        stepping.NumpyStepper(language_model())
