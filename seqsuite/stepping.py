@@ -119,15 +119,17 @@ class FastStepper:
             and not config.proj_size
         )
 
+    def _table_fits(self) -> bool:
+        """Whether the per-token input table takes at most :data:`TABLE_BYTES`."""
+        w_ih = self.layers[0][0]
+        return self.embedding.shape[0] * w_ih.shape[0] * w_ih.element_size() <= TABLE_BYTES
+
     @torch.inference_mode()
     def _input_table(self) -> Tensor | None:
         """(vocab, gates x hidden): ``W_ih e + b_ih`` of each token's embedding ``e``; None
         if it would take more than :data:`TABLE_BYTES`."""
         w_ih, _, b_ih, _ = self.layers[0]
-        vocab = self.embedding.shape[0]
-        if vocab * w_ih.shape[0] * w_ih.element_size() > TABLE_BYTES:
-            return None
-        return F.linear(self.embedding, w_ih, b_ih)
+        return F.linear(self.embedding, w_ih, b_ih) if self._table_fits() else None
 
     @torch.inference_mode()
     def prime(self, batch: dict[str, Tensor]) -> Tensor:
@@ -189,14 +191,22 @@ class NumpyStepper(FastStepper):
         _match_blas_threads(torch.get_num_threads())
         self.arrays = [_layer_arrays(self.lstm, *layer) for layer in self.layers]
         self.embedding_array = _array(self.embedding)
-        self.table_array = None
-        if self.table is not None:  # the first layer's whole input projection, per token
-            w_ih_t, _, b_in, _ = self.arrays[0]
-            self.table_array = numpy_cells.project(self.embedding_array, w_ih_t, b_in)
-            self.table = None  # FastStepper's, not used here
+        self.table = self._numpy_table()
         proj = self.project if isinstance(self.project, nn.Linear) else None
         self.project_arrays = (_array(proj.weight).T, _array(proj.bias)) if proj else None
         self.head_arrays = (_array(self.head.weight).T, _array(self.head.bias))
+
+    def _input_table(self) -> None:
+        """None: this stepper makes its own table from its arrays (:meth:`_numpy_table`)."""
+        return None
+
+    def _numpy_table(self) -> np.ndarray | None:
+        """FastStepper's table as a numpy array, with the first layer's input bias (both
+        biases for an LSTM) added."""
+        if self.embedding is None or not self._table_fits():
+            return None
+        w_ih_t, _, b_in, _ = self.arrays[0]
+        return numpy_cells.project(self.embedding_array, w_ih_t, b_in)
 
     @staticmethod
     def supports(model: nn.Module) -> bool:
@@ -212,8 +222,8 @@ class NumpyStepper(FastStepper):
     def step(self, inputs: Tensor) -> Tensor:
         """ids (batch,) or features (batch, features) -> logits (batch, outputs)."""
         for k, (w_ih_t, w_hh_t, b_in, b_hh) in enumerate(self.arrays):
-            if k == 0 and self.table_array is not None:
-                gates_in = self.table_array[inputs.numpy()]
+            if k == 0 and self.table is not None:
+                gates_in = self.table[inputs.numpy()]
             else:
                 x = self._first_input(inputs.numpy()) if k == 0 else self.h[k - 1]
                 gates_in = numpy_cells.project(x, w_ih_t, b_in)

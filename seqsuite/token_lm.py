@@ -123,10 +123,12 @@ def sample(
     generator = torch.Generator().manual_seed(seed)
     steps = stepper(model, fast=fast)
     logits = steps.prime({"tokens": torch.tensor([prompt], dtype=torch.long, device=device)})
-    never = torch.tensor(banned, dtype=torch.long, device=logits.device)
+    # adding 0 leaves a logit as it is and -inf bans it: one new tensor per step
+    mask = torch.zeros(logits.shape[-1], device=logits.device)
+    mask[list(banned)] = float("-inf")
     made = 0
     while True:
-        last = logits.clone().index_fill_(1, never, float("-inf"))
+        last = logits.float() + mask
         if stop_id is not None and made < min_length:
             last[:, stop_id] = float("-inf")
         next_id = sample_next(last, temperature, top_k, generator)
