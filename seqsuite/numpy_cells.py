@@ -2,8 +2,8 @@
 
 Why numpy: a generation step at batch 1 is a few matrix-vector products, and their speed
 is the speed of the BLAS behind them. On the machines measured, PyTorch's (MKL) ran them
-1.5-2x slower than numpy's OpenBLAS (2048 x 512: 114 against 78 us on one thread; MKL
-takes a generic code path on AMD CPUs), and each numpy call costs about a microsecond of
+1.5-2x slower than numpy's OpenBLAS (2048 x 512: 114 against 78 us on one thread, on an
+AMD CPU), and each numpy call costs about a microsecond of
 dispatch against several for an ATen call from Python. The equations are PyTorch's, in
 its gate order (LSTM: input, forget, cell, output; GRU: reset, update, new); only the
 order of the floating-point sums differs (results agree to about 1e-7).
