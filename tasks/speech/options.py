@@ -57,11 +57,11 @@ class SpeechConfig:
         default=1, metadata={"min": 1, "help": "SpecAugment: bands and stretches per utterance"}
     )
     synth_voices: int = field(
-        default=0,
+        default=100,
         metadata={
             "min": 0,
-            "help": "your data: each label spoken by this many eSpeak NG voices, added to "
-            "training (labels must be the words spoken; 0 = none)",
+            "help": "your data: each label that is a word or number also spoken by this many "
+            "eSpeak NG voices, added to training (labels must be the words spoken; 0 = none)",
         },
     )
     max_seconds: float = field(
