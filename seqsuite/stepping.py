@@ -32,6 +32,7 @@ activation, a bidirectional backbone) gets :class:`ModelStepper`: same results, 
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Protocol
 
 import numpy as np
@@ -266,18 +267,21 @@ _WEIGHTS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
 
 def _match_blas_threads(count: int) -> None:
-    """numpy's BLAS threads := ``count`` (through threadpoolctl; a no-op where it finds no
-    BLAS pool it can set)."""
-    global _BLAS_POOLS
-    if _BLAS_POOLS is None:
-        from threadpoolctl import ThreadpoolController
-
-        _BLAS_POOLS = ThreadpoolController().select(user_api="blas")
-    if any(info.get("num_threads") != count for info in _BLAS_POOLS.info()):
-        _BLAS_POOLS.limit(limits=count)
+    """numpy's BLAS threads := ``count`` (a no-op where threadpoolctl finds no BLAS pool it
+    can set)."""
+    pools = _blas_pools()
+    if any(info.get("num_threads") != count for info in pools.info()):
+        pools.limit(limits=count)
 
 
-_BLAS_POOLS: Any = None  # the BLAS thread pools threadpoolctl found, looked up once
+@functools.cache
+def _blas_pools() -> Any:
+    """The BLAS thread pools loaded in this process (threadpoolctl scans the loaded
+    libraries: milliseconds, so once)."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController().select(user_api="blas")
+
 
 #: the fast path on CPU steps in numpy (:class:`NumpyStepper`); False keeps PyTorch's cells
 #: (:class:`FastStepper`), as ``bench/performance.py`` does to compare the two
