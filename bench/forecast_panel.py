@@ -52,6 +52,9 @@ BENCH_PYTHON = "/work/benchenv-forecast/bin/python"
 NEURAL_PYTHON = "/work/benchenv-neural/bin/python"
 PEERS = ("AutoETS", "AutoARIMA", "AutoTheta")
 NEURAL = ("Darts BlockRNN", "NeuralForecast LSTM")
+#: window -> how many horizons are cut off the end of each series first
+WINDOWS = {"test": 0, "dev": 1, "dev2": 2}
+ROLES = {"dev": "development", "heldout": "held-out", "fresh": "fresh (held-out, added later)"}
 
 
 def run_seqsuite(csv: Path, h: int, sets: list[str], keep: Path | None) -> tuple[dict, float]:
@@ -90,11 +93,20 @@ def peer_forecasts(
     """The peers' forecasts (statsforecast's, or with ``script`` the neural peers'),
     computed in a bench-only environment (kept in ``out`` across calls: a series already
     there is not fitted again)."""
+    if only and out.exists() and set(only) <= set(json.loads(out.read_text())):
+        return json.loads(out.read_text())  # every series already fitted: no environment needed
     command = [bench_python, str(Path(__file__).parent / script)]
     command += ["--panel", str(panel), "--drop", str(drop), "--role", role, "--out", str(out)]
     command += ["--only", *only] if only else []
     subprocess.run(command, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
     return json.loads(out.read_text())
+
+
+def window_words(window: str) -> str:
+    if window == "test":
+        return "test windows"
+    cut = WINDOWS[window]
+    return f"development windows ({cut} horizon{'s' if cut > 1 else ''} cut off the end)"
 
 
 def geomean(values: list[float]) -> float:
@@ -104,8 +116,8 @@ def geomean(values: list[float]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--panel", type=Path, default=PANEL)
-    parser.add_argument("--role", choices=["dev", "heldout"], default="dev")
-    parser.add_argument("--window", choices=["dev", "test"], default="dev")
+    parser.add_argument("--role", choices=["dev", "heldout", "fresh"], default="dev")
+    parser.add_argument("--window", choices=list(WINDOWS), default="dev")
     parser.add_argument("--only", nargs="*", default=None)
     parser.add_argument("--set", dest="sets", action="append", default=[])
     parser.add_argument("--bench-python", default=BENCH_PYTHON)
@@ -121,7 +133,7 @@ def main() -> None:
     manifest = manifest[manifest.role == args.role]
     if args.only:
         manifest = manifest[manifest.name.isin(args.only)]
-    drop = 1 if args.window == "dev" else 0
+    drop = WINDOWS[args.window]
     cache = Path(tempfile.gettempdir()) / f"seqsuite-peers-{args.role}-{args.window}.json"
     peers = peer_forecasts(args.panel, drop, args.role, args.bench_python, args.only, cache)
     if args.neural:
@@ -191,8 +203,7 @@ def report(rows: list[dict], seconds: dict, args: argparse.Namespace) -> str:
         f"--window {args.window}{''.join(f' --set {s}' for s in args.sets)}"
         f"{' --neural' if args.neural else ''} --write` "
         f"({datetime.date.today().isoformat()}; "
-        f"{'development' if args.role == 'dev' else 'held-out'} series, "
-        f"{'development windows (test windows cut off)' if args.window == 'dev' else 'test windows'})",
+        f"{ROLES[args.role]} series, {window_words(args.window)})",
         "",
         "MASE relative to seasonal naive (lower is better; < 1 beats seasonal naive):",
         "",

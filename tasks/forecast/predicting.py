@@ -129,6 +129,9 @@ class Calibration:
 
     errors: np.ndarray
     leads: np.ndarray
+    #: each combination member's validation errors, origins joined (its weight comes from
+    #: their mean absolute value)
+    member_errors: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def scores(self) -> np.ndarray:
@@ -148,14 +151,13 @@ def calibrate(
         per_origin.append(member_forecasts(ctx, model, data, item, start, val_end - start))
     names = [n for n in per_origin[0] if all(n in f for f in per_origin)]
     joined = np.concatenate(actual)
-    errors = {
-        n: float(np.mean(np.abs(joined - np.concatenate([f[n] for f in per_origin]))))
-        for n in names
-    }
-    weight = combine.weights(errors)
-    errors = [a - combine.combine(f, weight) for a, f in zip(actual, per_origin, strict=True)]
+    member_errors = {n: joined - np.concatenate([f[n] for f in per_origin]) for n in names}
+    weight = combine.weights({n: float(np.mean(np.abs(e))) for n, e in member_errors.items()})
+    residuals = [a - combine.combine(f, weight) for a, f in zip(actual, per_origin, strict=True)]
     return weight, Calibration(
-        np.concatenate(errors), np.concatenate([np.arange(1, len(e) + 1) for e in errors])
+        np.concatenate(residuals),
+        np.concatenate([np.arange(1, len(e) + 1) for e in residuals]),
+        member_errors,
     )
 
 

@@ -56,7 +56,7 @@ from .predicting import (
 from .report import forecast_plot, forecast_table
 from .scoring import point_metrics
 from .series import NAMED, Series, load_named
-from .transforms import SeriesTransform, detect_season, fit_transform, season_from_freq
+from .transforms import SeriesTransform, choose_season, fit_transform
 
 #: points of each series' end saved with the run: what ``predict`` refits the classical
 #: members of the combination on (a single series; a panel keeps less per series)
@@ -215,9 +215,13 @@ class ForecastTask(Task):
             train_end = len(first) - test - val
             if train_end < 3:
                 raise UserError(self._too_short(first, o.lookback, o.horizon, test, val, 0))
-            season = (
-                o.season or season_from_freq(first.freq) or detect_season(first.values[:train_end])
+            season, note = (
+                (o.season, None)
+                if o.season
+                else choose_season(first.freq, first.values[:train_end])
             )
+            if note:
+                ctx.console.print(f"[yellow]{note}[/]")
         lookback = state.get("lookback") or o.lookback or max(2 * season, 12)
         kinds = state.get("calendar", calendar_kinds(first.freq) if o.calendar else [])
         items, skipped = [], []
@@ -483,8 +487,8 @@ class ForecastTask(Task):
     def report(self, ctx: Context, model: Any, prepared: Prepared, results: Results) -> None:
         """forecast.csv (every model's forecast and the model's quantiles; a ``series``
         column for panels), the plot of the first series with the model's interval,
-        series_metrics.csv (panels), components.json (the combination's members, weights
-        and test metrics) and forecaster.json (what ``predict`` needs)."""
+        series_metrics.csv (panels), components.json (the combination's members: their
+        validation errors, weights, test forecasts and test metrics) and forecaster.json (what ``predict`` needs)."""
         data: ForecastData = prepared.data
         label = results.metrics.get("model", ctx.config.backbone.cell)
         tables, components, forecaster, per_series = [], {}, {}, []
@@ -502,6 +506,10 @@ class ForecastTask(Task):
             y = item.series.values
             components[item.name] = {
                 "weights": fc.weights,
+                "validation_errors": {
+                    name: errors.tolist() for name, errors in fc.calibration.member_errors.items()
+                },
+                "forecasts": {name: values.tolist() for name, values in fc.members.items()},
                 "calibration": {
                     "errors": fc.calibration.errors.tolist(),
                     "leads": fc.calibration.leads.tolist(),

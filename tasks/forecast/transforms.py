@@ -50,6 +50,28 @@ def season_from_freq(freq: str | None) -> int | None:
     return FREQ_SEASON.get(base)
 
 
+#: a calendar season is used only when the training part holds this many of it
+MIN_SEASONS = 3
+
+
+def choose_season(freq: str | None, train: np.ndarray) -> tuple[int, str | None]:
+    """The season of a series whose first points are ``train``: its calendar period when
+    the training part holds at least ``MIN_SEASONS`` of it, else the autocorrelation's
+    (a day of minutes is no season for a 100-minute series); with a note when the calendar
+    period was set aside."""
+    calendar = season_from_freq(freq)
+    if calendar and len(train) >= MIN_SEASONS * calendar:
+        return calendar, None
+    found = detect_season(train)
+    if not calendar:
+        return found, None
+    return found, (
+        f"season: {len(train)} training points hold fewer than {MIN_SEASONS} calendar periods "
+        f"of {calendar} steps (frequency {freq}); using season {found} from the "
+        "autocorrelation (set task.season to choose)"
+    )
+
+
 def acf(x: np.ndarray, max_lag: int) -> np.ndarray:
     x = x - x.mean()
     denom = float(np.dot(x, x)) or 1.0
