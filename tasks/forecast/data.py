@@ -36,10 +36,17 @@ class SeriesData:
     def name(self) -> str:
         return self.series.name
 
-    def calibration_origins(self) -> list[int]:
-        """Where validation forecasts start: the start of the val window and its middle."""
+    def calibration_origins(self) -> list[tuple[int, int]]:
+        """Where validation forecasts start and how many steps each runs: in a val window
+        of one test length, its start and its middle, each to the window's end; in a
+        longer one, every half test length, each at most a test length."""
         origin, steps = self.origins["val"]
-        return sorted({origin, origin + steps // 2})
+        span = self.origins["test"][1]
+        if steps <= span:
+            return sorted({(origin, steps), (origin + steps // 2, steps - steps // 2)})
+        stride = max(1, span // 2)
+        end = origin + steps
+        return [(at, min(span, end - at)) for at in range(origin, end - stride + 1, stride)]
 
     def future_calendar(self, end: int, steps: int, kinds: list[str]) -> np.ndarray:
         """(steps, K) calendar features of the ``steps`` times after point ``end``."""
@@ -77,6 +84,20 @@ def build_features(
     elif kinds:
         parts.append(np.zeros((len(series), 2 * len(kinds))))
     return np.concatenate(parts, axis=1).astype(np.float32)
+
+
+#: by default a long series validates on several windows of the test length: up to this
+#: many, as long as they take at most ``VAL_SHARE`` of the series
+MAX_VAL_WINDOWS = 4
+VAL_SHARE = 0.1
+
+
+def default_val_size(points: int, test: int) -> int:
+    """Validation steps when ``task.val_size`` is 0: the test length, or a few of them
+    where a tenth of the series holds more. Why: the combination's weights and the
+    interval widths are judged on the validation window; on a long series one window is
+    one stretch of weather, and a few cost little of its training data."""
+    return test * max(1, min(MAX_VAL_WINDOWS, int(VAL_SHARE * points / test)))
 
 
 def make_item(

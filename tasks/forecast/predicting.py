@@ -144,11 +144,10 @@ def calibrate(
     """The combination's weights and its calibration scores for one series, from
     forecasts of its validation window (see :mod:`.combine`, :mod:`.intervals`)."""
     y = item.series.values
-    val_end = sum(item.origins["val"])
     actual, per_origin = [], []
-    for start in item.calibration_origins():
-        actual.append(y[start:val_end])
-        per_origin.append(member_forecasts(ctx, model, data, item, start, val_end - start))
+    for start, steps in item.calibration_origins():
+        actual.append(y[start : start + steps])
+        per_origin.append(member_forecasts(ctx, model, data, item, start, steps))
     names = [n for n in per_origin[0] if all(n in f for f in per_origin)]
     joined = np.concatenate(actual)
     member_errors = {n: joined - np.concatenate([f[n] for f in per_origin]) for n in names}

@@ -35,6 +35,7 @@ from .backtests import backtest_origins
 from .data import (
     ForecastData,
     SeriesData,
+    default_val_size,
     history_series,
     history_state,
     make_item,
@@ -119,7 +120,12 @@ class ForecastConfig:
         default=0, metadata={"min": 0, "help": "held-out steps at the end (0 = horizon)"}
     )
     val_size: int = field(
-        default=0, metadata={"min": 0, "help": "validation steps before them (0 = test_size)"}
+        default=0,
+        metadata={
+            "min": 0,
+            "help": "validation steps before them (0 = test_size, up to 4 of them on a "
+            "series long enough that they are at most a tenth of it)",
+        },
     )
     season: int = field(
         default=0, metadata={"min": 0, "help": "seasonal period (0 = detect, 1 = none)"}
@@ -205,8 +211,12 @@ class ForecastTask(Task):
         o = ctx.options
         panel = self.load_panel(ctx)
         test = o.test_size or o.horizon
-        val = o.val_size or test
         state = ctx.state or {}
+        val = (
+            state.get("val")
+            or o.val_size
+            or default_val_size(min(len(s) for s in panel.series), test)
+        )
         saved = {s["name"]: s for s in state.get("series", [])}
         first = panel.series[0]
         if state:
@@ -273,6 +283,7 @@ class ForecastTask(Task):
             state={
                 "season": int(season),
                 "lookback": lookback,
+                "val": val,
                 "calendar": kinds,
                 "covariates": list(panel.covariate_names),
                 "series": [
@@ -364,7 +375,8 @@ class ForecastTask(Task):
         series. Metrics: the series' own, or for a panel their means (:func:`aggregate`).
 
         Validation (early stopping, the LSTM alone): forecasts from several origins inside
-        the val window, every ``horizon // 4`` steps, each running to the window's end. One
+        the val window, every ``horizon // 4`` steps, each running to the window's end (at
+        most a test length). One
         origin alone makes the stopping epoch depend on one stretch of weather; the
         rolling origins look at the same data more often and choose more steadily.
         """
@@ -379,14 +391,16 @@ class ForecastTask(Task):
             )
             return Evaluation(metrics, outputs=forecasts, name=model_name(ctx, data))
         steps = data.items[0].origins["val"][1]
+        span = data.items[0].origins["test"][1]
         stride = max(1, ctx.options.horizon // 4)
         actual: list[list[np.ndarray]] = [[] for _ in data.items]
         predicted: list[list[np.ndarray]] = [[] for _ in data.items]
         for offset in range(0, steps, stride):
             ends = [item.origins["val"][0] + offset for item in data.items]
-            batch = lstm_forecasts(ctx, model, data, data.items, ends, steps - offset)
+            ahead = min(span, steps - offset)
+            batch = lstm_forecasts(ctx, model, data, data.items, ends, ahead)
             for i, (item, end, fc) in enumerate(zip(data.items, ends, batch, strict=True)):
-                actual[i].append(item.series.values[end : end + steps - offset])
+                actual[i].append(item.series.values[end : end + ahead])
                 predicted[i].append(fc)
         per_series = [
             point_metrics(
@@ -432,12 +446,11 @@ class ForecastTask(Task):
         predicted = classical_forecast(ctx, name, y[:origin], steps, data.season, log)
         if predicted is None:
             return None
-        val_end = sum(item.origins["val"])
         errors, leads = [np.zeros(0)], [np.zeros(0)]
-        for start in item.calibration_origins():
-            val_fc = classical_forecast(ctx, name, y[:start], val_end - start, data.season, log)
+        for start, span in item.calibration_origins():
+            val_fc = classical_forecast(ctx, name, y[:start], span, data.season, log)
             if val_fc is not None:
-                errors.append(y[start:val_end] - val_fc)
+                errors.append(y[start : start + span] - val_fc)
                 leads.append(np.arange(1, len(val_fc) + 1))
         calibration = Calibration(np.concatenate(errors), np.concatenate(leads))
         return with_quantiles(ctx.options.quantiles, predicted, calibration)
