@@ -261,6 +261,23 @@ def test_combination_weights_favour_the_smaller_validation_error():
     np.testing.assert_allclose(combined, [1.4, 1.8])
 
 
+def test_calibration_forecasts_run_at_most_a_test_length_through_the_val_window():
+    from seqsuite_tasks.forecast.data import make_item
+    from seqsuite_tasks.forecast.series import Series
+
+    y = np.arange(100, dtype=float) + 1
+    transform = SeriesTransform(log=False, seasonal_lag=0, first_diff=False).fit_scale(y[:70])
+
+    def origins(val: int) -> list[tuple[int, int]]:
+        series = Series(y, None, None, "s")
+        item = make_item(series, transform, np.zeros((100, 0)), [], 12, val, {})
+        return item.calibration_origins()
+
+    assert origins(12) == [(76, 12), (82, 6)]  # start and middle, each to the end
+    assert origins(5) == [(83, 5), (85, 3)]
+    assert origins(36) == [(52, 12), (58, 12), (64, 12), (70, 12), (76, 12), (82, 6)]
+
+
 def test_conformal_interval_covers_its_share_of_calibration_scores():
     from seqsuite_tasks.forecast import intervals
 

@@ -86,20 +86,6 @@ def build_features(
     return np.concatenate(parts, axis=1).astype(np.float32)
 
 
-#: by default a long series validates on several windows of the test length: up to this
-#: many, as long as they take at most ``VAL_SHARE`` of the series
-MAX_VAL_WINDOWS = 4
-VAL_SHARE = 0.1
-
-
-def default_val_size(points: int, test: int) -> int:
-    """Validation steps when ``task.val_size`` is 0: the test length, or a few of them
-    where a tenth of the series holds more. Why: the combination's weights and the
-    interval widths are judged on the validation window; on a long series one window is
-    one stretch of weather, and a few cost little of its training data."""
-    return test * max(1, min(MAX_VAL_WINDOWS, int(VAL_SHARE * points / test)))
-
-
 def make_item(
     series: Series,
     transform: SeriesTransform,

@@ -35,7 +35,6 @@ from .backtests import backtest_origins
 from .data import (
     ForecastData,
     SeriesData,
-    default_val_size,
     history_series,
     history_state,
     make_item,
@@ -123,8 +122,8 @@ class ForecastConfig:
         default=0,
         metadata={
             "min": 0,
-            "help": "validation steps before them (0 = test_size, up to 4 of them on a "
-            "series long enough that they are at most a tenth of it)",
+            "help": "validation steps before them (0 = test_size; longer: more windows "
+            "to weigh the combination and calibrate intervals on, less to train on)",
         },
     )
     season: int = field(
@@ -212,11 +211,7 @@ class ForecastTask(Task):
         panel = self.load_panel(ctx)
         test = o.test_size or o.horizon
         state = ctx.state or {}
-        val = (
-            state.get("val")
-            or o.val_size
-            or default_val_size(min(len(s) for s in panel.series), test)
-        )
+        val = state.get("val") or o.val_size or test
         saved = {s["name"]: s for s in state.get("series", [])}
         first = panel.series[0]
         if state:
