@@ -28,6 +28,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from seqsuite_tasks.forecast.combine import weights
+from seqsuite_tasks.forecast.intervals import half_width
+
 PEERS = ("AutoETS", "AutoARIMA", "AutoTheta")
 WINDOWS = ("dev", "dev2")
 SEEDS = ("s0", "s1", "s2")
@@ -41,14 +44,6 @@ def read_run(root: Path, run: str, window: str, series: str) -> tuple[dict, pd.D
     folder = root / f"{run}-{window}" / series
     components = json.loads((folder / "components.json").read_text())
     return components, pd.read_csv(folder / "forecast.csv")
-
-
-def weights(mae: dict[str, float], power: float, shrink: float) -> dict[str, float]:
-    """The combination's rule (tasks/forecast/combine.py) with other settings."""
-    values = np.array(list(mae.values()))
-    inverse = (values / values.min()) ** -power
-    inverse /= inverse.sum()
-    return dict(zip(mae, (1 - shrink) * inverse + shrink / len(values), strict=True))
 
 
 def recombined(
@@ -107,9 +102,8 @@ def coverage(root: Path, window: str, run: str, series: list[str], margin: float
         label = next(c for c in table.columns if c.endswith("_q0.1"))[: -len("_q0.1")]
         point, actual = table[label].to_numpy(), table["actual"].to_numpy()
         calibration = components["calibration"]
-        scores = np.sort(np.abs(calibration["errors"]) / np.sqrt(calibration["leads"]))
-        rank = min(len(scores), math.ceil((len(scores) + 1) * (0.8 + margin)))
-        width = scores[rank - 1] * np.sqrt(np.arange(1, len(point) + 1))
+        scores = np.abs(calibration["errors"]) / np.sqrt(calibration["leads"])
+        width = half_width(scores, 0.8 + margin) * np.sqrt(np.arange(1, len(point) + 1))
         covered.append(np.mean((actual >= point - width) & (actual <= point + width)))
     return float(np.mean(covered))
 
