@@ -58,6 +58,20 @@ def test_auto_decisions_on_air_passengers():
     assert transform.log and transform.seasonal_lag == 12 and not transform.first_diff
 
 
+@pytest.mark.parametrize(
+    ("freq", "season"),
+    [("MS", 12), ("ME", 12), ("BMS", 12), ("BME", 12), ("QS-OCT", 4),
+     ("QE-DEC", 4), ("BQS-JAN", 4), ("YE-DEC", 1), ("W-SUN", 52), ("D", 7), ("B", 5),
+     ("h", 24), ("2h", 12), ("30min", 48), ("5min", 288)],
+)  # fmt: skip
+def test_calendar_season_of_every_pandas_frequency(freq, season):
+    from seqsuite_tasks.forecast.series import infer_freq
+    from seqsuite_tasks.forecast.transforms import season_from_freq
+
+    times = pd.date_range("2000-01-01", periods=60, freq=freq)
+    assert season_from_freq(infer_freq(times)) == season
+
+
 def test_a_calendar_season_longer_than_the_data_gives_way_to_the_autocorrelation():
     y = pd.read_csv(airpassengers())["passengers"].to_numpy(dtype=float)
     assert choose_season("MS", y[:96]) == (12, None)

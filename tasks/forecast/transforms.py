@@ -21,6 +21,9 @@ FREQ_SEASON = {
     "MS": 12,
     "ME": 12,
     "M": 12,
+    "BMS": 12,  # business month start / end
+    "BME": 12,
+    "BM": 12,
     "QS": 4,
     "QE": 4,
     "Q": 4,
@@ -45,7 +48,7 @@ def season_from_freq(freq: str | None) -> int | None:
         return 24 // count
     if base in ("YS", "Y", "YE", "A", "AS", "BYS", "BA"):
         return 1
-    if base.startswith("Q"):
+    if base.startswith(("Q", "BQ")):
         return 4
     return FREQ_SEASON.get(base)
 
