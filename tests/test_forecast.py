@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from pathlib import Path
 
@@ -178,6 +179,20 @@ def test_bad_data_is_one_clear_line_and_exit_2(cli, tmp_path, make, message):
     assert result.code == 2, result.err
     assert message in result.err and len(result.err.strip().splitlines()) == 1
     assert not Path("r").exists()
+
+
+def test_a_series_too_short_for_the_default_horizon_is_told_one_that_fits(cli, tmp_path):
+    rng = np.random.default_rng(0)
+    path = write_csv(tmp_path / "yearly.csv", 100 + np.cumsum(rng.normal(1, 1, 47)))
+    result = cli("run", "forecast", "--data", str(path), "--out", "r", *FAST)
+    assert result.code == 2 and len(result.err.strip().splitlines()) == 1
+    fits = re.search(r"--set task\.horizon=(\d+)` fits", result.err)
+    assert fits, result.err
+    again = cli(
+        "run", "forecast", "--data", str(path), "--out", "r2",
+        "--set", f"task.horizon={fits[1]}", "--set", "task.combine=[]", *FAST,
+    )  # fmt: skip
+    assert again.code == 0, again.err
 
 
 def test_misspelled_column_names_the_nearest(cli, tmp_path):

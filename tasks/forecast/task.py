@@ -219,7 +219,7 @@ class ForecastTask(Task):
         else:
             train_end = len(first) - test - val
             if train_end < 3:
-                raise UserError(self._too_short(first, o.lookback, o.horizon, test, val, 0))
+                raise UserError(self._too_short(first, o, o.lookback or 12, test, val, 0))
             season, note = (
                 (o.season, None)
                 if o.season
@@ -319,12 +319,12 @@ class ForecastTask(Task):
             scale = tuple(scale) if scale else None
         else:
             if train_end < 3:
-                raise UserError(self._too_short(series, lookback, o.horizon, test, val, 0))
+                raise UserError(self._too_short(series, o, lookback, test, val, 0))
             transform, decided = fit_transform(y[:train_end], season, o.log, o.difference)
             scale = None
         if transform.log and (y <= 0).any():
             raise UserError(f"{series.name}: has values <= 0, but the run models log values")
-        too_short = self._too_short(series, lookback, o.horizon, test, val, transform.offset)
+        too_short = self._too_short(series, o, lookback, test, val, transform.offset)
         if train_end - transform.offset - lookback - o.horizon + 1 < 1 and not mine:
             raise UserError(too_short)
         if len(y) - test - transform.offset < lookback:
@@ -340,15 +340,26 @@ class ForecastTask(Task):
         return ArraySplit({"x": x, "y": torch.from_numpy(values.astype(np.float32))[None]})
 
     @staticmethod
-    def _too_short(
-        series: Series, lookback: int, horizon: int, test: int, val: int, offset: int
-    ) -> str:
-        need = test + val + offset + lookback + horizon
+    def _too_short(series: Series, o: Any, lookback: int, test: int, val: int, offset: int) -> str:
+        """The one line a series too short for the split gets, with a horizon that fits
+        (a yearly series of 40 points cannot hold the default 24-step horizon three times)."""
+        need = test + val + offset + lookback + o.horizon
+        lost = max(offset, 1)  # before the transform is fitted, room for one difference
+        fits = [
+            k
+            for k in range(o.horizon - 1, 0, -1)
+            if (o.test_size or k) + (o.val_size or k) + lost + lookback + k <= len(series)
+        ]
+        advice = (
+            f"`--set task.horizon={fits[0]}` fits, or lower task.lookback or task.test_size"
+            if fits
+            else "lower task.lookback, task.horizon or task.test_size"
+        )
         return (
             f"{series.name}: {len(series)} points is too short for lookback {lookback} + horizon "
-            f"{horizon} + val {val} + test {test}"
+            f"{o.horizon} + val {val} + test {test}"
             + (f" + {offset} lost to differencing" if offset else "")
-            + f" (needs at least {need}); lower task.lookback, task.horizon or task.test_size"
+            + f" (needs at least {need}); {advice}"
         )
 
     # -- model ----------------------------------------------------------------------
