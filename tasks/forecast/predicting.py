@@ -137,6 +137,17 @@ class Calibration:
     def scores(self) -> np.ndarray:
         return np.abs(self.errors) / np.sqrt(self.leads)
 
+    @classmethod
+    def of(
+        cls, per_origin: list[np.ndarray], member_errors: dict[str, np.ndarray] | None = None
+    ) -> Calibration:
+        """From the errors of each validation origin's forecast (leads 1, 2, ... in each)."""
+        return cls(
+            np.concatenate([np.zeros(0), *per_origin]),
+            np.concatenate([np.zeros(0), *(np.arange(1, len(e) + 1) for e in per_origin)]),
+            member_errors or {},
+        )
+
 
 def calibrate(
     ctx: Context, model: Any, data: ForecastData, item: SeriesData
@@ -153,11 +164,7 @@ def calibrate(
     member_errors = {n: joined - np.concatenate([f[n] for f in per_origin]) for n in names}
     weight = combine.weights({n: float(np.mean(np.abs(e))) for n, e in member_errors.items()})
     residuals = [a - combine.combine(f, weight) for a, f in zip(actual, per_origin, strict=True)]
-    return weight, Calibration(
-        np.concatenate(residuals),
-        np.concatenate([np.arange(1, len(e) + 1) for e in residuals]),
-        member_errors,
-    )
+    return weight, Calibration.of(residuals, member_errors)
 
 
 def with_quantiles(

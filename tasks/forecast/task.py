@@ -58,6 +58,8 @@ from .scoring import point_metrics
 from .series import NAMED, Series, load_named
 from .transforms import SeriesTransform, choose_season, fit_transform
 
+#: the default look-back is two seasons, and at least this many steps
+MIN_LOOKBACK = 12
 #: points of each series' end saved with the run: what ``predict`` refits the classical
 #: members of the combination on (a single series; a panel keeps less per series)
 HISTORY_KEPT = 5000
@@ -219,7 +221,7 @@ class ForecastTask(Task):
         else:
             train_end = len(first) - test - val
             if train_end < 3:
-                raise UserError(self._too_short(first, o, o.lookback or 12, test, val, 0))
+                raise UserError(self._too_short(first, o, o.lookback or MIN_LOOKBACK, test, val, 0))
             season, note = (
                 (o.season, None)
                 if o.season
@@ -227,7 +229,7 @@ class ForecastTask(Task):
             )
             if note:
                 ctx.console.print(f"[yellow]{note}[/]")
-        lookback = state.get("lookback") or o.lookback or max(2 * season, 12)
+        lookback = state.get("lookback") or o.lookback or max(2 * season, MIN_LOOKBACK)
         kinds = state.get("calendar", calendar_kinds(first.freq) if o.calendar else [])
         items, skipped = [], []
         for series, covariates in zip(panel.series, panel.covariates, strict=True):
@@ -382,9 +384,9 @@ class ForecastTask(Task):
 
         Validation (early stopping, the LSTM alone): forecasts from several origins inside
         the val window, every ``horizon // 4`` steps, each running to the window's end (at
-        most a test length). One
-        origin alone makes the stopping epoch depend on one stretch of weather; the
-        rolling origins look at the same data more often and choose more steadily.
+        most a test length). One origin alone makes the stopping epoch depend on one
+        stretch of weather; the rolling origins look at the same data more often and
+        choose more steadily.
         """
         data: ForecastData = prepared.data
         if split == "test":
@@ -452,14 +454,12 @@ class ForecastTask(Task):
         predicted = classical_forecast(ctx, name, y[:origin], steps, data.season, log)
         if predicted is None:
             return None
-        errors, leads = [np.zeros(0)], [np.zeros(0)]
+        errors = []
         for start, span in item.calibration_origins():
             val_fc = classical_forecast(ctx, name, y[:start], span, data.season, log)
             if val_fc is not None:
                 errors.append(y[start : start + span] - val_fc)
-                leads.append(np.arange(1, len(val_fc) + 1))
-        calibration = Calibration(np.concatenate(errors), np.concatenate(leads))
-        return with_quantiles(ctx.options.quantiles, predicted, calibration)
+        return with_quantiles(ctx.options.quantiles, predicted, Calibration.of(errors))
 
     def backtest(
         self, ctx: Context, model: Any, prepared: Prepared, windows: int, stride: int = 0
@@ -507,7 +507,8 @@ class ForecastTask(Task):
         """forecast.csv (every model's forecast and the model's quantiles; a ``series``
         column for panels), the plot of the first series with the model's interval,
         series_metrics.csv (panels), components.json (the combination's members: their
-        validation errors, weights, test forecasts and test metrics) and forecaster.json (what ``predict`` needs)."""
+        validation errors, weights, test forecasts and test metrics) and forecaster.json
+        (what ``predict`` needs)."""
         data: ForecastData = prepared.data
         label = results.metrics.get("model", ctx.config.backbone.cell)
         tables, components, forecaster, per_series = [], {}, {}, []
