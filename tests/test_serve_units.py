@@ -36,13 +36,13 @@ def served(max_batch=32, max_wait_ms=20.0):
 
 
 async def answers(app, bodies):
-    await app.state.service.start()
+    await app.service.start()
     transport = httpx.ASGITransport(app=app)
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             return await asyncio.gather(*(client.post("/v1/echo/predict", json=b) for b in bodies))
     finally:
-        await app.state.service.stop()
+        await app.service.stop()
 
 
 def test_default_request_is_what_predict_takes_and_unknown_options_are_named():
@@ -65,7 +65,7 @@ def test_concurrent_requests_share_batches_and_one_failure_stays_its_own():
     assert [r.status_code for r in got] == [200] * 20 + [400]
     assert got[3].json() == {"predictions": [{"answer": "X3"}]}
     assert got[-1].json()["error"]["message"].startswith("bad:")
-    batches, requests = app.state.service.health()["batches"]["echo"]
+    batches, requests = app.service.health()["batches"]["echo"]
     assert requests == 21 and batches < 21
 
 
@@ -99,10 +99,53 @@ def test_route_names_are_url_safe_and_unique(tmp_path):
 def test_answers_encode_to_the_same_json_with_or_without_orjson(monkeypatch):
     import json
 
-    from seqsuite.serve import app
+    from seqsuite.serve import app, service
 
     content = {"forecast": [0.1 + 0.2, 1e-7, -3.0], "quantiles": {"0.1": [1.5]}, 7: "seven"}
     with_fast = json.loads(app.Answer(content).body)
     assert with_fast["forecast"] == content["forecast"] and with_fast["7"] == "seven"
-    monkeypatch.setattr(app, "orjson", None)
+    monkeypatch.setattr(service, "orjson", None)
     assert json.loads(app.Answer(content).body) == with_fast
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"series": [1, 2.5, -3e2]}',
+        b'{"series": [NaN, 1e400]}',
+        b'{"n": 12345678901234567890, "m": -9223372036854775808}',
+        b'{"t": "\\ud800"}',
+        b"",
+    ],
+)
+def test_request_bodies_read_the_same_with_or_without_orjson(monkeypatch, raw):
+    """orjson is strict JSON; what it refuses the standard library still reads."""
+    import math
+
+    from seqsuite.serve import service
+
+    fast = service.json_object(raw)
+    monkeypatch.setattr(service, "orjson", None)
+    standard = service.json_object(raw)
+    assert json_equal(fast, standard)
+    if b"NaN" in raw:
+        assert math.isnan(fast["series"][0]) and fast["series"][1] == math.inf
+
+
+def json_equal(a, b) -> bool:
+    return repr(a) == repr(b)
+
+
+@pytest.mark.parametrize(
+    ("raw", "status"), [(b'{"texts": [', 400), (b"[1, 2]", 422), (b"[" * 5000 + b"]" * 5000, 400)]
+)
+def test_a_body_that_is_not_a_json_object_is_refused_with_or_without_orjson(
+    monkeypatch, raw, status
+):
+    from seqsuite.serve import service
+
+    for module in (service.orjson, None):
+        monkeypatch.setattr(service, "orjson", module)
+        with pytest.raises(service.RequestFailed) as failed:
+            service.json_object(raw)
+        assert failed.value.status == status and failed.value.field == "body"
