@@ -41,7 +41,7 @@ bench-keras: $(STAMP)
 	$(KERAS_VENV)/bin/python -m pip install --quiet tensorflow-cpu keras
 	OMP_NUM_THREADS=1 $(OFFLINE) $(BIN)/python bench/keras_compare.py --keras-python $(KERAS_VENV)/bin/python --write
 
-# seqsuite serve under load: throughput, latency, memory (aiohttp is the client if present).
+# seqsuite serve under load: throughput, latency, memory (a lean keep-alive client, uvloop if present).
 bench-serve: $(STAMP)
 	OMP_NUM_THREADS=1 $(OFFLINE) $(BIN)/python bench/serve.py --write
 
