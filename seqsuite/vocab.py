@@ -156,3 +156,12 @@ class PieceTable:
         """(len(pieces),) int64: raw id -> the vocabulary's id (``<unk>`` if absent)."""
         unk = vocab.index[UNK]
         return np.asarray([vocab.index.get(p, unk) for p in pieces], dtype=np.int64)
+
+
+def saved_vocabulary(ctx: Any) -> Any:
+    """The vocabulary saved with a run (``ctx.state["vocab"]``), built once per context."""
+    return ctx.derived("vocabulary", _from_state)
+
+
+def _from_state(state: dict[str, Any]) -> Any:
+    return Vocabulary.from_dict(state["vocab"])

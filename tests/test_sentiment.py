@@ -451,3 +451,17 @@ def test_bilm_reads_a_tables_text_column_and_checks_its_corpora(cli, tmp_path):
         "run", "bilm", "--data", str(data), "--out", "x", "--set", "task.text_column='body'"
     )
     assert missing.code == 2 and "no text column 'body'" in missing.err
+
+
+def test_a_loaded_runs_vocabulary_is_built_once_and_again_for_a_new_state():
+    """Served predictions read the saved vocabulary on every call: built once per state."""
+    from rich.console import Console
+    from seqsuite.task import Context
+    from seqsuite.vocab import saved_vocabulary
+
+    ctx = Context(config=None, device=torch.device("cpu"), console=Console(quiet=True))
+    ctx.state = {"vocab": Vocabulary("word", ["<pad>", "<unk>", "good"]).to_dict()}
+    first = saved_vocabulary(ctx)
+    assert saved_vocabulary(ctx) is first and first.index["good"] == 2
+    ctx.state = {"vocab": Vocabulary("word", ["<pad>", "<unk>", "bad", "good"]).to_dict()}
+    assert saved_vocabulary(ctx) is not first and saved_vocabulary(ctx).index["good"] == 3

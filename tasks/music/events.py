@@ -23,7 +23,7 @@ from seqsuite.adapters import TokenInput
 from seqsuite.batches import padding_mask
 from seqsuite.heads import StepHead
 from seqsuite.task import Context, Evaluation, Prepared
-from seqsuite.vocab import UNK, Vocabulary
+from seqsuite.vocab import UNK, Vocabulary, saved_vocabulary
 
 from .pieces import PieceSplit, chunked
 from .rolls import SHIFTS, ranges
@@ -140,7 +140,7 @@ class Events:
         }
         bounds = {s: [shift_bounds(m) for m in ms] for s, ms in melodies.items()}
         if ctx.state and "vocab" in ctx.state:
-            vocab = Vocabulary.from_dict(ctx.state["vocab"])
+            vocab = saved_vocabulary(ctx)
         else:
             shifts = [range(lo, hi + 1) if o.transpose else [0] for lo, hi in bounds["train"]]
             seen = (
@@ -246,7 +246,7 @@ class Events:
         self, ctx: Context, model: Any, prompt: Piece | None, options: dict[str, Any]
     ) -> Iterator[str]:
         """Sampled events, one per step, until ``</s>`` (never before the first)."""
-        vocab = Vocabulary.from_dict(ctx.state["vocab"])
+        vocab = saved_vocabulary(ctx)
         o = ctx.options
         prime = encode(prompt.melody, o.grid, o.max_duration)[:PROMPT_EVENTS] if prompt else []
         ids = sample_events(ctx, model, vocab, [vocab.index.get(t, 1) for t in prime], options)

@@ -11,7 +11,7 @@ import torch
 
 from seqsuite.errors import FieldError
 from seqsuite.stepping import stepper
-from seqsuite.vocab import Vocabulary
+from seqsuite.vocab import Vocabulary, saved_vocabulary
 
 from . import rolls
 from .events import REST, sample_events
@@ -45,7 +45,7 @@ def _prompt(value: Any, vocab: Vocabulary) -> list[int]:
 
 
 def _events(ctx: Any, model: Any, options: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    vocab = Vocabulary.from_dict(ctx.state["vocab"])
+    vocab = saved_vocabulary(ctx)
     ids = sample_events(ctx, model, vocab, _prompt(options.get("prompt"), vocab), options)
     now = 0.0
     for token in (vocab.tokens[i] for i in itertools.islice(ids, options["length"])):

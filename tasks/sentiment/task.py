@@ -30,7 +30,7 @@ from seqsuite.errors import UserError
 from seqsuite.example_store import ExampleStore, TokenSplit, load_or_build
 from seqsuite.heads import PooledHead
 from seqsuite.task import Context, Evaluation, Prepared, Results, Task
-from seqsuite.vocab import Vocabulary
+from seqsuite.vocab import Vocabulary, saved_vocabulary
 from seqsuite.word_vectors import MatchedVectors
 
 from . import data as sources
@@ -204,7 +204,7 @@ class SentimentTask(Task):
             ctx.config.run.data, o.text_column, o.label_column, o.split_column, ctx.config.data
         )
         store, cached, usable, encoded = self._examples(ctx, source)
-        vocab = Vocabulary.from_dict(ctx.state["vocab"])
+        vocab = saved_vocabulary(ctx)
         test = TokenSplit(store, usable, store.remap(vocab.index, UNK_ID), encoded.index)
         return Prepared(
             train=test,
@@ -390,7 +390,7 @@ class SentimentTask(Task):
     def _texts_split(ctx: Context, texts: list[str]) -> Any:
         """Texts as the saved run reads them (an empty text as one unknown word)."""
         o = ctx.options
-        index = Vocabulary.from_dict(ctx.state["vocab"]).index
+        index = saved_vocabulary(ctx).index
         encoded = [
             [index.get(t, UNK_ID) for t in tokenize(text, o.max_length, o.lowercase)[0]] or [UNK_ID]
             for text in texts
@@ -476,7 +476,7 @@ def _vector_counts(vectors: MatchedVectors | None, vocab: Vocabulary) -> dict[st
 def vocabulary(ctx: Context, store: ExampleStore, train_rows: np.ndarray) -> Vocabulary:
     """The saved run's vocabulary, or the training texts' words (counted from the store)."""
     if ctx.state and "vocab" in ctx.state:
-        return Vocabulary.from_dict(ctx.state["vocab"])
+        return saved_vocabulary(ctx)
     o = ctx.options
     return store.vocabulary(train_rows, o.min_freq, o.max_vocab, o.lowercase)
 
