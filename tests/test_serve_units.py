@@ -149,3 +149,74 @@ def test_a_body_that_is_not_a_json_object_is_refused_with_or_without_orjson(
         with pytest.raises(service.RequestFailed) as failed:
             service.json_object(raw)
         assert failed.value.status == status and failed.value.field == "body"
+
+
+def test_the_fast_path_answers_as_fastapis_route_does():
+    """A JSON predict request gives the same status and body through the fast path as
+    through FastAPI's own route; what the fast path does not take goes to FastAPI."""
+    app = served()
+
+    async def both():
+        await app.service.start()
+        try:
+            got = []
+            for target in (app, app.api):
+                transport = httpx.ASGITransport(app=target)
+                async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                    got.append(
+                        [
+                            await client.post("/v1/echo/predict", json={"inputs": ["a", "b"]}),
+                            await client.post("/v1/echo/predict", json={"inputs": "a"}),
+                            await client.post("/v1/echo/predict", content=b'{"inputs": ['),
+                            await client.post("/v1/echo/predict", json={"inputs": ["bad"]}),
+                            await client.get("/v1/echo/predict"),
+                            await client.post(
+                                "/v1/echo/predict", files={"inputs": ("x.txt", b"abc")}
+                            ),
+                        ]
+                    )
+            return got
+        finally:
+            await app.service.stop()
+
+    fast, framework = asyncio.run(both())
+    assert [r.status_code for r in fast] == [200, 422, 400, 400, 405, 422]
+    for a, b in zip(fast, framework, strict=True):
+        assert (a.status_code, a.json()) == (b.status_code, b.json())
+    assert fast[0].json() == {"predictions": [{"answer": "A"}, {"answer": "B"}]}
+
+
+def test_the_fast_path_refuses_a_declared_oversized_body_before_reading_it():
+    app = create_app(
+        [ServedRun("echo", Path("."), Echo(), None, None, ("predict",))],
+        ServeSettings(max_body_bytes=100),
+    )
+
+    async def post():
+        await app.service.start()
+        read = []
+
+        async def receive():
+            read.append(1)
+            return {"type": "http.request", "body": b"x" * 50, "more_body": True}
+
+        sent = []
+
+        async def send(message):
+            sent.append(message)
+
+        scope = {
+            "type": "http",
+            "method": "POST",
+            "path": "/v1/echo/predict",
+            "headers": [(b"content-length", b"1000000"), (b"content-type", b"application/json")],
+        }
+        try:
+            await app(scope, receive, send)
+        finally:
+            await app.service.stop()
+        return read, sent
+
+    read, sent = asyncio.run(post())
+    assert not read and sent[0]["status"] == 413
+    assert b'"field":"body"' in sent[1]["body"]

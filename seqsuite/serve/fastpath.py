@@ -44,7 +44,11 @@ class PredictFastPath:
             await self.api(scope, receive, send)
             return
         status, content = await self._answer(run, scope, receive)
-        body = encode(content)
+        try:
+            body = encode(content)
+        except ValueError:  # a task answered NaN and orjson is not installed
+            log.exception("answer of %s not encodable as JSON", scope["path"])
+            status, body = 500, encode(error_content("internal error (an answer not JSON)"))
         headers = [*JSON_HEADERS, (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
