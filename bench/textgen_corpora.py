@@ -15,7 +15,9 @@ Corpora: ``kjv`` the King James Bible the task embeds (4.3 MB); ``shakespeare``
 tiny-shakespeare (1.1 MB, ``../shared/data``); ``mr`` the 10,662 movie-review snippets of
 Pang & Lee's sentence-polarity data (1.2 MB, ``../shared/data``; latin-1, converted to
 UTF-8, positive and negative lines interleaved so that every part holds both): modern,
-lower-cased, tokenised English, unlike the other two.
+lower-cased, tokenised English, unlike the other two; ``pydoc`` the language reference
+topics Python's ``help()`` shows (``pydoc_data.topics`` of the running interpreter, 0.47 MB
+on Python 3.11): technical English with code, at the small end of the range.
 """
 
 from __future__ import annotations
@@ -58,6 +60,13 @@ def corpus_args(name: str, folder: Path) -> list[str]:
         lines = [line for pair in zip(pos, neg, strict=True) for line in pair]
         path = folder / "mr.txt"
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        return ["--data", str(path)]
+    if name == "pydoc":
+        from pydoc_data.topics import topics
+
+        path = folder / "pydoc.txt"
+        text = "\n\n".join(topics[k] for k in sorted(topics))
+        path.write_text(text + "\n", encoding="utf-8")
         return ["--data", str(path)]
     raise SystemExit(f"unknown corpus {name!r}")
 
