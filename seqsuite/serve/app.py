@@ -28,8 +28,8 @@ from .service import (
     Service,
     encode,
     error_content,
-    json_object,
-    too_large,
+    read_json,
+    refuse_declared_over,
 )
 
 log = logging.getLogger("seqsuite.serve")
@@ -52,17 +52,10 @@ def error(status: int, message: str, field: str | None = None) -> JSONResponse:
 async def read_body(request: Request, max_bytes: int) -> dict[str, Any]:
     """The request's JSON object (or a multipart form's files, base64-encoded, under
     their field names), read no further than ``max_bytes``."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > max_bytes:
-        raise too_large(max_bytes, int(declared))
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        refuse_declared_over(request.scope, max_bytes)
         return await _form(request, max_bytes)
-    raw = bytearray()
-    async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > max_bytes:
-            raise too_large(max_bytes)
-    return json_object(raw)
+    return await read_json(request.scope, request.receive, max_bytes)
 
 
 async def _form(request: Request, max_bytes: int) -> dict[str, Any]:

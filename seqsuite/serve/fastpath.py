@@ -19,7 +19,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from .runs import ServedRun
-from .service import RequestFailed, Service, encode, error_content, json_object, too_large
+from .service import RequestFailed, Service, encode, error_content, header, read_json
 
 log = logging.getLogger("seqsuite.serve")
 
@@ -68,30 +68,5 @@ class PredictFastPath:
             service.in_flight -= 1
 
 
-async def read_json(scope: dict, receive: Any, max_bytes: int) -> dict[str, Any]:
-    """The request's JSON object, read no further than ``max_bytes`` (a declared length
-    over it is refused before any is read)."""
-    declared = _header(scope, b"content-length")
-    if declared.isdigit() and int(declared) > max_bytes:
-        raise too_large(max_bytes, int(declared))
-    raw = bytearray()
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise RequestFailed(400, "the client went away before its body was read", "body")
-        raw += message.get("body", b"")
-        if len(raw) > max_bytes:
-            raise too_large(max_bytes)
-        if not message.get("more_body", False):
-            return json_object(raw)
-
-
 def _multipart(scope: dict) -> bool:
-    return _header(scope, b"content-type").startswith("multipart/")
-
-
-def _header(scope: dict, name: bytes) -> str:
-    for key, value in scope["headers"]:
-        if key.lower() == name:
-            return value.decode("latin-1").strip().lower()
-    return ""
+    return header(scope, b"content-type").startswith("multipart/")

@@ -180,6 +180,36 @@ class Service:
             self.streams -= 1
 
 
+async def read_json(scope: dict, receive: Any, max_bytes: int) -> dict[str, Any]:
+    """An ASGI request's JSON object, read no further than ``max_bytes``."""
+    refuse_declared_over(scope, max_bytes)
+    raw = bytearray()
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise RequestFailed(400, "the client went away before its body was read", "body")
+        raw += message.get("body", b"")
+        if len(raw) > max_bytes:
+            raise too_large(max_bytes)
+        if not message.get("more_body", False):
+            return json_object(raw)
+
+
+def refuse_declared_over(scope: dict, max_bytes: int) -> None:
+    """A body whose declared length is over ``max_bytes`` is refused before any is read."""
+    declared = header(scope, b"content-length")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise too_large(max_bytes, int(declared))
+
+
+def header(scope: dict, name: bytes) -> str:
+    """An ASGI request's header ``name`` (lower-case bytes), lower-cased; "" if absent."""
+    for key, value in scope["headers"]:
+        if key.lower() == name:
+            return value.decode("latin-1").strip().lower()
+    return ""
+
+
 def too_large(max_bytes: int, declared: int | None = None) -> RequestFailed:
     if declared is not None:
         return RequestFailed(413, f"body of {declared:,} bytes; at most {max_bytes:,}", "body")
