@@ -34,6 +34,7 @@ import torch
 from torch import Tensor, nn
 
 from . import checkpoint, distributed
+from .averaging import WeightAverage
 from .batches import Batch, Split
 from .errors import TrainingDiverged, UserError
 from .model import CountsFlops, HasLayerGroups, PreparesForDDP
@@ -113,6 +114,15 @@ class TrainConfig:
         default=False,
         metadata={"help": "after early stopping, retrain on train+val for the best epoch count"},
     )
+    ema: float = field(
+        default=0.0,
+        metadata={
+            "min": 0.0,
+            "below": 1.0,
+            "help": "judge, keep and return a moving average of the weights with this decay "
+            "per step (0 = the weights as trained; e.g. 0.999)",
+        },
+    )
 
     def validate(self) -> None:
         if self.lr <= 0:
@@ -190,6 +200,13 @@ class _Run:
     loop: LoopState = field(default_factory=LoopState)
     best_state: dict[str, Tensor] | None = None  # the best round's weights
     carried: Any = None  # recurrent state carried across batches (stateful splits)
+    average: WeightAverage | None = None  # train.ema: the averaged weights
+
+    @property
+    def judged(self) -> nn.Module:
+        """The weights that are validated, kept as the best and returned: the moving
+        average where ``train.ema`` keeps one, else the model as trained."""
+        return self.average.module if self.average else self.model
 
     @property
     def key(self) -> str:
@@ -399,6 +416,7 @@ class Trainer:
             steps_per_epoch=_num_batches(train, self.config.batch_size),
             flops=model.flops_per_timestep() if isinstance(model, CountsFlops) else 0.0,
             timesteps_per_example=train.timesteps / max(train.size, 1),
+            average=WeightAverage(model, self.config.ema) if self.config.ema else None,
         )
         run.schedule = self.make_schedule(
             run.optimizer, run.steps_per_epoch, higher_is_better, run.elapsed
@@ -432,6 +450,8 @@ class Trainer:
         run.epoch_rng = saved["rng_epoch"].cpu()
         run.loop = LoopState(**saved["loop"])
         run.carried = _as_state(saved.get("carried"))
+        if run.average and saved.get("average"):
+            run.average.load_state_dict(saved["average"])
         self.history = list(saved["history"])
         best_path = self.checkpoint_dir / checkpoint.BEST
         if best_path.exists():
@@ -475,6 +495,8 @@ class Trainer:
         run.scaler.update()
         if isinstance(run.schedule, torch.optim.lr_scheduler.LambdaLR):  # a per-step schedule
             run.schedule.step()
+        if run.average:
+            run.average.update()
         tally.add(loss, rows, loop.step_in_epoch)
         loop.step_in_epoch += 1
         loop.global_step += 1
@@ -613,10 +635,12 @@ class Trainer:
         return record
 
     def _validate(self, run: _Run) -> dict[str, float]:
-        """``validate(model)`` in eval mode without gradients, as ``val_*`` columns."""
-        run.model.eval()
+        """``validate(model)`` in eval mode without gradients, as ``val_*`` columns
+        (of the averaged weights where ``train.ema`` keeps them)."""
+        judged = run.judged
+        judged.eval()
         with torch.no_grad(), self.autocast():
-            metrics = run.validate(run.model)
+            metrics = run.validate(judged)
         run.model.train()
         columns = {f"val_{k}": float(v) for k, v in metrics.items()}
         if run.key not in columns:
@@ -639,8 +663,9 @@ class Trainer:
         return a > b + delta if higher else a < b - delta
 
     def _keep_best(self, run: _Run, epoch: float, score: float) -> None:
-        """The current weights become the best: kept in memory and written to ``best.pt``."""
-        run.best_state = copy.deepcopy(run.model.state_dict())
+        """The current weights (or their average) become the best: kept in memory and
+        written to ``best.pt``."""
+        run.best_state = copy.deepcopy(run.judged.state_dict())
         if distributed.is_main():
             self._save_best(run.best_state, epoch, score, run.key)
 
@@ -667,12 +692,15 @@ class Trainer:
 
     def _finish(self, run: _Run, keep_last: bool) -> FitResult:
         """Close the bar, unfreeze everything, load the best weights (unless
-        ``keep_last``) and sum the fit up."""
+        ``keep_last``: the last ones, averaged where ``train.ema`` averages) and sum the
+        fit up."""
         self.progress.close()
         for param in run.model.parameters():  # unfreezing is a training-time matter
             param.requires_grad_(True)
         if run.best_state is not None and not keep_last:
             run.model.load_state_dict(run.best_state)
+        elif run.average:
+            run.model.load_state_dict(run.average.module.state_dict())
         loop = run.loop
         return FitResult(
             history=self.history,
@@ -710,6 +738,7 @@ class Trainer:
                     "rng_torch": torch.get_rng_state(),
                     "loop": dataclasses.asdict(run.loop),
                     "carried": list(carried) if isinstance(carried, tuple) else carried,
+                    "average": run.average.state_dict() if run.average else None,
                     "history": self.history,
                     **self.checkpoint_extra,
                 },

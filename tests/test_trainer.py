@@ -281,7 +281,7 @@ def test_history_rows_and_checkpoints_keep_their_keys(tmp_path):
     last = checkpoint.load(tmp_path / checkpoint.LAST)
     assert list(last) == [
         "model", "optimizer", "schedule", "scaler", "rng_shuffle", "rng_epoch", "rng_torch",
-        "loop", "carried", "history", "x",
+        "loop", "carried", "average", "history", "x",
     ]  # fmt: skip
     assert list(last["loop"]) == [f.name for f in dataclasses.fields(LoopState)]
     best = checkpoint.load(tmp_path / checkpoint.BEST)
@@ -339,3 +339,78 @@ def test_step_callbacks_hear_of_every_step():
     config = TrainConfig(epochs=2, batch_size=32, lr=1e-2)
     Trainer(config, callbacks=[counter]).fit(make_model(), make_data(n=128), mse)
     assert (counter.steps, counter.rounds) == (8, 2)
+
+
+def test_weight_average_follows_the_live_weights_at_the_capped_rate():
+    from seqsuite.averaging import WeightAverage
+
+    live = torch.nn.Linear(2, 1)
+    with torch.no_grad():
+        live.weight.fill_(0.0)
+    average = WeightAverage(live, decay=0.9)
+    rates = []
+    for _ in range(100):
+        with torch.no_grad():
+            live.weight.fill_(1.0)
+        rates.append(average.rate())
+        average.update()
+    # the n-th update moves by 1 - min(decay, (1 + n) / (10 + n)): fast first, then 0.1
+    assert rates[0] == pytest.approx(0.9) and rates[-1] == pytest.approx(0.1)
+    expected = 1.0
+    for rate in rates:
+        expected *= 1 - rate
+    torch.testing.assert_close(average.module.weight, torch.full((1, 2), 1 - expected))
+    assert not average.module.weight.requires_grad
+
+
+def test_ema_validates_and_returns_the_averaged_weights():
+    data, val = make_data(), make_data(32, seed=1)
+    judged = []
+
+    def validate(model):
+        judged.append(copy.deepcopy(model.state_dict()))
+        return val_mse(val)(model)
+
+    plain, averaged = make_model(), make_model()
+    Trainer(TrainConfig(epochs=3, lr=1e-2)).fit(plain, data, mse, val_mse(val), primary="mse")
+    result = Trainer(TrainConfig(epochs=3, lr=1e-2, ema=0.99)).fit(
+        averaged, data, mse, validate, primary="mse"
+    )
+    # the same training steps (the average never feeds back), a different model returned
+    differs = [
+        not torch.equal(a, b)
+        for a, b in zip(plain.state_dict().values(), averaged.state_dict().values(), strict=True)
+    ]
+    assert any(differs)
+    best = judged[int(result.best_epoch) - 1]
+    for name, tensor in averaged.state_dict().items():
+        torch.testing.assert_close(tensor, best[name], rtol=0, atol=0)
+
+
+def test_ema_resumes_to_the_same_averaged_weights(tmp_path):
+    config = TrainConfig(epochs=4, lr=5e-3, batch_size=16, ema=0.95)
+    data, val = make_data(), make_data(32, seed=1)
+    straight = make_model()
+    torch.manual_seed(1)
+    Trainer(config, checkpoint_dir=tmp_path / "a").fit(
+        straight, data, mse, val_mse(val), primary="mse"
+    )
+
+    class Crash(Exception):
+        pass
+
+    class CrashAfterEpoch2:
+        def on_epoch_end(self, trainer, record):
+            if record["epoch"] == 2:
+                raise Crash
+
+    with pytest.raises(Crash):
+        Trainer(config, checkpoint_dir=tmp_path / "b", callbacks=[CrashAfterEpoch2()]).fit(
+            make_model(), data, mse, val_mse(val), primary="mse"
+        )
+    resumed = make_model(seed=5)
+    Trainer(config, checkpoint_dir=tmp_path / "b").fit(
+        resumed, data, mse, val_mse(val), primary="mse", resume=True
+    )
+    for a, b in zip(straight.state_dict().values(), resumed.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
