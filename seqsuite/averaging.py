@@ -4,8 +4,10 @@ A model whose validation score swings from epoch to epoch (small data, strong
 augmentation, a shift between training and validation data) is judged, kept and
 returned as the average of its recent weights instead of the last step's: the average
 sits nearer the middle of the basin the optimizer wanders in. This is the EMA that
-timm, fairseq and diffusion models keep; the first steps average faster, so that the
-early epochs are not judged on the random initialisation.
+timm, fairseq and diffusion models keep, bias-corrected as Adam's moments are: the
+average is always a weighted mean of the weights trained so far (weight ``decay**age``),
+so the first epochs are not judged on the random initialisation and ``decay`` means
+the same from the first step.
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ from torch import Tensor, nn
 
 
 class WeightAverage:
-    """A copy of ``model`` whose weights follow the live ones:
-    ``average = decay * average + (1 - decay) * live`` after every optimizer step, with
-    ``decay`` capped at ``(1 + n) / (10 + n)`` for the ``n``-th update."""
+    """A copy of ``model`` whose weights follow the live ones: after the ``n``-th
+    optimizer step (``n`` from 1) ``average = sum(decay**(n-k) * live_k) / sum(decay**(n-k))``
+    over steps ``k = 1..n``, kept by one in-place interpolation per step."""
 
     def __init__(self, model: nn.Module, decay: float):
         self.decay = decay
@@ -29,9 +31,11 @@ class WeightAverage:
         self._pairs = _state_pairs(self.module, model)
 
     def rate(self) -> float:
-        """How far this update moves the average toward the live weights."""
-        n = self.updates
-        return 1.0 - min(self.decay, (1 + n) / (10 + n))
+        """How far this update moves the average toward the live weights: the new
+        step's share of the bias-corrected mean, ``(1 - d) / (1 - d**(n+1))``, which is 1
+        for the first step and tends to ``1 - decay``."""
+        d = self.decay
+        return (1.0 - d) / (1.0 - d ** (self.updates + 1))
 
     @torch.no_grad()
     def update(self) -> None:

@@ -341,25 +341,21 @@ def test_step_callbacks_hear_of_every_step():
     assert (counter.steps, counter.rounds) == (8, 2)
 
 
-def test_weight_average_follows_the_live_weights_at_the_capped_rate():
+def test_weight_average_is_the_decay_weighted_mean_of_the_weights_trained():
     from seqsuite.averaging import WeightAverage
 
     live = torch.nn.Linear(2, 1)
-    with torch.no_grad():
-        live.weight.fill_(0.0)
     average = WeightAverage(live, decay=0.9)
-    rates = []
-    for _ in range(100):
+    values = [3.0, -1.0, 2.0, 5.0, 0.5]
+    for value in values:
         with torch.no_grad():
-            live.weight.fill_(1.0)
-        rates.append(average.rate())
+            live.weight.fill_(value)
         average.update()
-    # the n-th update moves by 1 - min(decay, (1 + n) / (10 + n)): fast first, then 0.1
-    assert rates[0] == pytest.approx(0.9) and rates[-1] == pytest.approx(0.1)
-    expected = 1.0
-    for rate in rates:
-        expected *= 1 - rate
-    torch.testing.assert_close(average.module.weight, torch.full((1, 2), 1 - expected))
+    n = len(values)
+    weights = [0.9 ** (n - 1 - k) for k in range(n)]
+    expected = sum(w * v for w, v in zip(weights, values, strict=True)) / sum(weights)
+    torch.testing.assert_close(average.module.weight, torch.full((1, 2), expected))
+    assert average.rate() == pytest.approx(0.1 / (1 - 0.9**6))
     assert not average.module.weight.requires_grad
 
 
