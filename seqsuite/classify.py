@@ -8,7 +8,7 @@ rows) and hands the rest to these, in the order they run:
   (:func:`order_classes`: numbers as numbers by default), refusing a single class and,
   with a saved run's classes, labels the run never saw;
 - :func:`choose_split`: the split the data gives (what is missing carved from training)
-  or a stratified, seeded one;
+  or a seeded one, keeping groups (speakers, authors) whole where the data names them;
 - :func:`labelled_split`: variable-length sequences + class indices -> a bucketed split;
 - :func:`class_probabilities`, :func:`evaluate`: the model's softmax and its metrics;
 - :func:`baselines`: the majority class and a fitted feature model on the same split;
@@ -34,7 +34,7 @@ from .batches import ArraySplit, pad_sequences
 from .errors import UserError
 from .metrics import classification, confusion_matrix
 from .plots import confusion_plot
-from .splits import stratified_split
+from .splits import group_split, stratified_split
 from .task import Evaluation, Results
 
 #: ``task.label_order`` values: natural (numbers as numbers, ``item2`` before ``item10``,
@@ -122,12 +122,17 @@ def choose_split(
     test_fraction: float,
     seed: int,
     where: str,
+    groups: Sequence[str | None] | None = None,
 ) -> dict[str, list[int]]:
     """Row indices per split. When every row says its split (``train``/``val``/``test``)
     that split is kept, and a missing ``val`` or ``test`` part is carved from training
-    (stratified, the same share of all rows); otherwise a stratified, seeded split."""
+    (the same share of all rows); otherwise the rows are split, seeded. What is carved
+    keeps each of ``groups`` (who spoke, who wrote; one per row) whole where every row
+    has one and there are groups enough (:func:`~seqsuite.splits.group_split`), so that
+    validation and test are judged on groups never trained on; else it is stratified by
+    label."""
     if given is None or any(s is None for s in given):
-        return stratified_split(labels, val_fraction, test_fraction, seed)
+        return _carve(list(range(len(labels))), labels, groups, val_fraction, test_fraction, seed)
     parts = {name: [i for i, s in enumerate(given) if s == name] for name in SPLITS}
     if not parts["train"]:
         raise UserError(f"{where}: the given split has no train rows")
@@ -136,10 +141,41 @@ def choose_split(
             continue
         train = parts["train"]
         share = min(0.49, fraction * len(labels) / len(train))
-        inner = stratified_split(labels[train], share, 0.0, seed)
-        parts[name] = sorted(train[k] for k in inner["val"])
-        parts["train"] = sorted(train[k] for k in inner["train"])
+        inner = _carve(train, labels, groups, share, 0.0, seed)
+        parts[name] = inner["val"]
+        parts["train"] = inner["train"]
     return parts
+
+
+def _carve(
+    rows: list[int],
+    labels: np.ndarray,
+    groups: Sequence[str | None] | None,
+    val_fraction: float,
+    test_fraction: float,
+    seed: int,
+) -> dict[str, list[int]]:
+    """``rows`` split by whole groups where possible, else stratified by label; the
+    parts hold indices into all rows."""
+    mine = None if groups is None else [groups[r] for r in rows]
+    inner = None
+    if mine is not None and all(g is not None for g in mine):
+        inner = group_split(mine, val_fraction, test_fraction, seed)
+    if inner is None:
+        inner = stratified_split(labels[rows], val_fraction, test_fraction, seed)
+    return {name: sorted(rows[k] for k in part) for name, part in inner.items()}
+
+
+def groups_apart(parts: dict[str, Sequence[int]], groups: Sequence[str | None] | None) -> bool:
+    """Whether no group has rows in two splits (every row's group known)."""
+    if groups is None or any(g is None for g in groups):
+        return False
+    seen: dict[str, str] = {}
+    for name, rows in parts.items():
+        for row in rows:
+            if seen.setdefault(groups[row], name) != name:
+                return False
+    return True
 
 
 def labelled_split(

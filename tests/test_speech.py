@@ -366,6 +366,9 @@ def test_speakers_from_the_manifest_normalise_their_own_recordings(cli, tmp_path
     result = cli("run", "speech", "--data", str(data / "manifest.csv"), "--out", "r", *SMALL)
     assert result.code == 0, result.err
     assert "3 words, 8 speakers" in " ".join(result.out.split())
+    # the validation part the manifest does not give is carved by speaker: voices apart
+    assert "(speakers apart)" in " ".join(result.out.split())
+    assert json.loads(Path("r/metrics.json").read_text())["data"]["speakers_apart"] is True
     state = json.loads(Path("r/task_state.json").read_text())["state"]
     assert state["normalise"] == "speaker" and len(state["statistics"][0]) == 40
     assert cli("eval", "r", "--data", str(data / "manifest.csv")).code == 0

@@ -68,8 +68,11 @@ class SpeechTask(Task):
         labels = [loaded.labels[r] for r in rows]
         encoded = classify.encode_labels(labels, loaded.where, saved, o.label_order)
         given = None if loaded.splits is None else [loaded.splits[r] for r in rows]
+        who = [loaded.speakers[r] for r in rows]
+        # what the data does not split is split by speaker where it says who spoke: a
+        # voice held out judges the epoch and the score for voices never heard
         parts = classify.choose_split(
-            given, encoded.index, o.val_fraction, o.test_fraction, ctx.seed, loaded.where
+            given, encoded.index, o.val_fraction, o.test_fraction, ctx.seed, loaded.where, who
         )
         splits = {
             k: FrameSplit(loaded.store, rows[part], encoded.index[part])
@@ -100,9 +103,12 @@ class SpeechTask(Task):
             "statistics": None if stats is None else stats.data_group(),
         }
         seconds = time.perf_counter() - started
-        return self._prepared(ctx, loaded, state, rows, parts, splits, spec, seconds)
+        apart = classify.groups_apart(parts, who)
+        return self._prepared(ctx, loaded, state, rows, parts, splits, spec, seconds, apart)
 
-    def _prepared(self, ctx, loaded: Loaded, state, rows, parts, splits, spec, seconds) -> Prepared:
+    def _prepared(
+        self, ctx, loaded: Loaded, state, rows, parts, splits, spec, seconds, apart: bool
+    ) -> Prepared:
         store, classes = loaded.store, state["classes"]
         audio = float(store.seconds[rows].sum())
         speed = (
@@ -128,6 +134,7 @@ class SpeechTask(Task):
                 + f": {len(parts['train'])} train"
                 + (f" + {synthesised} synthesised" if synthesised else "")
                 + f" / {val.size} val / {test.size} test"
+                + (" (speakers apart)" if apart else "")
                 + (f", {skipped} unusable files skipped" if skipped else "")
                 + (f", {truncated} cut at {ctx.options.max_seconds:g} s" if truncated else "")
                 + f"; features {speed}, ready in {seconds:.1f} s"
@@ -137,6 +144,7 @@ class SpeechTask(Task):
                 "truncated_examples": truncated,
                 "synthesised_examples": synthesised,
                 "speakers": speakers,
+                "speakers_apart": apart,
                 "feature_seconds": round(seconds, 3),
             },
             refit_train=FrameSplit.joined([train, val]),
