@@ -53,14 +53,7 @@ class SpeechTask(Task):
     }
     defaults = {
         "backbone": {"hidden_size": 128, "num_layers": 2, "bidirectional": True, "dropout": 0.2},
-        "train": {
-            "epochs": 20,
-            "batch_size": 32,
-            "lr": 2e-3,
-            "patience": 6,
-            "schedule": "cosine",
-            "ema": 0.99,  # chosen on development folds (docs/results.md)
-        },
+        "train": {"epochs": 20, "batch_size": 32, "lr": 2e-3, "patience": 6, "schedule": "cosine"},
     }
 
     # -- data -----------------------------------------------------------------------
