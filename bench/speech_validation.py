@@ -32,7 +32,6 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import pandas as pd  # noqa: E402
-
 from speech_recipes import SPEAKERS, recordings  # noqa: E402
 
 WAYS = ("speaker", "pooled")
@@ -66,7 +65,9 @@ def run(fold: int, way: str, folder: Path, sets: list[str]) -> dict:
 
     started = time.perf_counter()
     data = manifest(fold, way, folder)
-    result = seqsuite.run("speech", data=str(data), sets=sets, out=folder / f"{way}{fold}", quiet=True)
+    result = seqsuite.run(
+        "speech", data=str(data), sets=sets, out=folder / f"{way}{fold}", quiet=True
+    )
     metrics = result.metrics
     return {
         "way": way,

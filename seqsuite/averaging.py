@@ -43,8 +43,7 @@ class WeightAverage:
         rate = self.rate()
         floats = [(a, b) for a, b in self._pairs if a.is_floating_point()]
         if floats:
-            averaged, live = zip(*floats)
-            torch._foreach_lerp_(list(averaged), list(live), rate)
+            torch._foreach_lerp_([a for a, _ in floats], [b for _, b in floats], rate)
         for a, b in self._pairs:
             if not a.is_floating_point():
                 a.copy_(b)  # counters and other integer buffers: the live value

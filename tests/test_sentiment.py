@@ -456,6 +456,7 @@ def test_bilm_reads_a_tables_text_column_and_checks_its_corpora(cli, tmp_path):
 def test_a_loaded_runs_vocabulary_is_built_once_and_again_for_a_new_state():
     """Served predictions read the saved vocabulary on every call: built once per state."""
     from rich.console import Console
+
     from seqsuite.task import Context
     from seqsuite.vocab import saved_vocabulary
 

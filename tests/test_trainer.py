@@ -46,6 +46,21 @@ def val_mse(split):
     return validate
 
 
+class Crash(Exception):
+    """Stands for a process killed at the end of a round."""
+
+
+class CrashAt:
+    """A callback that crashes the fit after the round ending at ``epoch``."""
+
+    def __init__(self, epoch: float):
+        self.epoch = epoch
+
+    def on_epoch_end(self, trainer, record):
+        if record["epoch"] == self.epoch:
+            raise Crash
+
+
 def test_training_reduces_the_loss():
     result = Trainer(TrainConfig(epochs=15, lr=1e-2)).fit(make_model(), make_data(), mse)
     assert result.history[-1]["train_loss"] < 0.5 * result.history[0]["train_loss"]
@@ -102,18 +117,10 @@ def test_resume_gives_the_same_result_as_an_uninterrupted_fit(tmp_path):
         straight, data, mse, val_mse(val), primary="mse"
     )
 
-    class Crash(Exception):
-        pass
-
-    class CrashAfterEpoch3:
-        def on_epoch_end(self, trainer, record):
-            if record["epoch"] == 3:
-                raise Crash
-
     interrupted = make_model()
     torch.manual_seed(123)
     with pytest.raises(Crash):
-        Trainer(config, checkpoint_dir=tmp_path / "b", callbacks=[CrashAfterEpoch3()]).fit(
+        Trainer(config, checkpoint_dir=tmp_path / "b", callbacks=[CrashAt(3)]).fit(
             interrupted, data, mse, val_mse(val), primary="mse"
         )
     torch.manual_seed(999)  # whatever happened since, the checkpoint restores the RNG
@@ -295,16 +302,8 @@ def test_a_fit_killed_mid_epoch_resumes_to_the_same_history(tmp_path):
         make_model(), data, mse, val_mse(val), primary="mse"
     )
 
-    class Crash(Exception):
-        pass
-
-    class CrashMidEpoch2:
-        def on_epoch_end(self, trainer, record):
-            if record["epoch"] == 1.5:
-                raise Crash
-
     with pytest.raises(Crash):
-        Trainer(config, checkpoint_dir=tmp_path / "b", callbacks=[CrashMidEpoch2()]).fit(
+        Trainer(config, checkpoint_dir=tmp_path / "b", callbacks=[CrashAt(1.5)]).fit(
             make_model(), data, mse, val_mse(val), primary="mse"
         )
     again = Trainer(config, checkpoint_dir=tmp_path / "b").fit(
@@ -392,16 +391,8 @@ def test_ema_resumes_to_the_same_averaged_weights(tmp_path):
         straight, data, mse, val_mse(val), primary="mse"
     )
 
-    class Crash(Exception):
-        pass
-
-    class CrashAfterEpoch2:
-        def on_epoch_end(self, trainer, record):
-            if record["epoch"] == 2:
-                raise Crash
-
     with pytest.raises(Crash):
-        Trainer(config, checkpoint_dir=tmp_path / "b", callbacks=[CrashAfterEpoch2()]).fit(
+        Trainer(config, checkpoint_dir=tmp_path / "b", callbacks=[CrashAt(2)]).fit(
             make_model(), data, mse, val_mse(val), primary="mse"
         )
     resumed = make_model(seed=5)
