@@ -130,12 +130,15 @@ def choose_split(
     keeps each of ``groups`` (who spoke, who wrote; one per row) whole where every row
     has one and there are groups enough (:func:`~seqsuite.splits.group_split`), so that
     validation and test are judged on groups never trained on; else it is stratified by
-    label."""
+    label. A given part that shares groups with training (an official split that tests
+    the training speakers) is followed: what is carved beside it is stratified too."""
     if given is None or any(s is None for s in given):
         return _carve(list(range(len(labels))), labels, groups, val_fraction, test_fraction, seed)
     parts = {name: [i for i, s in enumerate(given) if s == name] for name in SPLITS}
     if not parts["train"]:
         raise UserError(f"{where}: the given split has no train rows")
+    if not groups_apart(parts, groups):
+        groups = None
     for name, fraction in (("test", test_fraction), ("val", val_fraction)):
         if parts[name] or fraction <= 0:
             continue

@@ -95,3 +95,12 @@ def test_without_a_given_split_both_parts_hold_whole_speakers():
     parts = choose_split(None, np.array([0, 1] * 50), 0.1, 0.1, 3, "d", speakers)
     assert groups_apart(parts, speakers)
     assert len(parts["val"]) == len(parts["test"]) == 10
+
+
+def test_a_given_test_part_that_shares_speakers_with_training_keeps_validation_stratified():
+    # an official split testing the training speakers: validation follows it
+    speakers = [s for s in "abcdef" for _ in range(20)]
+    labels = np.array([0, 1] * 60)
+    given = ["test" if k % 10 == 0 else "train" for k in range(120)]
+    grouped = choose_split(given, labels, 0.1, 0.1, 0, "d", speakers)
+    assert grouped == choose_split(given, labels, 0.1, 0.1, 0, "d")
