@@ -17,10 +17,12 @@ normalises a file of an unknown speaker). Rows are appended to a JSON-lines log.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -103,18 +105,29 @@ def main() -> None:
     parser.add_argument("--log", default="docs/speech_recipes.jsonl")
     parser.add_argument("--keep", help="keep the run directories in this folder")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(args.keep or tmp)
-        folder.mkdir(parents=True, exist_ok=True)
-        os.environ.setdefault("SEQSUITE_CACHE", str(folder / "cache"))
+    with run_folder(args.keep) as folder:
         for text in args.recipe:
             name, _, body = text.partition("=")
             sets = [pair for pair in body.split(";") if pair]
             for fold in (int(k) for k in args.folds.split(",")):
-                row = run_recipe(name, sets, fold, folder, args.unknown_speaker)
-                print(json.dumps(row), flush=True)
-                with open(args.log, "a", encoding="utf-8") as log:
-                    log.write(json.dumps(row) + "\n")
+                report(run_recipe(name, sets, fold, folder, args.unknown_speaker), args.log)
+
+
+@contextlib.contextmanager
+def run_folder(keep: str | None) -> Iterator[Path]:
+    """Where the runs (and the feature cache) go: ``keep``, or a folder deleted after."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(keep or tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        os.environ.setdefault("SEQSUITE_CACHE", str(folder / "cache"))
+        yield folder
+
+
+def report(row: dict, log_path: str) -> None:
+    """One run's row: printed, and appended to the JSON-lines log."""
+    print(json.dumps(row), flush=True)
+    with open(log_path, "a", encoding="utf-8") as log:
+        log.write(json.dumps(row) + "\n")
 
 
 if __name__ == "__main__":

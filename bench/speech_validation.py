@@ -21,9 +21,7 @@ Rows (test accuracy on speaker i+1, epochs, time) are printed and appended to th
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -32,7 +30,7 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import pandas as pd  # noqa: E402
-from speech_recipes import SPEAKERS, recordings  # noqa: E402
+from speech_recipes import SPEAKERS, recordings, report, run_folder  # noqa: E402
 
 WAYS = ("speaker", "pooled")
 
@@ -91,16 +89,10 @@ def main() -> None:
     parser.add_argument("--log", default="speech_validation.jsonl")
     parser.add_argument("--keep", help="keep the run directories in this folder")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(args.keep or tmp)
-        folder.mkdir(parents=True, exist_ok=True)
-        os.environ.setdefault("SEQSUITE_CACHE", str(folder / "cache"))
+    with run_folder(args.keep) as folder:
         for fold in (int(k) for k in args.folds.split(",")):
             for way in args.ways.split(","):
-                row = run(fold, way, folder, args.sets)
-                print(json.dumps(row), flush=True)
-                with open(args.log, "a", encoding="utf-8") as log:
-                    log.write(json.dumps(row) + "\n")
+                report(run(fold, way, folder, args.sets), args.log)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,10 @@ class WeightAverage:
         self.updates = 0
         self.module = copy.deepcopy(model).eval()
         self.module.requires_grad_(False)
-        self._pairs = _state_pairs(self.module, model)
+        pairs = _state_pairs(self.module, model)
+        self._averaged = [a for a, _ in pairs if a.is_floating_point()]
+        self._live = [b for a, b in pairs if a.is_floating_point()]
+        self._others = [(a, b) for a, b in pairs if not a.is_floating_point()]
 
     def rate(self) -> float:
         """How far this update moves the average toward the live weights: the new
@@ -40,13 +43,10 @@ class WeightAverage:
     @torch.no_grad()
     def update(self) -> None:
         """Move the average toward the live weights (call after each optimizer step)."""
-        rate = self.rate()
-        floats = [(a, b) for a, b in self._pairs if a.is_floating_point()]
-        if floats:
-            torch._foreach_lerp_([a for a, _ in floats], [b for _, b in floats], rate)
-        for a, b in self._pairs:
-            if not a.is_floating_point():
-                a.copy_(b)  # counters and other integer buffers: the live value
+        if self._averaged:
+            torch._foreach_lerp_(self._averaged, self._live, self.rate())
+        for a, b in self._others:
+            a.copy_(b)  # counters and other integer buffers: the live value
         self.updates += 1
 
     def state_dict(self) -> dict:
