@@ -10,9 +10,11 @@ run directory, logs and checkpoints. Backend: NCCL on CUDA, gloo on CPU.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -30,6 +32,20 @@ def init(device: torch.device) -> None:
         if device.type == "cuda":
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
         dist.init_process_group(backend)
+
+
+@contextlib.contextmanager
+def group(device: torch.device) -> Iterator[None]:
+    """The process group joined for one run and left after it. A process that exits still
+    holding a gloo group can abort at interpreter shutdown (its worker threads outlive
+    Python), so the group is destroyed here; one the caller set up is left to the caller."""
+    ours = requested() and not dist.is_initialized()
+    init(device)
+    try:
+        yield
+    finally:
+        if ours and dist.is_initialized():
+            dist.destroy_process_group()
 
 
 def active() -> bool:

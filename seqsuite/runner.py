@@ -99,25 +99,25 @@ def run(
     base.append((overrides or {}, "keyword arguments"))
     config, hub_files = _resolve(task, config_files, sets, flags, base)
     device = distributed.local_device(resolve_device(config.run.device))
-    distributed.init(device)
-    quiet = quiet or not distributed.is_main()
-    ctx = Context(
-        config=config, device=device, console=console_for(quiet), quiet=quiet, source=source
-    )
-    seed_everything(config.run.seed)
-    prepared = task.prepare(ctx)
-    if hub_files is not None:  # named as the user named it, not by its cache folder
-        prepared.dataset = config.run.dataset
-        prepared.info = {**prepared.info, "hub": hub_files.info}
-    status, run_dir = _claim_run_dir(task, config, out, runs_root)
-    if status == "finished":
-        ctx.console.print(f"{run_dir} already holds this finished run")
-        return RunResult(run_dir, rundir.read_json(run_dir / rundir.METRICS, "metrics"))
-    if status == "resume":
-        return resume(run_dir, quiet=quiet, callbacks=callbacks)
-    ctx.run_dir = run_dir
-    ctx.state = prepared.state  # from here on, hooks read the fitted state from the context
     with contextlib.ExitStack() as held:
+        held.enter_context(distributed.group(device))
+        quiet = quiet or not distributed.is_main()
+        ctx = Context(
+            config=config, device=device, console=console_for(quiet), quiet=quiet, source=source
+        )
+        seed_everything(config.run.seed)
+        prepared = task.prepare(ctx)
+        if hub_files is not None:  # named as the user named it, not by its cache folder
+            prepared.dataset = config.run.dataset
+            prepared.info = {**prepared.info, "hub": hub_files.info}
+        status, run_dir = _claim_run_dir(task, config, out, runs_root)
+        if status == "finished":
+            ctx.console.print(f"{run_dir} already holds this finished run")
+            return RunResult(run_dir, rundir.read_json(run_dir / rundir.METRICS, "metrics"))
+        if status == "resume":
+            return resume(run_dir, quiet=quiet, callbacks=callbacks)
+        ctx.run_dir = run_dir
+        ctx.state = prepared.state  # from here on, hooks read the fitted state from the context
         if distributed.is_main():
             held.enter_context(rundir.RunLock(run_dir))  # refuses a second process on this run
         model = _start(task, ctx, prepared, config, source, ctx.console)
@@ -233,10 +233,10 @@ def resume(run_dir: str | Path, *, quiet: bool = False, callbacks: list[Any] = (
     """Continue an interrupted run from its ``last.pt``; a finished run is left as it is."""
     task, ctx, saved = load_context(run_dir, quiet)
     ctx.device = distributed.local_device(ctx.device)
-    distributed.init(ctx.device)
-    if not distributed.is_main():
-        ctx.quiet, ctx.console = True, console_for(True)
     with contextlib.ExitStack() as held:
+        held.enter_context(distributed.group(ctx.device))
+        if not distributed.is_main():
+            ctx.quiet, ctx.console = True, console_for(True)
         if distributed.is_main():
             held.enter_context(
                 rundir.RunLock(ctx.run_dir)

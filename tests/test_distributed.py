@@ -93,3 +93,46 @@ def test_two_processes_train_like_one(tmp_path, task):
         "best.pt",
         "last.pt",
     ]
+
+
+def _join_and_leave(rank: int, port: int, caller_owns: bool, results) -> None:
+    """One rank: join the group through ``distributed.group`` and report what is left after."""
+    import torch.distributed as dist
+
+    from seqsuite import distributed
+
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE="2"
+    )
+    if caller_owns:
+        dist.init_process_group("gloo")
+    with distributed.group(torch.device("cpu")):
+        inside = distributed.all_sum(1.0)[0]
+    results.put((rank, inside, dist.is_initialized()))
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
+@pytest.mark.parametrize("caller_owns", [False, True])
+def test_a_run_leaves_the_group_it_joined_and_only_that(caller_owns):
+    """A rank that exits still holding a gloo group can abort at shutdown (CI saw SIGABRT),
+    so the run destroys the group it created; a group the caller made stays the caller's."""
+    import socket
+
+    import torch.multiprocessing as mp
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ctx = mp.get_context("spawn")
+    results = ctx.Queue()
+    procs = [
+        ctx.Process(target=_join_and_leave, args=(r, port, caller_owns, results)) for r in (0, 1)
+    ]
+    for p in procs:
+        p.start()
+    got = sorted(results.get(timeout=120) for _ in procs)
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    assert got == [(0, 2.0, caller_owns), (1, 2.0, caller_owns)]
