@@ -14,6 +14,7 @@ import pandas as pd
 
 from .errors import UserError
 from .input_files import regular_file, text_encoding
+from .number_formats import as_numbers
 
 READERS = {
     ".csv": "csv",
@@ -50,11 +51,10 @@ def read_table(path: str | Path) -> pd.DataFrame:
         encoding = text_encoding(head)
         if encoding is None and b"\x00" in head:
             raise UserError(f"{path}: looks like a binary file, expected {kind.upper()} text")
+    delimiter = _delimiter(path) if kind == "csv" else "\t"
     try:
-        if kind == "csv":
-            frame = pd.read_csv(path, sep=_delimiter(path), encoding=encoding)
-        elif kind == "tsv":
-            frame = pd.read_csv(path, sep="\t", encoding=encoding)
+        if kind in ("csv", "tsv"):
+            frame = pd.read_csv(path, sep=delimiter, encoding=encoding)
         elif kind == "json":
             frame = _read_json(path)
         elif kind == "jsonl":
@@ -73,6 +73,11 @@ def read_table(path: str | Path) -> pd.DataFrame:
     if frame.empty or len(frame.columns) == 0:
         raise UserError(f"{path}: no rows")
     frame.columns = [str(c).strip() for c in frame.columns]
+    if kind in ("csv", "tsv"):
+        for name in frame.columns:
+            numbers = as_numbers(frame[name], delimiter)
+            if numbers is not None:  # "1,037" or "101,23": numbers written for people
+                frame[name] = numbers
     return frame
 
 

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from seqsuite import metrics
+from seqsuite.errors import UserError
 from seqsuite_tasks.forecast import baselines
 from seqsuite_tasks.forecast.series import load_file, load_named
 from seqsuite_tasks.forecast.transforms import (
@@ -145,6 +146,91 @@ def test_user_files_in_every_format(tmp_path, suffix):
     }[suffix]()
     series = load_file(path)
     assert series.values.tolist() == list(np.arange(40.0)) and series.freq == "MS"
+
+
+@pytest.mark.parametrize(
+    "text, written",
+    [
+        # a spreadsheet's CSV: quoted thousands separators
+        ('month,sales\n2000-01,"1,037"\n2000-02,"12,345.5"\n2000-03,12\n', [1037, 12345.5, 12]),
+        # a European CSV: semicolons and decimal commas, dots grouping thousands
+        ("month;sales\n2000-01;101,25\n2000-02;1.234,5\n2000-03;12\n", [101.25, 1234.5, 12]),
+        # fits both readings: the delimiter decides
+        ('month,sales\n2000-01,"1,234"\n2000-02,"5,678"\n2000-03,"9,000"\n', [1234, 5678, 9000]),
+        ("month;sales\n2000-01;1,234\n2000-02;5,678\n2000-03;9,000\n", [1.234, 5.678, 9.0]),
+    ],
+)
+def test_numbers_written_for_people_are_read_as_numbers(tmp_path, text, written):
+    from seqsuite.table_files import read_table
+
+    path = tmp_path / "s.csv"
+    path.write_text(text)
+    frame = read_table(path)
+    assert frame["sales"].dtype == float
+    np.testing.assert_allclose(frame["sales"].to_numpy(), written)
+    assert frame["month"].tolist() == ["2000-01", "2000-02", "2000-03"]
+
+
+def test_text_with_commas_stays_text(tmp_path):
+    from seqsuite.table_files import read_table
+
+    path = tmp_path / "t.csv"
+    path.write_text('text,label\n"a great film, truly",pos\n"1,5 stars",neg\n"3,000",pos\n')
+    frame = read_table(path)
+    assert frame["text"].tolist() == ["a great film, truly", "1,5 stars", "3,000"]
+
+
+def test_a_european_csv_forecasts(tmp_path):
+    """A semicolon file with decimal commas used to stop with "no numeric column"."""
+    rows = [
+        f"{2000 + i // 12}-{i % 12 + 1:02d}-01;{1000 + i + 10 * np.sin(i / 2):.2f}".replace(
+            ".", ","
+        )
+        for i in range(72)
+    ]
+    path = tmp_path / "umsatz.csv"
+    path.write_text("datum;umsatz\n" + "\n".join(rows))
+    series = load_file(path)
+    assert series.freq == "MS" and series.values[1] == pytest.approx(1005.79, abs=1e-9)
+
+
+@pytest.mark.parametrize(
+    "written, first",
+    [
+        (["01/02/2020", "13/02/2020"], True),  # a day over 12 first
+        (["02/01/2020", "02/13/2020"], False),  # a day over 12 second
+        (["01.02.2020", "02.02.2020"], True),  # never tells: dots, as in Europe
+        (["01/02/2020", "01/03/2020"], False),  # never tells: slashes, as in the US
+        (["2020-01-02", "2020-01-13"], False),  # ISO dates are not guessed at
+    ],
+)
+def test_which_dates_put_the_day_first(written, first):
+    from seqsuite_tasks.forecast.series import day_first
+
+    assert day_first(pd.Series(written)) is first
+
+
+def test_day_first_dates_keep_the_series_in_order(tmp_path):
+    """Parsed one by one, 01/02/2020 became 2 January beside 13 February: the series was
+    reordered and its daily season lost."""
+    days = pd.date_range("2020-01-01", periods=60, freq="D")
+    values = np.arange(60.0)
+    path = tmp_path / "visits.csv"
+    path.write_text(
+        "Date,Visitors\n"
+        + "\n".join(f"{d:%d/%m/%Y},{v}" for d, v in zip(days, values, strict=True))
+    )
+    series = load_file(path)
+    assert series.freq == "D" and series.values.tolist() == values.tolist()
+
+
+def test_text_where_numbers_were_expected_is_shown(tmp_path):
+    path = tmp_path / "revenue.csv"
+    path.write_text(
+        "date,revenue\n" + "\n".join(f'2020-{m:02d},"$1,{m}00.00"' for m in range(1, 13))
+    )
+    with pytest.raises(UserError, match="'revenue' holds text such as '\\$1,100.00'"):
+        load_file(path)
 
 
 def write_csv(path: Path, values, column="value", times=True) -> Path:

@@ -32,6 +32,7 @@ from .series import (
     _mostly_numeric,
     infer_freq,
     parse_times,
+    text_values,
 )
 
 
@@ -68,7 +69,10 @@ def load_panel(path: str | Path, options: Any) -> Panel:
             if c not in covs and c.lower() not in TIME_NAMES and _mostly_numeric(frame[c])
         ]
         if not columns:
-            raise UserError(f"{path}: no numeric column to forecast; set --set task.column=NAME")
+            raise UserError(
+                f"{path}: no numeric column to forecast{text_values(frame)}; "
+                "set --set task.column=NAME"
+            )
     if not columns:
         columns = [find_column(frame, options.column, path, "value", "task.column")]
     time_col = _time_column(frame, options.time_column, path, columns[0], exclude=covs)

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from seqsuite.errors import UserError
+from seqsuite.number_formats import is_text
 from seqsuite.table_files import find_column, numeric_column, read_table
 
 TIME_NAMES = (
@@ -162,7 +163,7 @@ def _mostly_numeric(column: pd.Series) -> bool:
 def _detect_time_column(frame: pd.DataFrame, value_column: str) -> str | None:
     candidates = [c for c in frame.columns if c != value_column]
     named = [c for c in candidates if c.lower() in TIME_NAMES]
-    for column in named + [c for c in candidates if c not in named and frame[c].dtype == object]:
+    for column in named + [c for c in candidates if c not in named and is_text(frame[c])]:
         try:
             pd.to_datetime(frame[column].astype(str), format="mixed")
         except (ValueError, TypeError, OverflowError):
@@ -182,7 +183,7 @@ def load_file(path: str | Path, column: str = "", time_column: str = "") -> Seri
             c for c in frame.columns if c.lower() not in TIME_NAMES and _mostly_numeric(frame[c])
         ]
         if len(numeric) != 1:
-            found = ", ".join(numeric) if numeric else "none"
+            found = ", ".join(numeric) if numeric else "none" + text_values(frame)
             raise UserError(
                 f"{path}: cannot tell which column holds the values (numeric columns: {found}); "
                 "set it with --set task.column=NAME"
@@ -207,13 +208,47 @@ def load_file(path: str | Path, column: str = "", time_column: str = "") -> Seri
     return _from_pandas(series, Path(path).stem)
 
 
+def text_values(frame: pd.DataFrame) -> str:
+    """What the text columns that are not times hold, for an error that found no numbers:
+    ``; 'revenue' holds text such as '$1,000.00'``."""
+    shown = [
+        f"{c!r} holds text such as {frame[c].dropna().astype(str).iloc[0]!r}"
+        for c in frame.columns
+        if c.lower() not in TIME_NAMES and is_text(frame[c]) and frame[c].notna().any()
+    ]
+    return "; " + ", ".join(shown[:3]) if shown else ""
+
+
+#: a date written with its day and month first: 31/12/2020, 12/31/2020, 31.12.20
+NUMERIC_DATE = r"^\s*(\d{1,2})([/.-])(\d{1,2})[/.-](?:\d{4}|\d{2})(?:$|[ T])"
+
+
+def day_first(raw: pd.Series) -> bool:
+    """Whether dates such as 01/02/2020 put the day first: yes when some first field is
+    over 12 (13/01/2020), no when some second field is (01/13/2020); when the column never
+    tells, dotted dates (01.02.2020) are day first and slashed ones month first, as
+    written in Europe and the United States. Each value parsed on its own would mix the
+    two readings in one column and scramble the series' order."""
+    parts = raw.dropna().astype(str).str.extract(NUMERIC_DATE)
+    parts = parts.dropna()
+    if parts.empty:
+        return False
+    first, second = parts[0].astype(int), parts[2].astype(int)
+    if (first > 12).any() != (second > 12).any():
+        return bool((first > 12).any())
+    return bool((parts[1] == ".").all())
+
+
 def parse_times(raw: pd.Series, path: Any, column: str) -> pd.DatetimeIndex:
     """A time column as dates (a column of years read as years); one line naming the
     column and the row when a value is not a time or is missing."""
     if pd.api.types.is_integer_dtype(raw) and raw.between(1000, 3000).all():
         raw = raw.astype(str)  # a year column
     try:
-        times = pd.to_datetime(raw.astype(str) if raw.dtype == object else raw, format="mixed")
+        if is_text(raw):
+            times = pd.to_datetime(raw.astype(str), format="mixed", dayfirst=day_first(raw))
+        else:
+            times = pd.to_datetime(raw, format="mixed")
     except (ValueError, TypeError, OverflowError) as err:
         raise UserError(f"{path}: time column {column!r} is not dates/times ({err})") from None
     if times.isna().any():

@@ -1,0 +1,63 @@
+"""Numbers written for people in a text table: thousands separators and decimal commas.
+
+Why: a spreadsheet saved as CSV writes ``"1,037"`` (a quoted thousands separator) or, in
+much of Europe, ``101,23`` in a semicolon-separated file. pandas reads both as text, and
+a forecast of such a file used to stop with "no numeric column". A text column is read
+as numbers only when every value of it is a number in one of these two ways:
+
+- thousands commas: ``1,037`` ``-12,345.5`` (and plain ``12`` ``12.5``);
+- a decimal comma: ``101,23`` ``1.234,5`` (dots group thousands; plain ``12`` ``1.234``).
+
+A column that fits both (``1,234`` and nothing else) follows the file: in a
+comma-separated file the comma of a quoted value groups thousands; in a semicolon- or
+tab-separated file it is the decimal comma. Anything else stays text, so a value that is
+not a number is still reported with its row by whoever needs a number.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+THOUSANDS_COMMA = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?|[+-]?\d+(?:\.\d+)?")
+DECIMAL_COMMA = re.compile(r"[+-]?(?:\d{1,3}(?:\.\d{3})+|\d+)(?:,\d+)?")
+#: values tried before a column is read whole: text columns fail within the first few
+SAMPLE = 1000
+
+
+def is_text(column: pd.Series) -> bool:
+    """Whether pandas holds ``column`` as text: ``object`` before pandas 3, ``str`` since."""
+    return column.dtype == object or isinstance(column.dtype, pd.StringDtype)
+
+
+def as_numbers(column: pd.Series, delimiter: str) -> pd.Series | None:
+    """``column`` as float64 when it is text holding numbers written with separators
+    (see the module's docstring), else None."""
+    if not is_text(column):
+        return None
+    text = column.dropna()
+    if text.empty or not all(isinstance(v, str) for v in text.iloc[:SAMPLE]):
+        return None
+    text = text.astype(str).str.strip()
+    text = text[text != ""]
+    if text.empty or not text.iloc[:SAMPLE].str.contains(",", regex=False).any():
+        return None
+    style = _style(text.iloc[:SAMPLE], delimiter)
+    if style is None or _style(text, delimiter) != style:
+        return None
+    strings = column.astype("string").str.strip()
+    if style == "thousands":
+        strings = strings.str.replace(",", "", regex=False)
+    else:
+        strings = strings.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+    return pd.to_numeric(strings.replace("", None), errors="coerce").astype(float)
+
+
+def _style(text: pd.Series, delimiter: str) -> str | None:
+    """``thousands``, ``decimal`` or None for these non-empty stripped values."""
+    thousands = bool(text.str.fullmatch(THOUSANDS_COMMA).all())
+    decimal = bool(text.str.fullmatch(DECIMAL_COMMA).all())
+    if thousands and decimal:
+        return "thousands" if delimiter == "," else "decimal"
+    return "thousands" if thousands else "decimal" if decimal else None
