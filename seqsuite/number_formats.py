@@ -36,15 +36,11 @@ def as_numbers(column: pd.Series, delimiter: str) -> pd.Series | None:
     (see the module's docstring), else None."""
     if not is_text(column):
         return None
-    text = column.dropna()
-    if text.empty or not all(isinstance(v, str) for v in text.iloc[:SAMPLE]):
+    head = _stripped(column.iloc[: 10 * SAMPLE]).iloc[:SAMPLE]  # text fails within these
+    if head.empty or not head.str.contains(",", regex=False).any():
         return None
-    text = text.astype(str).str.strip()
-    text = text[text != ""]
-    if text.empty or not text.iloc[:SAMPLE].str.contains(",", regex=False).any():
-        return None
-    style = _style(text.iloc[:SAMPLE], delimiter)
-    if style is None or _style(text, delimiter) != style:
+    style = _style(head, delimiter)
+    if style is None or _style(_stripped(column), delimiter) != style:
         return None
     strings = column.astype("string").str.strip()
     if style == "thousands":
@@ -52,6 +48,12 @@ def as_numbers(column: pd.Series, delimiter: str) -> pd.Series | None:
     else:
         strings = strings.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
     return pd.to_numeric(strings.replace("", None), errors="coerce").astype(float)
+
+
+def _stripped(column: pd.Series) -> pd.Series:
+    """The non-empty values of a text column, stripped (non-strings as they print)."""
+    text = column.dropna().astype(str).str.strip()
+    return text[text != ""]
 
 
 def _style(text: pd.Series, delimiter: str) -> str | None:
