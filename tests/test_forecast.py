@@ -122,6 +122,17 @@ def test_drift_baseline_is_exact_on_a_seasonal_series_with_a_steady_trend():
     )
 
 
+@pytest.mark.parametrize("season", [1, 4])
+def test_every_classical_member_forecasts_a_constant_as_that_constant(season):
+    """A stuck sensor: statsmodels' Theta fit of 60 sevens forecast 12.8."""
+    history = np.full(60, 7.0)
+    for name, method in baselines.BASELINES.items():
+        kwargs = {"log": False} if name in baselines.TAKES_LOG else {}
+        np.testing.assert_allclose(
+            method(history, 6, season, **kwargs), 7.0, atol=1e-6, err_msg=name
+        )
+
+
 def test_embedded_series_load_offline():
     co2 = load_named("co2")
     assert co2.freq == "MS" and len(co2) == 526 and not np.isnan(co2.values).any()
