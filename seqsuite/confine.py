@@ -16,9 +16,12 @@ from .errors import UserError
 def resolve_listed(base: Path, listed: str | Path, *, confine: bool, where: str) -> Path:
     """``listed`` relative to ``base``, resolved; refused if ``confine`` and it leaves ``base``.
 
-    ``where`` says where the path was found, e.g. ``"fsdd.csv: data row 3"``.
+    ``where`` says where the path was found, e.g. ``"fsdd.csv: data row 3"``. A path
+    written on Windows (``clips\\a.wav``) is read with ``/`` when no file has the name
+    as written.
     """
-    if not confine:  # no file-system calls: thousands of rows stay fast
+    listed = windows_separators(base, str(listed))
+    if not confine:  # no file-system calls (but for backslashes): thousands of rows stay fast
         return Path(os.path.normpath(os.path.abspath(base / listed)))
     path = (base / listed).resolve()
     if not path.is_relative_to(base.resolve()):
@@ -26,3 +29,11 @@ def resolve_listed(base: Path, listed: str | Path, *, confine: bool, where: str)
             f"{where}: {str(listed)!r} leads outside {base} (refused: [data] confine = true)"
         )
     return path
+
+
+def windows_separators(base: Path, listed: str) -> str:
+    """``listed`` with ``\\`` read as ``/`` where the manifest was written on Windows: the
+    path holds backslashes and no ``/``, and nothing exists under the name as written."""
+    if os.sep == "/" and "\\" in listed and "/" not in listed and not (base / listed).exists():
+        return listed.replace("\\", "/")
+    return listed

@@ -16,6 +16,7 @@ import soundfile
 import torch
 
 from seqsuite.config import DataSettings
+from seqsuite.errors import UserError
 from seqsuite_tasks.speech.audio import AudioLimit, BadAudio, read_audio, read_clip, resample
 from seqsuite_tasks.speech.features import FeatureSettings, LogMel
 from seqsuite_tasks.speech.frontend import FrontEndSettings, SpeechFrontEnd, summary
@@ -547,3 +548,27 @@ def test_confined_manifest_paths_cannot_leave_the_data_folder(cli, tmp_path):
     assert linked.code == 2 and "'no/link.wav' leads outside" in linked.err
     # without confinement the user's own manifest may point where it likes
     assert cli("run", "speech", "--data", str(data), "--out", "r", *SMALL).code == 0
+
+
+def test_a_manifest_written_on_windows_finds_its_files(tmp_path):
+    """``clips\\a.wav`` in a manifest made on Windows named no file here."""
+    from seqsuite_tasks.speech.data import from_manifest
+
+    data = folder_dataset(tmp_path / "words", with_lists=False)
+    files = sorted(data.rglob("*.wav"))
+    rows = [{"path": str(p.relative_to(data)).replace("/", "\\"), "label": "x"} for p in files]
+    rows.append({"path": "..\\..\\outside.wav", "label": "x"})
+    pd.DataFrame(rows).to_csv(data / "manifest.csv", index=False)
+    found = from_manifest(data / "manifest.csv")
+    assert [r.path for r in found[:-1]] == [p.resolve() for p in files]
+    with pytest.raises(UserError, match=r"'\.\./\.\./outside\.wav' leads outside"):
+        from_manifest(data / "manifest.csv", confine=True)  # still confined
+
+
+def test_a_name_with_a_backslash_that_exists_is_kept(tmp_path):
+    from seqsuite.confine import windows_separators
+
+    (tmp_path / "odd\\name.wav").write_bytes(b"")
+    assert windows_separators(tmp_path, "odd\\name.wav") == "odd\\name.wav"
+    assert windows_separators(tmp_path, "clips\\a.wav") == "clips/a.wav"
+    assert windows_separators(tmp_path, "clips/a\\b.wav") == "clips/a\\b.wav"
