@@ -210,8 +210,10 @@ def test_a_european_csv_forecasts(tmp_path):
     [
         (["01/02/2020", "13/02/2020"], True),  # a day over 12 first
         (["02/01/2020", "02/13/2020"], False),  # a day over 12 second
-        (["01.02.2020", "02.02.2020"], True),  # never tells: dots, as in Europe
-        (["01/02/2020", "01/03/2020"], False),  # never tells: slashes, as in the US
+        (["01/11/2024", "01/12/2024", "01/01/2025"], True),  # monthly: the day stays
+        (["11/01/2024", "12/01/2024", "01/01/2025"], False),  # monthly, month first
+        (["01.02.2020", "02.03.2020"], True),  # never tells: dots, as in Europe
+        (["01/02/2020", "02/03/2020"], False),  # never tells: slashes, as in the US
         (["2020-01-02", "2020-01-13"], False),  # ISO dates are not guessed at
     ],
 )

@@ -226,8 +226,9 @@ NUMERIC_DATE = r"^\s*(\d{1,2})([/.-])(\d{1,2})[/.-](?:\d{4}|\d{2})(?:$|[ T])"
 def day_first(raw: pd.Series) -> bool:
     """Whether dates such as 01/02/2020 put the day first: yes when some first field is
     over 12 (13/01/2020), no when some second field is (01/13/2020); when the column never
-    tells, dotted dates (01.02.2020) are day first and slashed ones month first, as
-    written in Europe and the United States. Each value parsed on its own would mix the
+    tells, the field that never changes is the day (monthly data on the 1st: 01/11/2024),
+    and failing that dotted dates (01.02.2020) are day first and slashed ones month first,
+    as written in Europe and the United States. Each value parsed on its own would mix the
     two readings in one column and scramble the series' order."""
     parts = raw.dropna().astype(str).str.extract(NUMERIC_DATE)
     parts = parts.dropna()
@@ -236,6 +237,8 @@ def day_first(raw: pd.Series) -> bool:
     first, second = parts[0].astype(int), parts[2].astype(int)
     if (first > 12).any() != (second > 12).any():
         return bool((first > 12).any())
+    if (first.nunique() == 1) != (second.nunique() == 1):  # monthly: the day stays (01)
+        return bool(first.nunique() == 1)
     return bool((parts[1] == ".").all())
 
 
