@@ -221,6 +221,8 @@ def text_values(frame: pd.DataFrame) -> str:
 
 #: a date written with its day and month first: 31/12/2020, 12/31/2020, 31.12.20
 NUMERIC_DATE = r"^\s*(\d{1,2})([/.-])(\d{1,2})[/.-](?:\d{4}|\d{2})(?:$|[ T])"
+#: the first and last this many times decide (a day over 12 shows within two weeks)
+DATE_SAMPLE = 10_000
 
 
 def day_first(raw: pd.Series) -> bool:
@@ -230,8 +232,8 @@ def day_first(raw: pd.Series) -> bool:
     and failing that dotted dates (01.02.2020) are day first and slashed ones month first,
     as written in Europe and the United States. Each value parsed on its own would mix the
     two readings in one column and scramble the series' order."""
-    parts = raw.dropna().astype(str).str.extract(NUMERIC_DATE)
-    parts = parts.dropna()
+    seen = pd.concat([raw.iloc[:DATE_SAMPLE], raw.iloc[DATE_SAMPLE:].iloc[-DATE_SAMPLE:]])
+    parts = seen.dropna().astype(str).str.extract(NUMERIC_DATE).dropna()
     if parts.empty:
         return False
     first, second = parts[0].astype(int), parts[2].astype(int)
