@@ -25,22 +25,16 @@ def requested() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
-def init(device: torch.device) -> None:
-    """Join the process group that torchrun set up (no-op in a single process)."""
-    if requested() and not dist.is_initialized():
-        backend = "nccl" if device.type == "cuda" else "gloo"
-        if device.type == "cuda":
-            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-        dist.init_process_group(backend)
-
-
 @contextlib.contextmanager
 def group(device: torch.device) -> Iterator[None]:
     """The process group joined for one run and left after it. A process that exits still
     holding a gloo group can abort at interpreter shutdown (its worker threads outlive
     Python), so the group is destroyed here; one the caller set up is left to the caller."""
     ours = requested() and not dist.is_initialized()
-    init(device)
+    if ours:  # torchrun set the environment; NCCL on CUDA, gloo on CPU
+        if device.type == "cuda":
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     try:
         yield
     finally:

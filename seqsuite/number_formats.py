@@ -40,14 +40,15 @@ def as_numbers(column: pd.Series, delimiter: str) -> pd.Series | None:
     if head.empty or not head.str.contains(",", regex=False).any():
         return None
     style = _style(head, delimiter)
-    if style is None or _style(_stripped(column), delimiter) != style:
+    text = _stripped(column) if style else None
+    if style is None or _style(text, delimiter) != style:
         return None
-    strings = column.astype("string").str.strip()
     if style == "thousands":
-        strings = strings.str.replace(",", "", regex=False)
+        text = text.str.replace(",", "", regex=False)
     else:
-        strings = strings.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
-    return pd.to_numeric(strings.replace("", None), errors="coerce").astype(float)
+        text = text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+    numbers = pd.to_numeric(text, errors="coerce").astype(float)
+    return numbers.reindex(column.index)  # empty cells: NaN
 
 
 def _stripped(column: pd.Series) -> pd.Series:

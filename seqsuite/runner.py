@@ -235,12 +235,10 @@ def resume(run_dir: str | Path, *, quiet: bool = False, callbacks: list[Any] = (
     ctx.device = distributed.local_device(ctx.device)
     with contextlib.ExitStack() as held:
         held.enter_context(distributed.group(ctx.device))
-        if not distributed.is_main():
+        if distributed.is_main():  # a second resume of this run is refused
+            held.enter_context(rundir.RunLock(ctx.run_dir))
+        else:
             ctx.quiet, ctx.console = True, console_for(True)
-        if distributed.is_main():
-            held.enter_context(
-                rundir.RunLock(ctx.run_dir)
-            )  # a second resume of this run is refused
         return _resume_locked(task, ctx, saved, callbacks)
 
 

@@ -26,11 +26,10 @@ from seqsuite.errors import UserError
 from seqsuite.table_files import find_column, numeric_column, read_table
 
 from .series import (
-    TIME_NAMES,
     Series,
     _detect_time_column,
-    _mostly_numeric,
     infer_freq,
+    numeric_columns,
     parse_times,
     text_values,
 )
@@ -63,11 +62,7 @@ def load_panel(path: str | Path, options: Any) -> Panel:
         return _assemble(parts, value, time_col, covs, path)
     columns = [find_column(frame, c, path, "value", "task.columns") for c in options.columns]
     if not columns and not options.column:
-        columns = [
-            c
-            for c in frame.columns
-            if c not in covs and c.lower() not in TIME_NAMES and _mostly_numeric(frame[c])
-        ]
+        columns = numeric_columns(frame, exclude=covs)
         if not columns:
             raise UserError(
                 f"{path}: no numeric column to forecast{text_values(frame)}; "
@@ -90,11 +85,7 @@ def load_panel(path: str | Path, options: Any) -> Panel:
 def _value_column(frame: pd.DataFrame, column: str, path: Any, exclude: list[str]) -> str:
     if column:
         return find_column(frame, column, path, "value", "task.column")
-    numeric = [
-        c
-        for c in frame.columns
-        if c not in exclude and c.lower() not in TIME_NAMES and _mostly_numeric(frame[c])
-    ]
+    numeric = numeric_columns(frame, exclude)
     if len(numeric) != 1:
         found = ", ".join(numeric) if numeric else "none"
         raise UserError(

@@ -160,6 +160,15 @@ def _mostly_numeric(column: pd.Series) -> bool:
     return bool(parsed.notna().mean() >= 0.8)
 
 
+def numeric_columns(frame: pd.DataFrame, exclude: list[str] = ()) -> list[str]:
+    """The columns that may hold the values: mostly numbers, not named as times."""
+    return [
+        c
+        for c in frame.columns
+        if c not in exclude and c.lower() not in TIME_NAMES and _mostly_numeric(frame[c])
+    ]
+
+
 def _detect_time_column(frame: pd.DataFrame, value_column: str) -> str | None:
     candidates = [c for c in frame.columns if c != value_column]
     named = [c for c in candidates if c.lower() in TIME_NAMES]
@@ -179,9 +188,7 @@ def load_file(path: str | Path, column: str = "", time_column: str = "") -> Seri
     if column:
         value_column = find_column(frame, column, path, "value", "task.column")
     else:
-        numeric = [
-            c for c in frame.columns if c.lower() not in TIME_NAMES and _mostly_numeric(frame[c])
-        ]
+        numeric = numeric_columns(frame)
         if len(numeric) != 1:
             found = ", ".join(numeric) if numeric else "none" + text_values(frame)
             raise UserError(
