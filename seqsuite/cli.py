@@ -45,6 +45,10 @@ Sets = Annotated[
     typer.Option("--set", metavar="KEY=VALUE", help="Override, e.g. train.lr=3e-4 (repeatable)."),
 ]
 RunDir = Annotated[str, typer.Argument(metavar="RUN_DIR", help="A run directory.")]
+Threads = Annotated[
+    int,
+    typer.Option(metavar="N", help="CPU threads (default: chosen from the CPUs and model)."),
+]
 
 
 def _examples(*lines: str) -> str:
@@ -219,10 +223,11 @@ def eval_command(
         str | None,
         typer.Option(metavar="PATH", help="Score the whole of this file with the run's state."),
     ] = None,
+    threads: Threads = 0,
     as_json: Json = False,
 ) -> None:
     """Evaluate a run's weights on its test split, or on all of --data."""
-    metrics = inference.evaluate(run_dir, data=data, quiet=as_json)
+    metrics = inference.evaluate(run_dir, data=data, quiet=as_json, threads=threads)
     if as_json:
         print(json.dumps(metrics, indent=2))
 
@@ -255,6 +260,7 @@ def predict_command(
     out: Annotated[
         str | None, typer.Option(metavar="FILE", help="Write predictions to a .csv or .json file.")
     ] = None,
+    threads: Threads = 0,
     as_json: Json = False,
 ) -> None:
     """Predict with a trained run: forecast ahead, classify texts or WAV files, ..."""
@@ -267,7 +273,7 @@ def predict_command(
         options["data"] = data
     if out:
         limits.check_output_path(out, "--out")
-    rows = inference.predict(run_dir, inputs or [], options, quiet=as_json)
+    rows = inference.predict(run_dir, inputs or [], options, quiet=as_json, threads=threads)
     if out:
         _write_rows(out, rows)
     if as_json:
@@ -304,12 +310,13 @@ def generate_command(
         str | None,
         typer.Option(metavar="FILE", help="Write the sample here (default: a new file)."),
     ] = None,
+    threads: Threads = 0,
 ) -> None:
     """Generate a sample from a trained generative run."""
     options = limits.generation_options(length, temperature, top_k, seed)
     if out:
         limits.check_output_path(out, "--out")
-    inference.generate(run_dir, {**options, "prompt": prompt, "out": out})
+    inference.generate(run_dir, {**options, "prompt": prompt, "out": out}, threads=threads)
 
 
 @app.command("backtest", epilog=_examples("seqsuite backtest runs/forecast-X --windows 6"))
@@ -319,10 +326,11 @@ def backtest_command(
     stride: Annotated[
         int, typer.Option(metavar="S", help="Steps between origins (0 = the test length).")
     ] = 0,
+    threads: Threads = 0,
     as_json: Json = False,
 ) -> None:
     """Evaluate the model and every baseline over N rolling origins (tasks that support it)."""
-    result = inference.backtest(run_dir, windows, stride, quiet=as_json)
+    result = inference.backtest(run_dir, windows, stride, quiet=as_json, threads=threads)
     if as_json:
         print(json.dumps(result, indent=2, default=str))
 

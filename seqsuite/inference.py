@@ -6,26 +6,44 @@ and hands them to the task's hook; nothing here is specific to a task.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from . import atomic, rundir
-from .assembly import load
+from .assembly import LoadedRun, load
 from .devices import seed_everything
 from .errors import UserError
 from .reporting import model_label, show_metrics
 from .task import as_evaluation
+from .threads import threads_for
+
+
+@contextlib.contextmanager
+def cpu_share(loaded: LoadedRun, requested: int = 0):
+    """Run inference on the threads a training run of this model would get, and hold a
+    claim on them as training does, so that a run training beside it makes room (and this
+    does not run two threads per core against it). ``requested`` (``--threads``) or
+    ``OMP_NUM_THREADS`` decide when given."""
+    step_flops = loaded.model.flops_per_timestep() * loaded.ctx.config.train.batch_size
+    with threads_for(requested, step_flops) as (plan, _rebalance):
+        yield plan
 
 
 def evaluate(
-    run_dir: str | Path, *, data: str | None = None, quiet: bool = False
+    run_dir: str | Path, *, data: str | None = None, quiet: bool = False, threads: int = 0
 ) -> dict[str, Any]:
     """Re-evaluate a run's weights on its own test split, or on the whole of ``data`` read
     with the run's saved state (``Task.prepare_eval``: no new split, nothing refitted;
     baselines need training data, so they are not run there, and the output says so)."""
     loaded = load(run_dir, quiet=quiet)
+    with cpu_share(loaded, threads):
+        return _evaluate(loaded, data)
+
+
+def _evaluate(loaded: LoadedRun, data: str | None) -> dict[str, Any]:
     task, ctx, model = loaded.task, loaded.ctx, loaded.model
     seed_everything(ctx.seed)
     if data is not None:
@@ -79,36 +97,42 @@ def check_predict_options(task: Any, options: dict[str, Any]) -> None:
 
 
 def predict(
-    run_dir: str | Path, inputs: list[Any], options: dict[str, Any], *, quiet: bool = False
+    run_dir: str | Path,
+    inputs: list[Any],
+    options: dict[str, Any],
+    *,
+    quiet: bool = False,
+    threads: int = 0,
 ) -> list[dict[str, Any]]:
     """The task's predictions for ``inputs`` (texts, files, ...), as rows."""
     loaded = load(run_dir, quiet=quiet)
     check_predict_options(loaded.task, options)
-    with torch.no_grad():
+    with cpu_share(loaded, threads), torch.no_grad():
         return loaded.task.predict(loaded.ctx, loaded.model, list(inputs), options)
 
 
 def backtest(
-    run_dir: str | Path, windows: int, stride: int = 0, *, quiet: bool = False
+    run_dir: str | Path, windows: int, stride: int = 0, *, quiet: bool = False, threads: int = 0
 ) -> dict[str, Any]:
     """Rolling-origin evaluation of a run (``Task.backtest``): per-window and mean metrics,
     written by the task into the run directory."""
     loaded = load(run_dir, quiet=quiet)
     task, ctx = loaded.task, loaded.ctx
     seed_everything(ctx.seed)
-    prepared = task.prepare(ctx)
-    with torch.no_grad():
-        return task.backtest(ctx, loaded.model, prepared, windows, stride)
+    with cpu_share(loaded, threads):
+        prepared = task.prepare(ctx)
+        with torch.no_grad():
+            return task.backtest(ctx, loaded.model, prepared, windows, stride)
 
 
 def generate(
-    run_dir: str | Path, options: dict[str, Any], *, quiet: bool = False
+    run_dir: str | Path, options: dict[str, Any], *, quiet: bool = False, threads: int = 0
 ) -> dict[str, Any]:
     """A sample from a generative run (``length``, ``temperature``, ``top_k``, ``prompt``,
     ``seed``, ``out``)."""
     loaded = load(run_dir, quiet=quiet)
     seed_everything(int(options.get("seed", loaded.ctx.seed)))
-    with torch.no_grad():
+    with cpu_share(loaded, threads), torch.no_grad():
         return loaded.task.generate(loaded.ctx, loaded.model, options)
 
 

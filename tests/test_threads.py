@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 import torch
 
-from seqsuite import threads
+from seqsuite import inference, threads
 
 
 def test_small_steps_get_one_thread_large_ones_every_cpu():
@@ -121,3 +122,42 @@ def test_rebalance_gives_a_cpu_back_within_a_round(monkeypatch, tmp_path):
             assert torch.get_num_threads() == 2 and plan.threads == 2
     finally:
         torch.set_num_threads(before)
+
+
+def _loaded_run(flops: float) -> SimpleNamespace:
+    """What :func:`inference.cpu_share` reads of a loaded run: its model's cost and batch."""
+    model = SimpleNamespace(flops_per_timestep=lambda: flops)
+    config = SimpleNamespace(train=SimpleNamespace(batch_size=1))
+    return SimpleNamespace(model=model, ctx=SimpleNamespace(config=config))
+
+
+def test_inference_takes_a_fair_share_and_is_counted_by_training(monkeypatch, tmp_path):
+    """eval / predict / generate / backtest hold a claim like a training run: beside a run
+    that wants every CPU they take half, that run sees them, and the count is put back."""
+    monkeypatch.setenv("SEQSUITE_CACHE", str(tmp_path))
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(threads, "available_cpus", lambda: 4)
+    before = torch.get_num_threads()
+    large = _loaded_run(threads.SMALL_STEP_FLOPS * 10)
+    with threads.Claim(4, cpus=4) as training:
+        with inference.cpu_share(large) as plan:
+            assert plan.source == "auto" and plan.threads == 2 == torch.get_num_threads()
+            assert training.others() == [4] and training.share() == 2
+        assert training.others() == [] and torch.get_num_threads() == before
+        with inference.cpu_share(_loaded_run(threads.SMALL_STEP_FLOPS / 10)) as plan:
+            assert plan.threads == 1 == torch.get_num_threads()
+        with inference.cpu_share(large, requested=3) as plan:  # --threads 3: as said
+            assert plan.source == "run.threads" and torch.get_num_threads() == 3
+    assert torch.get_num_threads() == before
+
+
+def test_inference_commands_take_threads(cli):
+    trained = cli("run", "forecast", "--out", "r", "--epochs", "1", "--threads", "1", "--quiet")
+    assert trained.code == 0, trained.err
+    for command in (
+        ["eval", "r"],
+        ["predict", "r", "--option", "horizon=3"],
+        ["backtest", "r", "--windows", "1"],
+    ):
+        result = cli(*command, "--threads", "1", "--json")
+        assert result.code == 0, (command, result.err)
