@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,7 +148,6 @@ def hub_data(task: Task, config: RunConfig) -> Any:
     once into the cache (keyed by the data set, its revision or saved files, the reading
     settings and the task's options) so that later runs, ``eval`` and ``resume`` read the
     same files. Returns :class:`~seqsuite.task.DataFiles` with ``info`` added."""
-    import json
     import os
 
     from .cache import cache_dir, key_hash
@@ -213,13 +213,8 @@ def _start(
             atomic.write_text(run_dir / rundir.CONFIG, config.to_toml())
             rundir.write_state(run_dir, prepared.spec, prepared.state, prepared.dataset)
         model = build_model(task, ctx, prepared.spec)
-        initialised = task.initialise(ctx, model, prepared)
-        if initialised:
-            console.print(initialised)
-        if source:
-            load_backbone(model, source)
-            carried = task.transfer(ctx, model, prepared, source)
-            console.print(f"backbone from {source.path}" + (f"; {carried}" if carried else ""))
+        for note in _initialise(task, ctx, model, prepared, source):
+            console.print(note)
     except BaseException:
         if distributed.is_main():
             shutil.rmtree(
@@ -227,6 +222,19 @@ def _start(
             )  # nothing worth keeping yet (lock file included)
         raise
     return model
+
+
+def _initialise(
+    task: Task, ctx: Context, model: SequenceModel, prepared: Prepared, source: Any
+) -> list[str]:
+    """A new model's starting weights: the task's own (word vectors, naive-Bayes ratios),
+    then ``--init-from``'s backbone and what the task carries over from it; the notes."""
+    notes = [task.initialise(ctx, model, prepared)]
+    if source:
+        load_backbone(model, source)
+        carried = task.transfer(ctx, model, prepared, source)
+        notes.append(f"backbone from {source.path}" + (f"; {carried}" if carried else ""))
+    return [note for note in notes if note]
 
 
 def resume(run_dir: str | Path, *, quiet: bool = False, callbacks: list[Any] = ()) -> RunResult:
@@ -249,14 +257,32 @@ def _resume_locked(
         ctx.console.print(f"{ctx.run_dir} is already finished")
         return RunResult(ctx.run_dir, rundir.read_json(ctx.run_dir / rundir.METRICS, "metrics"))
     seed_everything(ctx.seed)
-    if ctx.config.run.init_from and ctx.config.train.refit:
-        ctx.source = load_source(ctx.config.run.init_from)  # the refit starts from it again
+    has_checkpoint = (ctx.run_dir / checkpoint.LAST).exists()
+    if ctx.config.run.init_from and (ctx.config.train.refit or not has_checkpoint):
+        ctx.source = load_source(ctx.config.run.init_from)  # the model (or refit) starts from it
+    if not has_checkpoint:
+        return _restart(task, ctx, saved, callbacks)
     prepared = task.prepare(ctx)
     model = build_model(task, ctx, saved["spec"])
-    has_checkpoint = (ctx.run_dir / checkpoint.LAST).exists()
-    return _train_and_finish(
-        task, ctx, model, prepared, resume_training=has_checkpoint, callbacks=callbacks
-    )
+    return _train_and_finish(task, ctx, model, prepared, resume_training=True, callbacks=callbacks)
+
+
+def _restart(task: Task, ctx: Context, saved: dict[str, Any], callbacks: list[Any]) -> RunResult:
+    """A run stopped before its first checkpoint starts again as ``run`` started it: the
+    data prepared as for a new run (word vectors matched, ...), the model initialised the
+    same way; if the data no longer gives the model the run began with, it is refused."""
+    ctx.state = None
+    prepared = task.prepare(ctx)
+    if json.loads(json.dumps(prepared.spec)) != saved["spec"]:
+        raise UserError(
+            f"{ctx.run_dir}: its data changed since the run started (the model it gives "
+            "differs) and no checkpoint was written yet; start a new run"
+        )
+    ctx.state = prepared.state
+    model = build_model(task, ctx, prepared.spec)
+    for note in _initialise(task, ctx, model, prepared, ctx.source):
+        ctx.console.print(note)
+    return _train_and_finish(task, ctx, model, prepared, resume_training=False, callbacks=callbacks)
 
 
 def _train_and_finish(
@@ -345,10 +371,7 @@ def refit(task: Task, ctx: Context, prepared: Prepared, result: Any) -> Sequence
         raise UserError(f"train.refit: task {task.name!r} provides no train+val split to refit on")
     seed_everything(ctx.seed)
     model = build_model(task, ctx, prepared.spec)
-    task.initialise(ctx, model, prepared)
-    if ctx.source:
-        load_backbone(model, ctx.source)
-        task.transfer(ctx, model, prepared, ctx.source)
+    _initialise(task, ctx, model, prepared, ctx.source)
     settings = dataclasses.replace(
         ctx.config.train, epochs=max(1, result.best_epoch), patience=0, time_budget=0.0
     )

@@ -466,3 +466,44 @@ def test_a_loaded_runs_vocabulary_is_built_once_and_again_for_a_new_state():
     assert saved_vocabulary(ctx) is first and first.index["good"] == 2
     ctx.state = {"vocab": Vocabulary("word", ["<pad>", "<unk>", "bad", "good"]).to_dict()}
     assert saved_vocabulary(ctx) is not first and saved_vocabulary(ctx).index["good"] == 3
+
+
+def test_a_run_stopped_before_its_first_checkpoint_resumes_as_it_would_have_run(tmp_path):
+    """Stopped in its first epoch (no last.pt yet), a run resumed starts from the same
+    weights a fresh run does: the pretrained vectors and the n-gram bag's naive-Bayes
+    ratios, not random ones."""
+    from seqsuite import runner
+
+    data = reviews(tmp_path / "reviews.csv")
+    vectors = _vectors({"great": [7.0] * 6, "boring": [-7.0] * 6}, tmp_path / "v.vec", False)
+    sets = [
+        "backbone.hidden_size=16",
+        f"task.embeddings='{vectors}'",
+        "task.freeze_embeddings=true",
+    ]
+    straight = runner.run("sentiment", data=str(data), sets=sets, epochs=2, out="a", quiet=True)
+
+    class Stop(Exception):
+        pass
+
+    class StopAtTheFirstStep:
+        def on_step(self, trainer):
+            raise Stop
+
+    with pytest.raises(Stop):
+        runner.run(
+            "sentiment",
+            data=str(data),
+            sets=sets,
+            epochs=2,
+            out="b",
+            quiet=True,
+            callbacks=[StopAtTheFirstStep()],
+        )
+    assert not Path("b/last.pt").exists()
+    resumed = runner.resume("b", quiet=True)
+    assert resumed.metrics["test"] == straight.metrics["test"]
+    assert resumed.metrics["data"]["vectors_found"] == 2
+    vocab = json.loads(Path("b/task_state.json").read_text())["state"]["vocab"]["tokens"]
+    weight = torch.load("b/best.pt", weights_only=True)["model"]["adapter.embedding.weight"]
+    torch.testing.assert_close(weight[vocab.index("great")], torch.full((6,), 7.0))
