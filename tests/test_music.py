@@ -359,6 +359,29 @@ def test_benchmark_files_load_with_their_own_splits(tmp_path, kind, compress):
     assert all((data["test"].piece(i) == r).all() for i, r in enumerate(splits["test"]))
 
 
+@pytest.mark.parametrize("compress", [True, False])
+def test_a_truncated_mat_file_is_one_line_not_a_hang(tmp_path, compress):
+    """A download cut short: the reader stops where the file does, whatever its elements
+    declare (a compressed one used to wait for bytes that never came, forever)."""
+    path, _ = fake_benchmark(tmp_path, "mat", compress)
+    whole = path.read_bytes()
+    previous = signal.signal(signal.SIGALRM, _still_reading)
+    try:
+        for share in (0.2, 0.5, 0.9, 0.99):
+            path.write_bytes(whole[: int(len(whole) * share)])
+            signal.alarm(10)
+            with pytest.raises(UserError, match="truncated"):
+                load_benchmark(path, LIMITS)
+            signal.alarm(0)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _still_reading(signum, frame):
+    raise TimeoutError("still reading a truncated file after 10 s")
+
+
 def test_mat_shapes_are_checked_before_their_data_is_read(tmp_path):
     path, _ = fake_benchmark(tmp_path, "mat", compress=False)
     with pytest.raises(UserError, match="data.max_elements"):
@@ -417,6 +440,8 @@ def test_pickle_operations_are_counted_before_unpickling(tmp_path):
             "nan is not a MIDI note",
         ),
         ({"train": [[[60, "C4"]]], "valid": [[[60]]], "test": [[[60]]]}, "'C4' is not a MIDI note"),
+        ({"train": [[[60], [-5]]], "valid": [[[60]]], "test": [[[60]]]}, "[1]: -5.0 is not a MIDI"),
+        ({"train": [[[60]]], "valid": [[[200]]], "test": [[[60]]]}, "200.0 is not a MIDI note"),
         ({"train": [[[60]]], "valid": [[[60]]], "test": []}, "test split holds no pieces"),
         ({"train": [[[60]]], "valid": "x", "test": [[[60]]]}, "valid is a str"),
         ({"train": [[[60]]], "valid": [[60]], "test": [[[60]]]}, "valid[0][0] is a int"),

@@ -233,7 +233,7 @@ def _frame_runs(piece: list, where: str) -> tuple[np.ndarray, int]:
             if not isinstance(v, int | float) or isinstance(v, bool)
         )
         raise UserError(f"{where}[{frame}]: {value!r} is not a MIDI note number") from None
-    bad = ~np.isfinite(notes) | (notes != np.round(notes))
+    bad = ~np.isfinite(notes) | (notes != np.round(notes)) | (notes < 0) | (notes > 127)
     if bad.any():
         at = int(np.flatnonzero(bad)[0])
         frame = int(np.searchsorted(np.cumsum(lengths), at, side="right"))

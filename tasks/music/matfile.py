@@ -96,6 +96,8 @@ class _Inflated:
 
     def _more(self) -> bytes:
         data = self.handle.read(min(CHUNK, self.left))
+        if self.left and not data:  # the file ends before the element does
+            raise MatError("the file ends inside a compressed element (truncated)")
         self.left -= len(data)
         return data
 
