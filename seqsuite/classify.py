@@ -80,6 +80,32 @@ def order_classes(labels: Iterable[str], order: str = "natural") -> list[str]:
     raise ValueError(f"label order {order!r}: expected one of {LABEL_ORDERS}")
 
 
+_WHOLE_DECIMAL = re.compile(r"[+-]?\d+\.0+")
+
+
+def label_text(value: Any, where: str) -> str | None:
+    """One row's label as the class name it stands for, or None when the row has none
+    (an empty cell, null, NaN). Labels are read as written ("01" stays "01", "None" is a
+    label), except that a whole number written as a decimal ("1.0", or 1.0 from a JSON or
+    Parquet number column) is the same label as "1". A list or object is refused."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, int | float | np.integer | np.floating):
+        return str(value)
+    if not isinstance(value, str):
+        raise UserError(
+            f"{where}: a label is {type(value).__name__} {value!r:.40}; expected one label"
+        )
+    text = value.strip()
+    if _WHOLE_DECIMAL.fullmatch(text):
+        text = text.split(".")[0].lstrip("+") or "0"
+    return text or None
+
+
 @dataclass
 class Labels:
     """Class names and each example's class index."""
@@ -124,16 +150,18 @@ def choose_split(
     where: str,
     groups: Sequence[str | None] | None = None,
 ) -> dict[str, list[int]]:
-    """Row indices per split. When every row says its split (``train``/``val``/``test``)
-    that split is kept, and a missing ``val`` or ``test`` part is carved from training
-    (the same share of all rows); otherwise the rows are split, seeded. What is carved
+    """Row indices per split. When rows say their split (``train``/``val``/``test``; a
+    blank is ``train``) that split is kept, and a missing ``val`` or ``test`` part is
+    carved from training (the same share of all rows); when none does, the rows are
+    split, seeded. What is carved
     keeps each of ``groups`` (who spoke, who wrote; one per row) whole where every row
     has one and there are groups enough (:func:`~seqsuite.splits.group_split`), so that
     validation and test are judged on groups never trained on; else it is stratified by
     label. A given part that shares groups with training (an official split that tests
     the training speakers) is followed: what is carved beside it is stratified too."""
-    if given is None or any(s is None for s in given):
+    if given is None or all(s is None for s in given):
         return _carve(list(range(len(labels))), labels, groups, val_fraction, test_fraction, seed)
+    given = [s or "train" for s in given]  # a row the column leaves blank is for training
     parts = {name: [i for i, s in enumerate(given) if s == name] for name in SPLITS}
     if not parts["train"]:
         raise UserError(f"{where}: the given split has no train rows")

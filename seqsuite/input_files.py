@@ -62,3 +62,30 @@ def decode_text(data: bytes, path: str | Path) -> str:
             f"{path}: not valid {encoding or 'UTF-8'} (byte {err.start}: "
             f"{data[err.start : err.start + 1]!r}); convert it, e.g. iconv -f latin1 -t utf-8"
         ) from None
+
+
+def file_encoding(path: str | Path) -> str:
+    """The encoding to read a text file with: what its byte-order mark announces (UTF-16
+    and UTF-32 as Excel's "Unicode text" writes them), else UTF-8 (a UTF-8 mark skipped)."""
+    with open(path, "rb") as handle:
+        return text_encoding(handle.read(4)) or "utf-8-sig"
+
+
+def undecodable(path: str | Path, encoding: str) -> str:
+    """Where ``path`` stops being ``encoding``, for an error line: the line, the byte
+    offset and the byte (read in blocks: the file may be large)."""
+    decoder = codecs.getincrementaldecoder(encoding)("strict")
+    consumed, lines = 0, 1
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            pending = decoder.getstate()[0]
+            try:
+                text = decoder.decode(block)
+            except UnicodeDecodeError as err:
+                data = pending + block
+                lines += data[: err.start].decode(encoding, errors="ignore").count("\n")
+                where = consumed - len(pending) + err.start
+                return f"line {lines}, byte {where}: {data[err.start : err.start + 1]!r}"
+            consumed += len(block)
+            lines += text.count("\n")
+    return "at its end"

@@ -29,8 +29,10 @@ READERS = {
 }
 
 
-def read_table(path: str | Path) -> pd.DataFrame:
-    """A data frame from ``path``, chosen by its extension."""
+def read_table(path: str | Path, as_text: bool = False) -> pd.DataFrame:
+    """A data frame from ``path``, chosen by its extension. ``as_text``: CSV / TSV cells
+    stay the strings they are ("01" is not 1, "NA" and "None" are not missing; only an
+    empty cell is), for columns of names and labels."""
     path = Path(path)
     if not path.exists():
         raise UserError(f"{path}: file not found")
@@ -54,7 +56,8 @@ def read_table(path: str | Path) -> pd.DataFrame:
     delimiter = _delimiter(path) if kind == "csv" else "\t"
     try:
         if kind in ("csv", "tsv"):
-            frame = pd.read_csv(path, sep=delimiter, encoding=encoding)
+            text = {"dtype": str, "keep_default_na": False, "na_values": [""]} if as_text else {}
+            frame = pd.read_csv(path, sep=delimiter, encoding=encoding, **text)
         elif kind == "json":
             frame = _read_json(path)
         elif kind == "jsonl":
@@ -73,7 +76,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
     if frame.empty or len(frame.columns) == 0:
         raise UserError(f"{path}: no rows")
     frame.columns = [str(c).strip() for c in frame.columns]
-    if kind in ("csv", "tsv"):
+    if kind in ("csv", "tsv") and not as_text:
         for name in frame.columns:
             numbers = as_numbers(frame[name], delimiter)
             if numbers is not None:  # "1,037" or "101,23": numbers written for people

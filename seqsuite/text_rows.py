@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import UserError
-from .input_files import regular_file
+from .input_files import file_encoding, regular_file, undecodable
 from .table_files import READERS, find_column, read_table
 
 #: characters read to guess a CSV file's delimiter
@@ -92,9 +92,11 @@ def _checked(
                     "raise it with --set data.max_rows=N if you mean it"
                 )
             yield {name: row.get(name) for name in names}
-    except UnicodeDecodeError:
+    except UnicodeDecodeError as err:
+        encoding = err.encoding.upper().replace("-SIG", "").replace("_", "-")
         raise UserError(
-            f"{path}: not valid UTF-8 text (data row {count + 1}); save it as UTF-8"
+            f"{path}: not valid {encoding} ({undecodable(path, err.encoding)}); save it as "
+            "UTF-8, e.g. iconv -f latin1 -t utf-8"
         ) from None
     except (csv.Error, json.JSONDecodeError) as err:
         message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
@@ -120,14 +122,15 @@ def _wanted(
 
 
 def _csv_rows(path: Path, delimiter: str | None, max_line_chars: int) -> Iterator[dict[str, Any]]:
-    with _field_limit(max_line_chars), path.open(encoding="utf-8-sig", newline="") as handle:
+    encoding = file_encoding(path)
+    with _field_limit(max_line_chars), path.open(encoding=encoding, newline="") as handle:
         if delimiter is None:
             sample = handle.read(SNIFF_CHARS)
             handle.seek(0)
             delimiter = _guess_delimiter(sample)
         reader = csv.reader(handle, delimiter=delimiter)
         try:
-            header = [c.strip() for c in next(reader)]
+            header = _distinct([c.strip() for c in next(reader)])
         except StopIteration:
             return
         number = 0
@@ -141,8 +144,28 @@ def _csv_rows(path: Path, delimiter: str | None, max_line_chars: int) -> Iterato
                 if "field limit" in str(err):  # csv stops at the limit: the field is longer
                     raise UserError(_too_long(path, number, max_line_chars)) from None
                 raise
+            if any(values[len(header) :]):  # "a, b,pos": the text's comma split it
+                raise UserError(
+                    f"{path}: data row {number} has {len(values)} fields, the header "
+                    f'{len(header)}; quote a text that holds a {delimiter!r} ("a, b")'
+                )
             if values:  # not a blank line
                 yield dict(zip(header, (v if v != "" else None for v in values), strict=False))
+
+
+def _distinct(names: list[str]) -> list[str]:
+    """A header's names, a repeated one numbered as pandas numbers it (``text``,
+    ``text.1``): the first column of a name is the one read, not the last."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        if name in seen:
+            seen[name] += 1
+            out.append(f"{name}.{seen[name]}")
+        else:
+            seen[name] = 0
+            out.append(name)
+    return out
 
 
 def _too_long(path: Path, number: int, limit: int) -> str:
@@ -172,7 +195,7 @@ def _guess_delimiter(sample: str) -> str:
 
 
 def _jsonl_rows(path: Path, max_line_chars: int) -> Iterator[dict[str, Any]]:
-    with path.open(encoding="utf-8-sig") as handle:
+    with path.open(encoding=file_encoding(path)) as handle:
         number = 0
         while True:
             line = handle.readline(max_line_chars + 1)

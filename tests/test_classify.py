@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from seqsuite.classify import encode_labels, order_classes, prediction_rows
+from seqsuite.classify import (
+    choose_split,
+    encode_labels,
+    label_text,
+    order_classes,
+    prediction_rows,
+)
 from seqsuite.errors import UserError
 
 
@@ -61,3 +67,27 @@ def test_prediction_rows_name_the_most_likely_class_and_every_probability():
     }
     assert rows[1]["label"] == "neg" and "p(pos)" in rows[1]
     assert "p(neg)" not in prediction_rows(probs, ["neg", "pos"], [{}, {}])[0]
+
+
+def test_labels_are_read_as_written_but_a_whole_decimal_is_its_integer():
+    where = "f.csv: data row 3"
+    assert [label_text(v, where) for v in ("01", " pos ", "None", "NA", "nan")] == [
+        "01", "pos", "None", "NA", "nan",
+    ]  # fmt: skip
+    assert [label_text(v, where) for v in ("1.0", "-2.00", 1.0, 3, 2.5, True)] == [
+        "1", "-2", "1", "3", "2.5", "true",
+    ]  # fmt: skip
+    assert [label_text(v, where) for v in (None, float("nan"), "", "  ")] == [None] * 4
+    with pytest.raises(UserError, match=r"f.csv: data row 3: a label is list \['neg'\]"):
+        label_text(["neg"], where)
+
+
+def test_a_partly_filled_split_column_trains_on_its_blank_rows():
+    labels = np.array([0, 1] * 50)
+    given = ["test"] * 20 + [None] * 80
+    parts = choose_split(given, labels, 0.1, 0.1, seed=0, where="f.csv")
+    assert parts["test"] == list(range(20))  # as given: never trained on
+    assert len(parts["val"]) == 10 and not set(parts["val"]) & set(range(20))
+    assert sorted(parts["train"] + parts["val"]) == list(range(20, 100))
+    carved = choose_split([None] * 100, labels, 0.1, 0.1, seed=0, where="f.csv")
+    assert len(carved["test"]) == 10  # no row says: all are split

@@ -139,6 +139,10 @@ def test_midi_reader_refuses_what_it_cannot_read():
         parse(b"RIFF" + bytes(20), 10)
     with pytest.raises(MidiError, match="four bytes"):
         parse(midi_file(b"\xff\xff\xff\xff\x7f\x90\x3c\x40"), 10)
+    declares_too_much = bytearray(midi_bytes([(60, 0.0, 1.0)]))
+    declares_too_much[4:8] = (0xFFFFFFF0).to_bytes(4, "big")
+    with pytest.raises(MidiError, match="header declares 4,294,967,280 bytes, more than"):
+        parse(bytes(declares_too_much), 10)
 
 
 def test_melody_is_the_highest_note_at_each_onset_with_rests_between():

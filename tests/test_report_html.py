@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile
 
 import seqsuite
 
@@ -143,7 +144,8 @@ def test_speech_report_plays_test_recordings_with_their_predictions(tmp_path):
          rate, "low" if k % 2 else "high")
         for k in range(30)
     ]  # fmt: skip
-    run = seqsuite.fit("speech", items, train={"epochs": 1}, task={"sample_rate": rate}, **SMALL)
+    task = {"sample_rate": rate, "max_seconds": 0.3}  # the model hears 0.3 s of each 0.4
+    run = seqsuite.fit("speech", items, train={"epochs": 1}, task=task, **SMALL)
     html = (run.path / "report.html").read_text()
     audio = re.findall(r'<audio controls preload="none" src="data:audio/wav;base64,', html)
     assert len(audio) == 3
@@ -153,6 +155,7 @@ def test_speech_report_plays_test_recordings_with_their_predictions(tmp_path):
     )
     for name in names:
         assert name in html
+        assert soundfile.info(run.path / "samples" / name).duration == pytest.approx(0.3)
 
 
 def test_compare_writes_a_report_that_renders(toy_plugin, cli, tmp_path, monkeypatch):

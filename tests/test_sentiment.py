@@ -121,6 +121,11 @@ def test_run_then_predict_classifies_clear_texts_after_short_training(cli, tmp_p
     assert out.code == 0 and len(pd.read_csv("preds.csv")) == 120
     frame = pd.read_csv("preds.csv")
     assert (frame["label"] == pd.read_csv(data)["label"]).all()
+    pd.read_csv(data).rename(columns={"text": "review"}).to_csv("renamed.csv", index=False)
+    missing = cli("predict", "r", "--data", "renamed.csv")
+    assert missing.code == 2 and "--option text_column" in missing.err
+    renamed = cli("predict", "r", "--data", "renamed.csv", "--option", "text_column=review")
+    assert renamed.code == 0, renamed.err
 
 
 def test_label_order_option(cli, tmp_path):
@@ -507,3 +512,62 @@ def test_a_run_stopped_before_its_first_checkpoint_resumes_as_it_would_have_run(
     vocab = json.loads(Path("b/task_state.json").read_text())["state"]["vocab"]["tokens"]
     weight = torch.load("b/best.pt", weights_only=True)["model"]["adapter.embedding.weight"]
     torch.testing.assert_close(weight[vocab.index("great")], torch.full((6,), 7.0))
+
+
+def test_files_as_spreadsheets_write_them(cli, tmp_path):
+    """A text with an unquoted comma is refused at its row (it used to make the rest of
+    the sentence a label); a latin-1 byte is named by line; Excel's UTF-16 "Unicode text"
+    is read; a label column left blank in a JSON line, or a list, is one line."""
+    base = pd.read_csv(reviews(tmp_path / "r.csv"))
+    lines = [f"{t},{lab}" for t, lab in zip(base.text, base.label, strict=True)]
+    lines[6] = "dull, and too long,neg"
+    (tmp_path / "commas.csv").write_text("text,label\n" + "\n".join(lines) + "\n")
+    commas = cli("run", "sentiment", "--data", str(tmp_path / "commas.csv"), "--out", "r", *SMALL)
+    assert commas.code == 2 and "data row 7 has 3 fields, the header 2" in commas.err
+    lines[6] = "café noir,pos"
+    (tmp_path / "latin.csv").write_bytes(
+        ("text,label\n" + "\n".join(lines) + "\n").encode("cp1252")
+    )
+    latin = cli("run", "sentiment", "--data", str(tmp_path / "latin.csv"), "--out", "r", *SMALL)
+    assert latin.code == 2 and "not valid UTF-8 (line 8, byte" in latin.err and "xe9" in latin.err
+    twice = base[["text", "label"]].assign(again="")
+    twice.columns = ["text", "label", "text"]  # the second 'text' empty: the first is read
+    twice.to_csv(tmp_path / "twice.csv", index=False)
+    read = cli("run", "sentiment", "--data", str(tmp_path / "twice.csv"), "--out", "t", *SMALL)
+    assert read.code == 0, read.err
+    base.to_csv(tmp_path / "unicode.txt", sep="\t", index=False, encoding="utf-16")
+    excel = cli("run", "sentiment", "--data", str(tmp_path / "unicode.txt"), "--out", "u", *SMALL)
+    assert excel.code == 0, excel.err
+    for label, message in (("NaN", "data row 3: missing label"), ('["neg"]', "a label is list")):
+        jsonl = "\n".join(
+            f'{{"text": "{t}", "label": {label if i == 2 else chr(34) + lab + chr(34)}}}'
+            for i, (t, lab) in enumerate(zip(base.text, base.label, strict=True))
+        )
+        (tmp_path / "r.jsonl").write_text(jsonl + "\n")
+        result = cli("run", "sentiment", "--data", str(tmp_path / "r.jsonl"), "--out", "j", *SMALL)
+        assert result.code == 2 and message in result.err, result.err
+
+
+def test_the_limits_hold_for_a_file_already_in_the_cache(cli, tmp_path):
+    data = reviews(tmp_path / "reviews.csv")
+    assert cli("run", "sentiment", "--data", str(data), "--out", "r", *SMALL).code == 0
+    again = cli(
+        "run", "sentiment", "--data", str(data), "--out", "s", *SMALL, "--set", "data.max_rows=10"
+    )
+    assert again.code == 2 and "more than 10 rows (data.max_rows)" in again.err
+
+
+def test_the_ngram_bag_is_bounded_by_classes_not_only_by_buckets(cli, tmp_path):
+    """A label column of 120 classes (an id, a rating with decimals) used to build a bag of
+    2^20 x 120 weights (7.5 GB); the bag now holds at most 2^22 weights."""
+    from seqsuite_tasks.sentiment.hybrid import MAX_BAG_WEIGHTS, bag_buckets
+
+    assert bag_buckets(1 << 20, 2) == bag_buckets(1 << 20, 3) == 1 << 20  # defaults as before
+    assert bag_buckets(1 << 20, 120) == MAX_BAG_WEIGHTS // 120
+    frame = pd.read_csv(reviews(tmp_path / "r.csv", n=400))
+    frame["label"] = [f"c{i % 40}" for i in range(len(frame))]
+    frame.to_csv(tmp_path / "many.csv", index=False)
+    result = cli("run", "sentiment", "--data", str(tmp_path / "many.csv"), "--out", "r", *SMALL)
+    assert result.code == 0, result.err
+    bag = torch.load("r/best.pt", weights_only=True)["model"]["head.bag.weight"]
+    assert bag.shape == (MAX_BAG_WEIGHTS // 40, 40)

@@ -129,8 +129,9 @@ def test_only_the_kept_seconds_are_read_and_the_cut_is_said(tmp_path):
 def test_bad_files_say_why(tmp_path, content, reason):
     path = tmp_path / "bad.wav"
     path.write_bytes(content)
-    with pytest.raises(BadAudio, match=reason):
+    with pytest.raises(BadAudio, match=reason) as caught:
         read_audio(path, 16000)
+    assert "_io." not in str(caught.value)  # libsndfile's name for the file object
     soundfile.write(tmp_path / "quiet.wav", np.zeros(8000, np.float32), 8000)
     with pytest.raises(BadAudio, match="silent"):
         read_audio(tmp_path / "quiet.wav", 16000)
@@ -572,3 +573,21 @@ def test_a_name_with_a_backslash_that_exists_is_kept(tmp_path):
     assert windows_separators(tmp_path, "odd\\name.wav") == "odd\\name.wav"
     assert windows_separators(tmp_path, "clips\\a.wav") == "clips/a.wav"
     assert windows_separators(tmp_path, "clips/a\\b.wav") == "clips/a\\b.wav"
+
+
+def test_manifest_labels_are_read_as_written(tmp_path):
+    """ "01" and "1" are two classes, "None" and "NA" are labels (pandas would have read them
+    as numbers and as missing); "1.0" is "1"; an empty cell is a missing label."""
+    from seqsuite_tasks.speech.data import from_manifest
+
+    data = folder_dataset(tmp_path / "words", with_lists=False)
+    files = sorted(str(p.relative_to(data)) for p in data.rglob("*.wav"))
+    labels = ["01", "1", "None", "NA", "1.0", "02"]
+    rows = [f"{path},{labels[k % len(labels)]}" for k, path in enumerate(files)]
+    (data / "manifest.csv").write_text("path,label\n" + "\n".join(rows) + "\n")
+    found = [r.label for r in from_manifest(data / "manifest.csv")]
+    assert set(found) == {"01", "1", "None", "NA", "02"}
+    assert found[:6] == ["01", "1", "None", "NA", "1", "02"]
+    (data / "manifest.csv").write_text(f"path,label\n{files[0]},01\n{files[1]},\n")
+    with pytest.raises(UserError, match="data row 2: missing label"):
+        from_manifest(data / "manifest.csv")

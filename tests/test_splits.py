@@ -44,11 +44,15 @@ def test_a_missing_validation_part_is_carved_from_training_stratified():
     assert (labels[parts["val"]] == 1).sum() == 4  # the classes' shares of training
 
 
-def test_without_a_split_for_every_row_the_split_is_stratified():
+def test_without_a_split_in_any_row_the_split_is_stratified():
     labels = np.array([0, 1] * 50)
-    partial = ["train"] * 99 + [None]
-    assert choose_split(partial, labels, 0.1, 0.1, 5, "d") == stratified_split(labels, 0.1, 0.1, 5)
+    blank = [None] * 100
+    assert choose_split(blank, labels, 0.1, 0.1, 5, "d") == stratified_split(labels, 0.1, 0.1, 5)
     assert choose_split(None, labels, 0.1, 0.1, 5, "d") == stratified_split(labels, 0.1, 0.1, 5)
+    partial = ["train"] * 99 + [None]  # the blank row is a training row too
+    parts = choose_split(partial, labels, 0.1, 0.1, 5, "d")
+    assert sorted(parts["train"] + parts["val"] + parts["test"]) == list(range(100))
+    assert len(parts["val"]) == len(parts["test"]) == 10
 
 
 def test_a_given_split_without_training_rows_is_a_user_error():

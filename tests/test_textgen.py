@@ -199,6 +199,7 @@ def test_word_level_run_and_eval_of_another_file(cli, tmp_path):
     assert scored.code == 0, scored.err
     evaluated = json.loads(next(Path("r").glob("eval*.json")).read_text())
     assert evaluated["data"]["unknown_tokens"] == 20  # "zebra"
+    assert "20 of 240 tokens (8.3 %) are not in the run's vocabulary" in scored.out
     # each <unk> also pays for spelling its word, with the run's saved character model
     speller = Speller.from_dict(
         json.loads(Path("r/task_state.json").read_text())["state"]["speller"]
@@ -503,3 +504,14 @@ def test_prepared_streams_read_the_token_file_not_a_copy(tmp_path):
     # validation and test begin one token early: every token of their part is predicted
     assert len(prepared.test.tokens) == prepared.data.store.parts[2].tokens + 1
     assert prepared.test.chars == prepared.data.store.parts[2].chars
+
+
+def test_too_little_text_says_what_is_enough(cli, tmp_path):
+    """The number the error asks for is the one the check uses (it said twice as much):
+    108 characters, fewer than the 160 it used to ask for, train."""
+    (tmp_path / "tiny.txt").write_text("the fox.\n" * 8)
+    tiny = cli("run", "textgen", "--data", str(tmp_path / "tiny.txt"), "--out", "r", *SMALL)
+    assert tiny.code == 2 and "needs at least 80 for training" in tiny.err  # 4 x bptt 20
+    (tmp_path / "enough.txt").write_text("the fox.\n" * 12)
+    enough = cli("run", "textgen", "--data", str(tmp_path / "enough.txt"), "--out", "s", *SMALL)
+    assert enough.code == 0, enough.err

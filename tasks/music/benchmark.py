@@ -78,7 +78,8 @@ def _load_mat(path: Path, limits: DataSettings) -> dict[str, NoteRolls]:
     missing = [MAT_NAMES[s] for s in SPLITS if s not in pieces]
     if missing:
         raise UserError(
-            f"{path}: missing {', '.join(missing)} (expected traindata, validdata, testdata)"
+            f"{path}: no pieces in {', '.join(missing)} (expected the cells traindata, "
+            "validdata and testdata, each holding pieces)"
         )
     return {s: NoteRolls.from_runs(pieces[s]) for s in SPLITS}
 

@@ -76,6 +76,9 @@ def parse_stream(handle: BinaryIO, max_notes: int) -> MidiNotes:
         raise MidiError("SMPTE time division is not supported (expected ticks per quarter note)")
     if division == 0:
         raise MidiError("0 ticks per quarter note")
+    size = handle.seek(0, 2)
+    if 8 + length > size:
+        raise MidiError(f"its header declares {length:,} bytes, more than the file's {size:,}")
     handle.seek(8 + length)
     reader, track = _Tracks(max_notes), 0
     while len(chunk := handle.read(8)) == 8:

@@ -21,6 +21,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from seqsuite.classify import label_text
 from seqsuite.config import DataSettings
 from seqsuite.embedded import checked_file
 from seqsuite.errors import UserError
@@ -78,7 +79,12 @@ def from_file(
     """CSV / TSV / JSON lines (or a JSON array, Parquet) with a text and a label column;
     other columns are ignored, except an optional split column (train, val, test)."""
     identity = file_identity(path)
-    key = {"file": identity, "columns": [text_column, label_column, split_column]}
+    key = {  # the limits too: a cached file is refused by a smaller limit as a new one is
+        "file": identity,
+        "columns": [text_column, label_column, split_column],
+        "limits": [limits.max_rows, limits.max_line_chars],
+        "labels": "as written",
+    }
     examples = partial(_file_examples, Path(path), text_column, label_column, split_column, limits)
     return Source(Path(path).stem, str(path), key, examples)
 
@@ -94,12 +100,16 @@ def _file_examples(
         max_line_chars=limits.max_line_chars,
     )
     for number, row in enumerate(rows, start=1):
-        label = row[label_column]
-        if label is None or (isinstance(label, str) and not label.strip()):
+        label = label_text(row[label_column], f"{path}: column {label_column!r}, data row {number}")
+        if label is None:
             raise UserError(f"{path}: column {label_column!r}, data row {number}: missing label")
-        yield Example(
-            text_value(row[text_column]), _label(label), _split(row, split_column, path, number)
-        )
+        text = row[text_column]
+        if isinstance(text, list | dict):
+            raise UserError(
+                f"{path}: column {text_column!r}, data row {number}: a {type(text).__name__}; "
+                "expected text"
+            )
+        yield Example(text_value(text), label, _split(row, split_column, path, number))
 
 
 def _split(row: dict[str, Any], column: str, path: Path, number: int) -> str | None:
@@ -115,11 +125,14 @@ def _split(row: dict[str, Any], column: str, path: Path, number: int) -> str | N
     return split
 
 
-def texts_of_file(path: str | Path, text_column: str, limits: DataSettings) -> list[str]:
-    """Only the texts of a file (for predictions): labels are not needed."""
+def texts_of_file(
+    path: str | Path, text_column: str, limits: DataSettings, option: str = "task.text_column"
+) -> list[str]:
+    """Only the texts of a file (for predictions): labels are not needed. ``option`` is
+    what an error tells the user to set for another column."""
     rows = iter_rows(
         path,
-        [(text_column, "text", "task.text_column")],
+        [(text_column, "text", option)],
         max_rows=limits.max_rows,
         max_line_chars=limits.max_line_chars,
     )
@@ -133,24 +146,11 @@ def text_value(value: Any) -> str | None:
     return text if text.strip() else None
 
 
-def _label(value: object) -> str:
-    """Labels as strings; "1.0", 1.0 and 1 are the same label."""
-    if isinstance(value, str):
-        try:
-            number = float(value)
-        except ValueError:
-            return value.strip()
-        value = number if math.isfinite(number) else value.strip()
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return str(value).strip()
-
-
 def named(name: str, text_column: str, label_column: str) -> Source:
     if name == "tweets":
         return tweets()
     if "/" in name:
-        key = {"hub": name, "columns": [text_column, label_column]}
+        key = {"hub": name, "columns": [text_column, label_column], "labels": "as written"}
         return Source(
             name, f"--dataset {name}", key, partial(_hub_examples, name, text_column, label_column)
         )
@@ -167,5 +167,9 @@ def _hub_examples(name: str, text_column: str, label_column: str) -> Iterator[Ex
     label_col = label_column if label_column in frame.columns else "label"
     if text_col not in frame.columns or label_col not in frame.columns:
         raise UserError(f"--dataset {name}: needs {text_column!r} and {label_column!r} columns")
-    for text, label in zip(frame[text_col], frame[label_col], strict=True):
-        yield Example(text_value(text), _label(label))
+    for number, (text, label) in enumerate(zip(frame[text_col], frame[label_col], strict=True)):
+        where = f"--dataset {name}: row {number + 1}"
+        label = label_text(label, where)
+        if label is None:
+            raise UserError(f"{where}: missing label")
+        yield Example(text_value(text), label)

@@ -30,6 +30,17 @@ from seqsuite.heads import PooledHead
 
 HASH_MODULUS = 2_147_483_647  # a prime near 2**31: products stay within int64
 HASH_MULTIPLIER = 1_000_003
+#: the bag's weights (buckets x classes) at most: with its gradient, Adam's two moments
+#: and the naive-Bayes counts they cost about 64 bytes each (256 MB here), so that a
+#: label column of a hundred classes cannot take gigabytes (2^20 buckets x 120 classes
+#: took 7.5 GB)
+MAX_BAG_WEIGHTS = 1 << 22
+
+
+def bag_buckets(requested: int, classes: int) -> int:
+    """``task.ngram_buckets``, fewer when there are so many classes that the bag would
+    hold more than :data:`MAX_BAG_WEIGHTS` weights (2 or 3 classes keep 2^20)."""
+    return max(1, min(requested, MAX_BAG_WEIGHTS // max(classes, 1)))
 
 
 def ngram_rows(
@@ -119,4 +130,7 @@ def naive_bayes_weights(head: HybridHead, split: Any, alpha: float = 1.0) -> str
     scale = 1 / math.sqrt(max(total / max(seen, 1), 1.0))
     head.bag.weight.copy_((ratio * scale).T.float())
     used = int(present.sum())
-    return f"n-gram bag: {used:,} of {head.buckets:,} buckets start from naive-Bayes ratios"
+    return (
+        f"n-gram bag: {used:,} of {head.buckets:,} buckets ({classes} classes) start from "
+        "naive-Bayes ratios"
+    )

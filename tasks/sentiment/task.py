@@ -34,7 +34,7 @@ from seqsuite.vocab import Vocabulary, saved_vocabulary
 from seqsuite.word_vectors import MatchedVectors
 
 from . import data as sources
-from .hybrid import HybridHead, hybrid_loss, naive_bayes_weights
+from .hybrid import HybridHead, bag_buckets, hybrid_loss, naive_bayes_weights
 
 UNK_ID = 1  # Vocabulary's unknown token
 BASELINE_TEXTS = 100_000  # training texts the bag-of-words baseline is fitted on, at most
@@ -99,7 +99,11 @@ class SentimentConfig:
         },
     )
     ngram_buckets: int = field(
-        default=1 << 20, metadata={"min": 1, "help": "hashed n-gram rows of the bag"}
+        default=1 << 20,
+        metadata={
+            "min": 1,
+            "help": "hashed n-gram rows of the bag (fewer beyond 4 classes: 2^22 weights at most)",
+        },
     )
     ngram_dropout: float = field(
         default=0.3,
@@ -119,7 +123,10 @@ class SentimentTask(Task):
     primary_metric = "accuracy"
     higher_is_better = True
     quick = {"train": {"epochs": 2}}
-    predict_options = {"probabilities": "true: a p(CLASS) column for every class"}
+    predict_options = {
+        "probabilities": "true: a p(CLASS) column for every class",
+        "text_column": "with --data: the column that holds the texts (default: the run's)",
+    }
     defaults = {
         "backbone": {"hidden_size": 128, "bidirectional": True},
         "train": {"epochs": 6, "batch_size": 64, "lr": 2e-3, "patience": 2, "clip_norm": 1.0},
@@ -172,6 +179,7 @@ class SentimentTask(Task):
                 "vocab_size": len(vocab),
                 "classes": len(classes),
                 "embedding_dim": self._embedding_dim(ctx, vectors),
+                "ngram_buckets": bag_buckets(o.ngram_buckets, len(classes)),
             },
             state={"vocab": vocab.to_dict(), "classes": classes},
             dataset=source.name,
@@ -290,7 +298,7 @@ class SentimentTask(Task):
             o.pooling,
             o.dropout,
             o.ngram_orders,
-            o.ngram_buckets,
+            spec.get("ngram_buckets", o.ngram_buckets),  # runs before the bag was bounded
             o.ngram_dropout,
         )
 
@@ -373,8 +381,9 @@ class SentimentTask(Task):
         every_class = classify.every_class_option(options)
         texts = list(inputs)
         if options.get("data"):
+            column = str(options.get("text_column") or ctx.options.text_column)
             texts += sources.texts_of_file(
-                options["data"], ctx.options.text_column, ctx.config.data
+                options["data"], column, ctx.config.data, "--option text_column"
             )
         if not texts:
             raise UserError(

@@ -15,6 +15,7 @@ refused. :class:`AudioLimit`, a kind of BadAudio, says a limit was passed.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -28,6 +29,8 @@ from seqsuite.input_files import regular_file
 
 #: samples decoded per block (over all channels): the reader's memory, whatever the file
 BLOCK_SAMPLES = 1 << 20
+#: the start of libsndfile's messages, naming the Python file object it was given
+OPENING = re.compile(r"^Error opening .*?>: ")
 #: the resampling kernel (new x old rate, after reduction) is kept below this many elements
 MAX_KERNEL = 4_000_000
 
@@ -44,6 +47,16 @@ class AudioLimit(BadAudio):
 class Clip:
     samples: np.ndarray  # (samples,) float32 mono at the requested rate
     truncated: bool  # the file held more than ``keep_seconds``
+
+
+def check_long_enough(clip: Clip, sample_rate: int, window: int) -> None:
+    """At least one analysis window of audio, said in time (the samples are counted after
+    resampling, which a user does not see)."""
+    if len(clip.samples) <= window:
+        raise BadAudio(
+            f"too short ({1000 * len(clip.samples) / sample_rate:.1f} ms of audio; "
+            f"one analysis window is {1000 * window / sample_rate:g} ms)"
+        )
 
 
 def check_header(rate: int, frames: int, limits: DataSettings) -> None:
@@ -94,6 +107,7 @@ def read_clip(
         raise
     except Exception as err:  # noqa: BLE001 - libsndfile reports many kinds of damage
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        first = OPENING.sub("", first)  # libsndfile names our file object, not the file
         raise BadAudio(f"cannot decode ({first})") from None
     if len(mono) == 0:
         raise BadAudio("no samples")

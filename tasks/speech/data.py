@@ -104,9 +104,10 @@ def from_folders(root: Path, confine: bool = False, max_files: int = 1_000_000) 
 def from_manifest(
     manifest: Path, confine: bool = False, max_files: int = 1_000_000
 ) -> list[Recording]:
+    from seqsuite.classify import label_text
     from seqsuite.table_files import find_column, read_table
 
-    frame = read_table(manifest)
+    frame = read_table(manifest, as_text=True)
     if len(frame) > max_files:
         raise too_many(manifest, max_files)
     path_col = find_column(frame, "path", manifest, "path", "the manifest's path column")
@@ -116,8 +117,10 @@ def from_manifest(
     recordings = []
     rows = zip(frame[path_col].tolist(), frame[label_col].tolist(), splits, speakers, strict=True)
     for row, (path, label, given, speaker) in enumerate(rows):
-        if pd.isna(path) or pd.isna(label):
-            raise UserError(f"{manifest}: data row {row + 1}: missing path or label")
+        label = label_text(label, f"{manifest}: data row {row + 1}")
+        if pd.isna(path) or label is None:
+            what = "path" if pd.isna(path) else "label"
+            raise UserError(f"{manifest}: data row {row + 1}: missing {what}")
         split = None
         if given is not None and not pd.isna(given):
             split = str(given).strip().lower()
@@ -129,7 +132,7 @@ def from_manifest(
         where = f"{manifest}: data row {row + 1}"
         resolved = resolve_listed(manifest.parent, str(path), confine=confine, where=where)
         who = None if speaker is None or pd.isna(speaker) else str(speaker).strip() or None
-        recordings.append(Recording(resolved, str(label).strip(), split, who))
+        recordings.append(Recording(resolved, label, split, who))
     if not recordings:
         raise UserError(f"{manifest}: no rows")
     return recordings

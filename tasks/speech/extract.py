@@ -23,7 +23,7 @@ from seqsuite.cache import cache_dir, key_hash
 from seqsuite.config import DataSettings
 from seqsuite.frame_store import FrameStore, Item
 
-from .audio import BadAudio, read_clip
+from .audio import BadAudio, check_long_enough, read_clip
 from .data import Recording
 from .features import FeatureSettings, LogMel
 from .synth import DIGITS, utterances
@@ -53,8 +53,7 @@ def extract_item(path: Path, extractor: LogMel, limits: DataSettings, keep_secon
     s = extractor.settings
     try:
         clip = read_clip(path, s.sample_rate, limits, keep_seconds)
-        if len(clip.samples) <= s.window:
-            raise BadAudio(f"too short ({len(clip.samples)} samples; one window is {s.window})")
+        check_long_enough(clip, s.sample_rate, s.window)
     except (BadAudio, OSError) as err:
         return Item(None, error=str(err) or type(err).__name__, name=str(path))
     return Item(

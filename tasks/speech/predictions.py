@@ -13,7 +13,7 @@ import torch
 from seqsuite.config import DataSettings
 from seqsuite.errors import UserError
 
-from .audio import AudioLimit, BadAudio, read_clip
+from .audio import AudioLimit, BadAudio, check_long_enough, read_clip
 from .features import FeatureSettings, LogMel
 
 
@@ -35,8 +35,7 @@ def read_inputs(
     for k, path in enumerate(paths):
         try:
             clip = read_clip(path, settings.sample_rate, limits, keep_seconds)
-            if len(clip.samples) <= settings.window:
-                raise BadAudio(f"too short ({len(clip.samples)} samples)")
+            check_long_enough(clip, settings.sample_rate, settings.window)
         except BadAudio as err:
             if k < len(named) and (isinstance(err, AudioLimit) or len(paths) == 1):
                 raise UserError(f"{path}: {err}") from None

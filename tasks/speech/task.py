@@ -400,7 +400,9 @@ class SpeechTask(Task):
         written = 0
         for k, row in enumerate(prepared.data["parts"]["test"]):
             try:
-                clip = read_clip(paths[row], ctx.options.sample_rate, ctx.config.data)
+                clip = read_clip(
+                    paths[row], ctx.options.sample_rate, ctx.config.data, ctx.options.max_seconds
+                )
             except (BadAudio, OSError):
                 continue
             truth = classes[int(prepared.test["label"][k])]

@@ -45,6 +45,8 @@ from .ngram import KneserNey, unigram_nll
 
 #: characters of training text the BPE tokenizer learns from, at most (the start of it)
 BPE_TRAIN_CHARS = 100_000_000
+#: ``eval --data``: above this share of unknown tokens the scores are flagged
+UNKNOWN_WARNING = 0.05
 
 
 @dataclass
@@ -277,6 +279,12 @@ class TextgenTask(Task):
             store.ids[whole.start : whole.stop], o.bptt, lookup=data.lookup, chars=chars
         )
         unknown = _unknown_tokens(data, whole)
+        if unknown > UNKNOWN_WARNING * whole.tokens:
+            ctx.console.print(
+                f"[yellow]{unknown:,} of {whole.tokens:,} tokens ({100 * unknown / whole.tokens:.1f} %) "
+                "are not in the run's vocabulary and read as <unk>: the scores say little "
+                "about this text[/]"
+            )
         return Prepared(
             train=stream,
             val=stream,
@@ -517,11 +525,11 @@ def _lookup(store: TokenStore, vocab: Any) -> torch.Tensor | None:
 
 
 def _check_sizes(where: str, bptt: int, train: Part, val: Part) -> None:
-    minimum = 2 * bptt
-    if train.tokens < minimum * 2 or val.tokens < 2:
+    minimum = 4 * bptt
+    if train.tokens < minimum or val.tokens < 2:
         raise UserError(
             f"{where}: {train.tokens:,} training and {val.tokens:,} validation tokens are "
-            f"too little text for bptt {bptt} (needs at least {4 * minimum} for training "
+            f"too little text for bptt {bptt} (needs at least {minimum:,} for training "
             "and 2 for validation)"
         )
 
