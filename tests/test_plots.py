@@ -82,3 +82,19 @@ def test_every_plot_of_a_quick_run_is_drawn(cli, task, tmp_path):
     assert Path("r/plots/loss.png") in pictures, pictures
     for path in pictures:
         check_picture(path)
+
+
+def test_a_confusion_plot_of_many_classes_stays_a_readable_size(tmp_path):
+    """120 classes drew a 110-inch figure with 14,400 cell labels (4 GB, a minute)."""
+    from PIL import Image
+
+    from seqsuite.plots import MAX_SIDE_INCHES, confusion_plot
+
+    classes = [f"c{k}" for k in range(120)]
+    matrix = np.eye(120, dtype=int) * 3
+    confusion_plot(matrix, classes, tmp_path / "many.png", "many")
+    confusion_plot(matrix[:3, :3], classes[:3], tmp_path / "few.png", "few")
+    with Image.open(tmp_path / "many.png") as many, Image.open(tmp_path / "few.png") as few:
+        assert max(many.size) <= 150 * (MAX_SIDE_INCHES + 1.2)
+        assert max(few.size) < max(many.size)
+    assert (tmp_path / "many.png").stat().st_size < 500_000
