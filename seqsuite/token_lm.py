@@ -72,13 +72,20 @@ def lm_metrics(
     return metrics
 
 
+#: temperatures below this sample as 0 does (the most likely): what they tend to, without
+#: the overflow of dividing by them
+GREEDY_BELOW = 1e-3
+
+
 def sample_next(
     logits: Tensor, temperature: float, top_k: int, generator: torch.Generator
 ) -> Tensor:
     """One id per row of ``logits`` (batch, vocab): softmax at ``temperature`` over the
-    ``top_k`` most likely (all if 0). Temperature 0 takes the most likely."""
+    ``top_k`` most likely (all if 0). Temperature 0 takes the most likely, and so does
+    one below :data:`GREEDY_BELOW` (its limit), whose division would overflow to NaN
+    (1e-320 gave empty samples)."""
     logits = logits.float()
-    if temperature <= 0:
+    if temperature < GREEDY_BELOW:
         return logits.argmax(-1)
     if temperature != 1:  # x / 1 is x: the division is skipped, not the result changed
         logits = logits / temperature

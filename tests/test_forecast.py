@@ -596,3 +596,38 @@ def test_backtest_windows_that_do_not_fit_are_refused_before_training(cli):
     result = cli("run", "forecast", "--set", "task.backtest_windows=1000", "--out", "bt")
     assert result.code == 2 and "task.backtest_windows 1000" in result.err
     assert "at most" in result.err and not Path("bt/metrics.json").exists()
+
+
+def test_an_overflowing_forecast_and_an_odd_series_name_are_the_users_input():
+    """A horizon of 100,000 steps or values near the largest float made every member
+    infinite: a bare ValueError (HTTP 500, exit 1); a list as a series name the same."""
+    from seqsuite.errors import FieldError
+    from seqsuite_tasks.forecast import combine, serving
+
+    with pytest.raises(UserError, match="no finite forecast"):
+        combine.combine({"lstm": np.array([1.0, np.inf])}, {"lstm": 1.0})
+    state = {"series": [{"name": "sales"}]}
+    for name in ([1], {"a": 1}, 3):
+        with pytest.raises(FieldError, match="expected a series name"):
+            serving._saved(state, name)
+    assert serving._saved(state, "sales") == {"name": "sales"}
+
+
+def test_a_covariate_without_numbers_is_one_line_and_hourly_times_keep_their_hour(cli, tmp_path):
+    """An empty covariate column ended in a traceback (NaN in the run's state, exit 1);
+    hourly data was labelled with its date alone, every hour of a day the same."""
+    frame = panel_frame(series=1).drop(columns="id").assign(temp=np.nan)
+    frame.to_csv(tmp_path / "empty.csv", index=False)
+    covs = ["--set", "task.covariates=['temp']", "--set", "task.horizon=6"]
+    empty = cli(
+        "run", "forecast", "--data", str(tmp_path / "empty.csv"), "--out", "e", *covs, *FAST
+    )
+    assert empty.code == 2 and "covariate 'temp' holds no numbers" in empty.err
+    hours = pd.date_range("2024-03-01", periods=240, freq="h")
+    load = 10 + np.sin(2 * np.pi * np.arange(240) / 24)
+    pd.DataFrame({"time": hours, "load": load}).to_csv(tmp_path / "hourly.csv", index=False)
+    run = cli("run", "forecast", "--data", str(tmp_path / "hourly.csv"), "--out", "h", *FAST)
+    assert run.code == 0, run.err
+    rows = json.loads(cli("predict", "h", "--option", "horizon=2", "--json").out)
+    assert [r["time"] for r in rows] == ["2024-03-11 00:00", "2024-03-11 01:00"]
+    assert pd.read_csv("h/forecast.csv")["time"].iloc[-1] == "2024-03-10 23:00"

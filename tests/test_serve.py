@@ -222,3 +222,54 @@ def test_several_workers_each_answer_and_stop_on_sigterm(runs):
     assert [a.status_code for a in answers] == [200] * 4
     process.send_signal(signal.SIGTERM)
     process.wait(timeout=60)
+
+
+def _stalled_request(url: str, path: str) -> bytes:
+    """Headers promising 500 bytes of body, 13 of them sent, then nothing: the answer."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=15) as conn:
+        conn.sendall(
+            f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            "Content-Length: 500\r\n\r\n".encode()
+            + b'{"series":[1,'
+        )
+        answer = b""
+        while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+            chunk = conn.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+    return answer
+
+
+def test_a_body_that_stops_coming_is_answered_at_the_timeout(runs):
+    """A slow or stalled client (slow loris) held its request open forever: the timeout
+    only began once the body was read. Now 408 naming the body, on the predict fast path
+    and on FastAPI's routes; and SIGTERM then exits 0 at once."""
+    process, url = start([runs["forecast"], runs["textgen"]], "--timeout", "2")
+    try:
+        for path in ("/v1/forecast-run/predict", "/v1/textgen-run/generate"):
+            started = time.monotonic()
+            answer = _stalled_request(url, path)
+            assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+            assert b'"field":"body"' in answer.replace(b" ", b"")
+            assert time.monotonic() - started < 10
+        assert httpx.get(f"{url}/healthz").json()["in_flight"] == 0
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+
+
+def test_a_port_in_use_is_one_line_and_exit_2(runs):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "seqsuite", "serve", str(runs["forecast"]), "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert result.returncode == 2, result.stderr
+    assert "already in use" in result.stderr and len(result.stderr.strip().splitlines()) == 1

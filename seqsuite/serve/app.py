@@ -30,6 +30,7 @@ from .service import (
     error_content,
     read_json,
     refuse_declared_over,
+    within,
 )
 
 log = logging.getLogger("seqsuite.serve")
@@ -49,13 +50,14 @@ def error(status: int, message: str, field: str | None = None) -> JSONResponse:
     return JSONResponse(error_content(message, field), status_code=status)
 
 
-async def read_body(request: Request, max_bytes: int) -> dict[str, Any]:
+async def read_body(request: Request, max_bytes: int, timeout_s: float) -> dict[str, Any]:
     """The request's JSON object (or a multipart form's files, base64-encoded, under
-    their field names), read no further than ``max_bytes``."""
+    their field names), read no further than ``max_bytes`` and within ``timeout_s``."""
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
         refuse_declared_over(request.scope, max_bytes)
-        return await _form(request, max_bytes)
-    return await read_json(request.scope, request.receive, max_bytes)
+        async with within(timeout_s):
+            return await _form(request, max_bytes)
+    return await read_json(request.scope, request.receive, max_bytes, timeout_s)
 
 
 async def _form(request: Request, max_bytes: int) -> dict[str, Any]:
@@ -119,12 +121,13 @@ class RunRoute:
 
     async def answer(self, request: Request) -> Any:
         self.service.in_flight += 1
+        settings = self.service.settings
         try:
             if self.route == "predict":
-                body = read_body(request, self.service.settings.max_body_bytes)
+                body = read_body(request, settings.max_body_bytes, settings.timeout_s)
                 answer = await self.service.predict(self.run, body)
             else:
-                body = await read_body(request, self.service.settings.max_body_bytes)
+                body = await read_body(request, settings.max_body_bytes, settings.timeout_s)
                 answer = await self.service.generate(self.run, request, body)
             # an answer is plain JSON already: skip FastAPI's encoder, the costliest step
             return answer if isinstance(answer, StreamingResponse) else Answer(answer)

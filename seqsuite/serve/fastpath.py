@@ -57,7 +57,8 @@ class PredictFastPath:
         service = self.service
         service.in_flight += 1
         try:
-            body = read_json(scope, receive, service.settings.max_body_bytes)
+            settings = service.settings
+            body = read_json(scope, receive, settings.max_body_bytes, settings.timeout_s)
             return 200, await service.predict(run, body)
         except RequestFailed as failed:
             return failed.status, error_content(failed.message, failed.field)

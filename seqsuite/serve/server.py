@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 from collections.abc import Iterator
 from dataclasses import asdict
 from typing import Any
@@ -37,6 +38,7 @@ def serve(
     """Load ``run_dirs`` and answer on ``host:port`` until SIGTERM / Ctrl-C."""
     settings = settings or ServeSettings()
     check(workers, port, settings)
+    check_address(host, port)
     config: dict[str, Any] = {
         "host": host,
         "port": port,
@@ -64,6 +66,23 @@ def serve(
     server.run()
     if signal.SIGINT in server.signals:
         raise KeyboardInterrupt  # exit 130, as every interrupted command
+
+
+def check_address(host: str, port: int) -> None:
+    """``host:port`` can be listened on, found before the runs are loaded (uvicorn would
+    find it after, and exit 3 with its own log lines)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as err:
+        raise UserError(f"--host {host}: not an address of this machine ({err.strerror})") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as err:
+            hint = "; choose another (--port 0: any free one)" if port else ""
+            raise UserError(f"--host {host} --port {port}: {err.strerror}{hint}") from None
 
 
 class DrainingServer(uvicorn.Server):

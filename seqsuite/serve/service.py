@@ -11,6 +11,7 @@ and the predict fast path (:mod:`.fastpath`), answer through :class:`Service`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -180,19 +181,33 @@ class Service:
             self.streams -= 1
 
 
-async def read_json(scope: dict, receive: Any, max_bytes: int) -> dict[str, Any]:
-    """An ASGI request's JSON object, read no further than ``max_bytes``."""
+async def read_json(scope: dict, receive: Any, max_bytes: int, timeout_s: float) -> dict[str, Any]:
+    """An ASGI request's JSON object, read no further than ``max_bytes`` and for no
+    longer than ``timeout_s`` (a body that stops coming would hold its request forever)."""
     refuse_declared_over(scope, max_bytes)
     raw = bytearray()
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise RequestFailed(400, "the client went away before its body was read", "body")
-        raw += message.get("body", b"")
-        if len(raw) > max_bytes:
-            raise too_large(max_bytes)
-        if not message.get("more_body", False):
-            return json_object(raw)
+    async with within(timeout_s):
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise RequestFailed(400, "the client went away before its body was read", "body")
+            raw += message.get("body", b"")
+            if len(raw) > max_bytes:
+                raise too_large(max_bytes)
+            if not message.get("more_body", False):
+                return json_object(raw)
+
+
+@contextlib.asynccontextmanager
+async def within(timeout_s: float):
+    """Reading a request's body: 408 when it has not all come within ``timeout_s``."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            yield
+    except TimeoutError:
+        raise RequestFailed(
+            408, f"the body did not arrive within {timeout_s:g} s", "body"
+        ) from None
 
 
 def refuse_declared_over(scope: dict, max_bytes: int) -> None:

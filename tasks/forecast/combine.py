@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from seqsuite.errors import UserError
+
 #: the classical members of the combination (names of :mod:`.baselines`)
 MEMBERS = ("ets", "sarima", "theta")
 POWER = 2.0
@@ -45,6 +47,10 @@ def combine(forecasts: dict[str, np.ndarray], weight: dict[str, float]) -> np.nd
     and the remaining weights renormalised)."""
     present = [k for k in weight if k in forecasts and np.isfinite(forecasts[k]).all()]
     if not present:
-        raise ValueError("no member forecast to combine")
+        raise UserError(
+            "no finite forecast: every member's forecast overflows (values near the largest "
+            "float, or a horizon far longer than the series); give smaller values or a "
+            "shorter horizon"
+        )
     total = sum(weight[k] for k in present)
     return sum(weight[k] / total * np.asarray(forecasts[k], dtype=float) for k in present)

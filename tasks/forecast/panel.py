@@ -135,6 +135,12 @@ def _assemble(
         table = table.iloc[first : last + 1]
         filled = int(table["value"].isna().sum())
         table = table.interpolate(method="linear").ffill().bfill()
+        for c in covs:
+            if table[c].isna().all():  # nothing to fill from
+                where = f" in series {name!r}" if len(parts) > 1 else ""
+                raise UserError(
+                    f"{path}: covariate {c!r} holds no numbers{where} (task.covariates)"
+                )
         index = table.index if isinstance(table.index, pd.DatetimeIndex) else None
         series.append(
             Series(table["value"].to_numpy(dtype=float), index, infer_freq(index), name, filled)

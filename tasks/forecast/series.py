@@ -47,15 +47,29 @@ class Series:
         """Labels of the ``steps`` points after the end (dates when the index is regular)."""
         if self.times is not None and self.freq:
             future = pd.date_range(self.times[-1], periods=steps + 1, freq=self.freq)[1:]
-            return [t.strftime("%Y-%m-%d") for t in future]
+            return time_labels(future)
         return [str(self.start + len(self.values) + i) for i in range(steps)]
 
     def labels(self, start: int = 0, stop: int | None = None) -> list[str]:
         """Time labels of points ``start:stop`` (dates, or step numbers)."""
         stop = len(self.values) if stop is None else stop
         if self.times is not None:
-            return [t.strftime("%Y-%m-%d") for t in self.times[start:stop]]
+            return time_labels(self.times[start:stop])
         return [str(self.start + i) for i in range(start, stop)]
+
+
+def time_labels(times: pd.DatetimeIndex) -> list[str]:
+    """Dates, with the time of day when the times have one (hourly data: ``2020-01-08
+    13:00``), seconds when they have them, and the offset of times that carry a zone."""
+    if (times == times.normalize()).all():
+        form = "%Y-%m-%d"
+    elif (times.second == 0).all():
+        form = "%Y-%m-%d %H:%M"
+    else:
+        form = "%Y-%m-%d %H:%M:%S"
+    if times.tz is not None:
+        form += "%z"
+    return [t.strftime(form) for t in times]
 
 
 def _from_pandas(values: pd.Series, name: str) -> Series:

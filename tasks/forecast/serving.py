@@ -58,6 +58,8 @@ def parse(ctx: Any, body: dict[str, Any]) -> SeriesRequest:
 
 
 def _saved(state: dict[str, Any], name: Any) -> dict[str, Any]:
+    if name is not None and not isinstance(name, str):
+        raise FieldError("name", f"got {type(name).__name__}, expected a series name (text)")
     saved = {s["name"]: s for s in state["series"]}
     if name is None and len(saved) == 1:
         return state["series"][0]
