@@ -292,6 +292,19 @@ def test_a_series_too_short_for_the_default_horizon_is_told_one_that_fits(cli, t
         "--set", f"task.horizon={fits[1]}", "--set", "task.combine=[]", *FAST,
     )  # fmt: skip
     assert again.code == 0, again.err
+    # a monthly series: a shorter horizon leaves room for a season, whose look-back and
+    # differencing then need more points (43 was suggested for 100, then 36 for 43)
+    monthly = cli(
+        "run", "forecast", "--data", str(airpassengers()), "--out", "m",
+        "--set", "task.horizon=100", *FAST,
+    )  # fmt: skip
+    fits = re.search(r"--set task\.horizon=(\d+)` fits", monthly.err)
+    assert monthly.code == 2 and fits, monthly.err
+    again = cli(
+        "run", "forecast", "--data", str(airpassengers()), "--out", "m2",
+        "--set", f"task.horizon={fits[1]}", "--set", "task.combine=[]", *FAST,
+    )  # fmt: skip
+    assert again.code == 0, again.err
 
 
 def test_misspelled_column_names_the_nearest(cli, tmp_path):
@@ -631,3 +644,24 @@ def test_a_covariate_without_numbers_is_one_line_and_hourly_times_keep_their_hou
     rows = json.loads(cli("predict", "h", "--option", "horizon=2", "--json").out)
     assert [r["time"] for r in rows] == ["2024-03-11 00:00", "2024-03-11 01:00"]
     assert pd.read_csv("h/forecast.csv")["time"].iloc[-1] == "2024-03-10 23:00"
+
+
+def test_missing_days_are_put_back_on_the_calendar_and_filled(cli, tmp_path):
+    """A daily series with 30 days absent had no frequency: its weekly season was lost
+    (6 instead of 7) and its forecast labelled with step numbers. A long hole is not made up."""
+    days = pd.date_range("2023-01-01", periods=200, freq="D")
+    sales = 100 + 10 * np.sin(2 * np.pi * np.arange(200) / 7)
+    keep = np.ones(200, bool)
+    keep[np.random.default_rng(0).choice(np.arange(10, 190), 30, replace=False)] = False
+    frame = pd.DataFrame({"date": days[keep].strftime("%Y-%m-%d"), "sales": sales[keep]})
+    frame.to_csv(tmp_path / "gaps.csv", index=False)
+    run = cli("run", "forecast", "--data", str(tmp_path / "gaps.csv"), "--out", "g", *FAST)
+    assert run.code == 0, run.err
+    assert "30 missing times or values filled by interpolation" in run.out.replace("\n", " ")
+    assert json.loads(Path("g/task_state.json").read_text())["state"]["season"] == 7
+    rows = json.loads(cli("predict", "g", "--option", "horizon=2", "--json").out)
+    assert [r["time"] for r in rows] == ["2023-07-20", "2023-07-21"]
+    from seqsuite_tasks.forecast.series import regular_grid
+
+    hole = days[:50].append(days[150:])  # 100 days missing of 200: not made up
+    assert regular_grid(hole) is None and len(regular_grid(days[keep])) == 200

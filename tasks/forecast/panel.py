@@ -31,6 +31,7 @@ from .series import (
     infer_freq,
     numeric_columns,
     parse_times,
+    regular_grid,
     text_values,
 )
 
@@ -128,6 +129,9 @@ def _assemble(
                 )
             table.index = times
             table = table.sort_index()
+            grid = regular_grid(table.index)
+            if grid is not None:  # times missing from a regular calendar: filled below
+                table = table.reindex(grid)
         valid = table["value"].notna().to_numpy()
         if not valid.any():
             raise UserError(f"{path}: series {name!r} has no numeric values")

@@ -86,6 +86,24 @@ def _from_pandas(values: pd.Series, name: str) -> Series:
     return Series(values.to_numpy(dtype=float), times, infer_freq(times), name, filled)
 
 
+def regular_grid(times: pd.DatetimeIndex) -> pd.DatetimeIndex | None:
+    """The regular calendar a series with missing times lies on (a daily series with
+    some days absent), or None: when the times have no frequency of their own, the one
+    most runs of five consecutive times have, if every time is on it and at most a fifth
+    of the calendar is missing (a long hole is not made up)."""
+    if len(times) < 8 or infer_freq(times) is not None:
+        return None
+    starts = np.linspace(0, len(times) - 5, num=min(25, len(times) - 4)).astype(int)
+    found = [f for f in (infer_freq(times[k : k + 5]) for k in starts) if f]
+    if not found:
+        return None
+    freq = max(set(found), key=found.count)
+    grid = pd.date_range(times[0], times[-1], freq=freq)
+    if len(grid) > 1.25 * len(times) or not times.isin(grid).all():
+        return None
+    return grid
+
+
 def infer_freq(times: pd.DatetimeIndex | None) -> str | None:
     """The pandas frequency alias of a regular index ("MS", "W-SAT"), else None."""
     if times is None or len(times) < 3:

@@ -247,6 +247,12 @@ class ForecastTask(Task):
             raise UserError(f"no series long enough to forecast; first: {skipped[0]}")
         for note in skipped[:5]:
             ctx.console.print(f"[yellow]skipped: {note}[/]")
+        filled = [s.filled for s in panel.series if s.filled]
+        if filled:
+            where = f" in {len(filled)} series" if len(panel) > 1 else ""
+            ctx.console.print(
+                f"[yellow]{sum(filled):,} missing times or values filled by interpolation{where}[/]"
+            )
         members, member_notes = classical_plan(list(o.combine), int(season), len(items))
         baselines, baseline_notes = classical_plan(list(o.baselines), int(season), len(items))
         notes = sorted(set(member_notes + baseline_notes))
@@ -346,14 +352,9 @@ class ForecastTask(Task):
         """The one line a series too short for the split gets, with a horizon that fits
         (a yearly series of 40 points cannot hold the default 24-step horizon three times)."""
         need = test + val + offset + lookback + o.horizon
-        lost = max(offset, 1)  # before the transform is fitted, room for one difference
-        fits = [
-            k
-            for k in range(o.horizon - 1, 0, -1)
-            if (o.test_size or k) + (o.val_size or k) + lost + lookback + k <= len(series)
-        ]
+        fits = ForecastTask._horizon_that_fits(series, o)
         advice = (
-            f"`--set task.horizon={fits[0]}` fits, or lower task.lookback or task.test_size"
+            f"`--set task.horizon={fits}` fits, or lower task.lookback or task.test_size"
             if fits
             else "lower task.lookback, task.horizon or task.test_size"
         )
@@ -363,6 +364,25 @@ class ForecastTask(Task):
             + (f" + {offset} lost to differencing" if offset else "")
             + f" (needs at least {need}); {advice}"
         )
+
+    @staticmethod
+    def _horizon_that_fits(series: Series, o: Any) -> int | None:
+        """The longest horizon below ``task.horizon`` that the series holds, as ``prepare``
+        would choose everything for it (a shorter horizon leaves more training points, so
+        the season, and the look-back and differencing with it, can grow: the first
+        suggestion once failed again); differencing counted at its most, season + 1."""
+        values = series.values
+        for k in range(min(o.horizon - 1, len(values) // 2), 0, -1):
+            test, val = o.test_size or k, o.val_size or k
+            train_end = len(values) - test - val
+            if train_end < 3:
+                continue
+            season = o.season or choose_season(series.freq, values[:train_end])[0]
+            lookback = o.lookback or max(2 * season, MIN_LOOKBACK)
+            lost = season + 1 if season > 1 else 1
+            if test + val + lost + lookback + k <= len(values):
+                return k
+        return None
 
     # -- model ----------------------------------------------------------------------
 
