@@ -39,7 +39,7 @@ $package = ["*.toml"]
 
 README = Template("""# seqsuite-$name
 
-A [seqsuite](https://pypi.org/project/seqsuite/) task plugin.
+A seqsuite task plugin (install seqsuite from its wheel or checkout first).
 
 ```sh
 pip install -e .                 # registers the task through the seqsuite.tasks entry point
@@ -185,8 +185,10 @@ class ${classname}(Task):
         for text in inputs:
             try:
                 values = torch.tensor([float(v) for v in text.split(",")]).view(1, -1, 1)
+                if not torch.isfinite(values).all():
+                    raise ValueError
             except ValueError:
-                raise UserError(f"input {text!r}: expected numbers separated by commas") from None
+                raise UserError(f"input {text!r}: expected finite numbers separated by commas") from None
             probs = torch.softmax(model({"x": values.to(ctx.device)})[0][0], -1)
             rows.append({"input": text, "label": ctx.state["classes"][int(probs.argmax())], "probability": round(float(probs.max()), 4)})
         return rows

@@ -665,3 +665,20 @@ def test_missing_days_are_put_back_on_the_calendar_and_filled(cli, tmp_path):
 
     hole = days[:50].append(days[150:])  # 100 days missing of 200: not made up
     assert regular_grid(hole) is None and len(regular_grid(days[keep])) == 200
+
+
+def test_times_whose_offset_changes_at_daylight_saving_are_read_in_utc(cli, tmp_path):
+    """ISO times with +01:00 in winter and +02:00 in summer: the time column was dropped
+    in silence (steps for times, a season of 7 for hourly data)."""
+    hours = pd.date_range("2024-03-28", periods=240, freq="h", tz="Europe/Berlin")
+    load = 10 + np.sin(2 * np.pi * np.arange(240) / 24)
+    stamps = [t.isoformat() for t in hours]
+    assert stamps[0].endswith("+01:00") and stamps[-1].endswith("+02:00")
+    pd.DataFrame({"time": stamps, "load": load}).to_csv(tmp_path / "dst.csv", index=False)
+    run = cli("run", "forecast", "--data", str(tmp_path / "dst.csv"), "--out", "d", *FAST)
+    assert run.code == 0, run.err
+    assert json.loads(Path("d/task_state.json").read_text())["state"]["season"] == 24
+    rows = json.loads(cli("predict", "d", "--option", "horizon=1", "--json").out)
+    assert rows[0]["time"] == (hours[-1] + pd.Timedelta(hours=1)).tz_convert("UTC").strftime(
+        "%Y-%m-%d %H:%M%z"
+    )

@@ -206,7 +206,7 @@ def _detect_time_column(frame: pd.DataFrame, value_column: str) -> str | None:
     named = [c for c in candidates if c.lower() in TIME_NAMES]
     for column in named + [c for c in candidates if c not in named and is_text(frame[c])]:
         try:
-            pd.to_datetime(frame[column].astype(str), format="mixed")
+            to_times(frame[column].astype(str))
         except (ValueError, TypeError, OverflowError):
             continue
         return column
@@ -283,6 +283,18 @@ def day_first(raw: pd.Series) -> bool:
     return bool((parts[1] == ".").all())
 
 
+def to_times(raw: pd.Series, **options: Any) -> pd.Series:
+    """``pd.to_datetime`` of a column whose values may each have their own format; times
+    whose UTC offset changes (``+01:00`` in winter, ``+02:00`` in summer) in UTC, where
+    the steps between them stay regular."""
+    try:
+        return pd.to_datetime(raw, format="mixed", **options)
+    except ValueError as err:
+        if "utc=True" not in str(err):  # pandas: "Mixed timezones detected. Pass utc=True"
+            raise
+        return pd.to_datetime(raw, format="mixed", utc=True, **options)
+
+
 def parse_times(raw: pd.Series, path: Any, column: str) -> pd.DatetimeIndex:
     """A time column as dates (a column of years read as years); one line naming the
     column and the row when a value is not a time or is missing."""
@@ -290,9 +302,9 @@ def parse_times(raw: pd.Series, path: Any, column: str) -> pd.DatetimeIndex:
         raw = raw.astype(str)  # a year column
     try:
         if is_text(raw):
-            times = pd.to_datetime(raw.astype(str), format="mixed", dayfirst=day_first(raw))
+            times = to_times(raw.astype(str), dayfirst=day_first(raw))
         else:
-            times = pd.to_datetime(raw, format="mixed")
+            times = to_times(raw)
     except (ValueError, TypeError, OverflowError) as err:
         raise UserError(f"{path}: time column {column!r} is not dates/times ({err})") from None
     if times.isna().any():
