@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import UserError
-from .input_files import regular_file, text_encoding
+from .input_files import regular_file, text_encoding, undecodable
 from .number_formats import as_numbers
 
 READERS = {
@@ -66,9 +66,11 @@ def read_table(path: str | Path, as_text: bool = False) -> pd.DataFrame:
             frame = pd.read_parquet(path)
     except UserError:
         raise
-    except UnicodeDecodeError as err:
+    except UnicodeDecodeError:  # pandas' offset is within its buffer: find the real place
+        name = (encoding or "utf-8").upper().replace("-SIG", "")
         raise UserError(
-            f"{path}: not valid UTF-8 text (byte {err.start}); save it as UTF-8"
+            f"{path}: not valid {name} ({undecodable(path, encoding or 'utf-8')}); "
+            "save it as UTF-8, e.g. iconv -f latin1 -t utf-8"
         ) from None
     except Exception as err:  # noqa: BLE001 - pandas raises many types for bad files
         message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
