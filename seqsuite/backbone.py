@@ -133,6 +133,8 @@ class Backbone(nn.Module):
         """x: (batch, time, input_size); lengths: (batch,) on CPU, or None if no padding."""
         if lengths is not None and int(lengths.min()) == x.size(1):
             lengths = None  # nothing is padded: skip packing
+        if state is not None:  # cuDNN refuses a strided state ("hx is not contiguous")
+            state = contiguous(state)
         if not self.fused:
             sequence, state = run_rnn(self.rnn, x, lengths, state, self.config.activation)
         elif lengths is None:
@@ -188,3 +190,12 @@ class Backbone(nn.Module):
                     param.zero_()
                     if self.config.cell == "lstm" and name.startswith("bias_ih"):
                         param[hidden : 2 * hidden] = 1.0
+
+
+def contiguous(state: State) -> State:
+    """``state`` laid out densely: a carried state is often a slice or a transpose of one
+    (streams kept, reordered or split across processes), which CPU kernels accept and
+    cuDNN's LSTM and GRU refuse."""
+    if isinstance(state, tuple):
+        return tuple(part.contiguous() for part in state)
+    return state.contiguous()

@@ -100,7 +100,7 @@ class FastStepper:
         adapter = model.adapter
         self.embedding = adapter.embedding.weight if isinstance(adapter, TokenInput) else None
         self.project = None if self.embedding is not None else adapter.proj
-        self.table = self._input_table() if self.embedding is not None else None
+        self.table = self._input_table() if self._table_helps() else None
         # an empty input with a (gates x hidden, 0) weight: the input projection is the bias
         self.no_weight = self.layers[0][1].new_zeros(self.layers[0][1].shape[0], 0)
         self.h: list[Tensor] = []
@@ -119,6 +119,12 @@ class FastStepper:
             and not config.bidirectional
             and not config.proj_size
         )
+
+    def _table_helps(self) -> bool:
+        """A per-token input table for a token model on CPU. On CUDA the fused cell kernels
+        take only one bias row for the whole batch (the looked-up rows are per sample), and
+        the input product they would save costs a GPU nothing next to a kernel launch."""
+        return self.embedding is not None and self.embedding.device.type == "cpu"
 
     def _table_fits(self) -> bool:
         """Whether the per-token input table takes at most :data:`TABLE_BYTES`."""

@@ -112,7 +112,7 @@ def sample(
     temperature: float = 1.0,
     top_k: int = 0,
     seed: int = 0,
-    device: torch.device | str = "cpu",
+    device: torch.device | str | None = None,
     banned: tuple[int, ...] = (0,),
     stop_id: int | None = None,
     min_length: int = 0,
@@ -125,8 +125,10 @@ def sample(
     cost is linear in the length. Steps run through :func:`seqsuite.stepping.stepper`
     (``fast=False``: the model's own forward, the path before it; same samples).
     ``banned`` ids are never drawn. Sampling ``stop_id`` ends the sequence (it is not
-    yielded); it cannot be sampled before ``min_length`` ids.
+    yielded); it cannot be sampled before ``min_length`` ids. ``device``: the model's own
+    unless given.
     """
+    device = device or next(model.parameters()).device
     generator = torch.Generator().manual_seed(seed)
     steps = stepper(model, fast=fast)
     logits = steps.prime({"tokens": torch.tensor([prompt], dtype=torch.long, device=device)})
@@ -155,7 +157,7 @@ def generate(
     temperature: float = 1.0,
     top_k: int = 0,
     seed: int = 0,
-    device: torch.device | str = "cpu",
+    device: torch.device | str | None = None,
     banned: tuple[int, ...] = (0,),
     stop_id: int | None = None,
     min_length: int = 0,

@@ -146,3 +146,30 @@ def test_keras_init_sets_forget_bias_to_one_and_orthogonal_recurrent_weights():
     assert torch.all(bias[4:8] == 1) and torch.all(bias[:4] == 0) and torch.all(bias[8:] == 0)
     block = backbone.rnn.weight_hh_l0.detach()[:4]
     torch.testing.assert_close(block @ block.T, torch.eye(4), atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_a_carried_state_reaches_the_kernel_laid_out_densely(cell, monkeypatch):
+    """cuDNN refuses a strided state ("rnn: hx is not contiguous"): text and music runs
+    carry states that are slices of a larger one. CPU kernels accept it, so the test looks
+    at what the kernel is given, and that the answer is the dense state's answer."""
+    torch.manual_seed(0)
+    backbone = Backbone(3, BackboneConfig(cell=cell, hidden_size=8, num_layers=2))
+    x = torch.randn(4, 5, 3)
+    wide = torch.randn(2, 8, 8)
+    strided = wide[:, ::2]  # every other stream: not contiguous
+    state = (strided, torch.randn(2, 8, 8)[:, 1::2]) if cell == "lstm" else strided
+    expected = backbone(
+        x, state=tuple(s.contiguous() for s in state) if cell == "lstm" else state.contiguous()
+    )
+    seen = []
+    original = type(backbone.rnn).forward
+
+    def spy(module, inputs, hx=None):
+        seen.extend(hx if isinstance(hx, tuple) else [hx])
+        return original(module, inputs, hx)
+
+    monkeypatch.setattr(type(backbone.rnn), "forward", spy)
+    out = backbone(x, state=state)
+    assert seen and all(s.is_contiguous() for s in seen)
+    torch.testing.assert_close(out.sequence, expected.sequence)
