@@ -54,7 +54,8 @@ def load_context(run_dir: str | Path, quiet: bool) -> tuple[Task, Context, dict[
 
     run_dir = resolve(run_dir)
     raw = rundir.read_config(run_dir)
-    task = get_task(raw.get("run", {}).get("task", ""))
+    rundir.check_sections(raw, run_dir / rundir.CONFIG)
+    task = get_task(raw["run"]["task"])
     try:
         config: RunConfig = configs.from_dict(task, raw)
     except UserError as err:
@@ -87,18 +88,25 @@ def load(run_dir: str | Path, *, quiet: bool = False) -> LoadedRun:
     ``run_dir`` may also be a Hub model id (see :func:`seqsuite.portable.resolve`)."""
     task, ctx, saved = load_context(run_dir, quiet)
     model = build_model(task, ctx, saved["spec"])
-    model.load_state_dict(evaluated_weights(ctx))
+    weights, path = evaluated_weights(ctx)
+    checkpoint.put_weights(model, weights, path)
     model.to(ctx.device).eval()
     return LoadedRun(task, ctx, model, saved)
 
 
-def evaluated_weights(ctx: Context) -> dict[str, Any]:
-    """The weights a run is evaluated with: ``refit.pt``, ``best.pt`` or, in a portable
-    model folder without checkpoints, ``model.safetensors``."""
+def evaluated_weights(ctx: Context) -> tuple[dict[str, Any], Path]:
+    """The weights a run is evaluated with and their file: ``refit.pt``, ``best.pt`` or,
+    in a portable model folder without checkpoints, ``model.safetensors``."""
+    from .errors import UserError
     from .portable import WEIGHTS, load_weights
 
     run_dir = ctx.run_dir
-    if not (run_dir / checkpoint.BEST).exists() and (run_dir / WEIGHTS).exists():
-        return {k: v.to(ctx.device) for k, v in load_weights(run_dir / WEIGHTS).items()}
+    if not (run_dir / checkpoint.BEST).exists():
+        if (run_dir / WEIGHTS).exists():
+            weights = load_weights(run_dir / WEIGHTS)
+            return {k: v.to(ctx.device) for k, v in weights.items()}, run_dir / WEIGHTS
+        if (run_dir / rundir.METRICS).exists() and not (run_dir / rundir.HISTORY).exists():
+            raise UserError(f"{run_dir / WEIGHTS}: missing (a model folder's weights)")
     chosen = REFIT if ctx.config.train.refit and (run_dir / REFIT).exists() else checkpoint.BEST
-    return checkpoint.load(run_dir / chosen, map_location=ctx.device)["model"]
+    path = run_dir / chosen
+    return checkpoint.load(path, map_location=ctx.device)["model"], path

@@ -75,3 +75,17 @@ def _why(err: Exception) -> str:
         return "it holds objects other than tensors and plain values, which seqsuite never loads"
     first = text.strip().splitlines()[0] if text.strip() else type(err).__name__
     return first[:200]
+
+
+def put_weights(module: torch.nn.Module, weights: dict[str, Any], path: str | Path) -> None:
+    """``module.load_state_dict(weights)``, or one line naming ``path`` when the weights
+    are another model's (a file copied from another run, a config edited after training)."""
+    try:
+        module.load_state_dict(weights)
+    except RuntimeError as err:
+        lines = [line.strip() for line in str(err).splitlines()[1:] if line.strip()]
+        first = lines[0] if lines else str(err).splitlines()[0]
+        raise UserError(
+            f"{path}: these weights are not this run's model ({first}); the file comes from "
+            "another run, or the run's config.toml was edited after training"
+        ) from None

@@ -7,6 +7,7 @@ and hands them to the task's hook; nothing here is specific to a task.
 from __future__ import annotations
 
 import contextlib
+import errno
 from pathlib import Path
 from typing import Any
 
@@ -70,9 +71,11 @@ def _evaluate(loaded: LoadedRun, data: str | None) -> dict[str, Any]:
     else:
         metrics["baselines"] = {}
         metrics["baselines_note"] = "baselines are fitted on a run's training split; none on --data"
-    atomic.write_json(ctx.run_dir / "eval.json", rundir.clean_json(metrics))
+    saved = _save_beside(ctx.run_dir / "eval.json", rundir.clean_json(metrics))
     where = prepared.dataset or ctx.config.run.data
     show_metrics(ctx.console, task, ctx, metrics, f"{task.name} on {where} (test)")
+    if saved:
+        ctx.console.print(f"[dim]{saved}[/]")
     if data is not None:
         ctx.console.print(f"[dim]{metrics['baselines_note']}[/]")
     return metrics
@@ -136,6 +139,36 @@ def generate(
         return loaded.task.generate(loaded.ctx, loaded.model, options)
 
 
+def _save_beside(path: Path, value: Any) -> str:
+    """Keep a copy of ``value`` in the run (``eval.json``); a run on a read-only disk or
+    shared by someone else is still evaluated, with a note instead of the copy."""
+    try:
+        atomic.write_json(path, value)
+    except OSError as err:
+        if err.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise
+        return f"not saved to {path}: {path.parent} is not writable (--json prints the metrics)"
+    return ""
+
+
+#: what an exported file is called, by format (``--out`` with another suffix is refused)
+EXPORT_SUFFIXES = {"onnx": (".onnx",), "torchscript": (".pt", ".pts", ".ts", ".torchscript")}
+
+
+def check_export_target(out: Path, fmt: str) -> None:
+    """``--out`` names a file of the format's kind and overwrites only an earlier export
+    (the file with its ``.json`` description beside it), never a file of the user's."""
+    suffixes = EXPORT_SUFFIXES[fmt]
+    if out.suffix.lower() not in suffixes:
+        raise UserError(
+            f"--out {out}: a {fmt} file is named *{' or *'.join(suffixes)}; "
+            f"got {out.suffix or 'no suffix'}"
+        )
+    described = out.with_name(out.name + ".json")
+    if (out.exists() or out.is_symlink()) and not (described.is_file() and out.is_file()):
+        raise UserError(f"--out {out}: exists and is not an earlier export; choose another name")
+
+
 def export(
     run_dir: str | Path, fmt: str, out: str | Path | None = None, *, quiet: bool = False
 ) -> dict[str, Any]:
@@ -145,6 +178,8 @@ def export(
     suffix = {"onnx": "model.onnx", "torchscript": "model.torchscript.pt"}.get(fmt)
     if suffix is None:
         raise UserError(f"--format {fmt!r}: expected onnx or torchscript")
+    if out:
+        check_export_target(Path(out), fmt)
     loaded = load(run_dir, quiet=quiet)
     ctx = loaded.ctx
     target = Path(out) if out else ctx.run_dir / "export" / suffix

@@ -129,6 +129,11 @@ def discover(timeout: float | None = None) -> list[TaskInfo]:
     return sorted(infos, key=lambda i: (i.name, not i.ok))
 
 
+def task_names() -> list[str]:
+    """The names of the installed tasks (their entry points; no plugin is imported)."""
+    return sorted({e.name for e in _entries()})
+
+
 def get_task(name: str) -> Task:
     """The installed task called ``name`` (only its plugin is imported), or a
     :class:`UserError` that says what is there."""
@@ -140,7 +145,7 @@ def get_task(name: str) -> Task:
                 f"task {name!r} (from {info.distribution}) failed to load: {info.error}"
             )
         return info.task
-    names = sorted({e.name for e in _entries()})
+    names = task_names()
     close = difflib.get_close_matches(name, names, n=1)
     hint = f"did you mean {close[0]!r}? " if close else ""
     raise UserError(f"unknown task {name!r}; {hint}installed: {', '.join(names) or 'none'}")

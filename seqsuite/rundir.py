@@ -12,7 +12,10 @@ A run directory is self-describing::
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import stat
 import tomllib
 from datetime import datetime
 from pathlib import Path
@@ -26,6 +29,7 @@ STATE = "task_state.json"
 HISTORY = "history.csv"
 METRICS = "metrics.json"
 DATA = "data"  # in-memory data written in the task's format (seqsuite.fit)
+LOCK = ".lock"
 
 
 def new_run_dir(task: str, root: str | Path = "runs") -> Path:
@@ -43,11 +47,11 @@ def new_run_dir(task: str, root: str | Path = "runs") -> Path:
     raise RuntimeError(f"cannot create a new run directory under {root}")
 
 
-def _first_difference(a: Any, b: Any, prefix: str = "") -> str:
+def first_difference(a: Any, b: Any, prefix: str = "") -> str:
     if isinstance(a, dict) and isinstance(b, dict):
         for key in sorted(set(a) | set(b)):
             if a.get(key) != b.get(key):
-                return _first_difference(a.get(key), b.get(key), f"{prefix}{key}.")
+                return first_difference(a.get(key), b.get(key), f"{prefix}{key}.")
     return f"{prefix.rstrip('.')} ({a!r} there, {b!r} now)"
 
 
@@ -61,8 +65,7 @@ def claim_out_dir(out: str | Path, config: dict[str, Any]) -> str:
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out}: exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)
-    # data/ alone is in-memory data that seqsuite.fit wrote for this run
-    contents = [p for p in out.iterdir() if not p.name.startswith(".") and p.name != DATA]
+    contents = [p for p in out.iterdir() if not ours_alone(p)]
     if not contents:
         return "new"
     if not (out / CONFIG).exists():
@@ -70,13 +73,68 @@ def claim_out_dir(out: str | Path, config: dict[str, Any]) -> str:
     existing = read_config(out)
     if existing != config:
         raise UserError(
-            f"--out {out}: holds a different run (differs at {_first_difference(existing, config)})"
+            f"--out {out}: holds a different run (differs at {first_difference(existing, config)})"
         )
-    if is_finished(out):
+    finished, resumable = is_finished(out), (out / "last.pt").exists()
+    data = str(config.get("run", {}).get("data") or "")
+    if (finished or resumable) and data and changed_since(Path(data), out / CONFIG):
+        raise UserError(
+            f"--out {out}: holds a run of {data} as it was; the data changed after that run "
+            "started; give another --out (or remove the folder) to train on it again"
+        )
+    if finished:
         return "finished"
-    if (out / "last.pt").exists():
+    if resumable:
         return "resume"
     return "new"
+
+
+#: a data folder with more entries than this is not walked to see whether it changed
+CHANGE_WALK_LIMIT = 100_000
+
+
+def changed_since(data: Path, marker: Path) -> bool:
+    """Whether ``data`` (a file, or a folder's files) was modified after ``marker`` was
+    written: the same ``--out`` and configuration then name another run's data."""
+    since = marker.stat().st_mtime_ns
+    try:
+        if not data.is_dir():
+            return data.exists() and data.stat().st_mtime_ns > since
+        seen = 0
+        for folder, _, files in os.walk(data):
+            for name in [".", *files]:
+                seen += 1
+                if seen > CHANGE_WALK_LIMIT:
+                    return False
+                if (Path(folder) / name).stat().st_mtime_ns > since:
+                    return True
+    except OSError:
+        return False  # unreadable now: eval and resume say so when they read it
+    return False
+
+
+def ours_alone(path: Path) -> bool:
+    """Whether ``path`` in a run directory is something seqsuite writes before the run's
+    config: the lock, an atomic write's temporary file, or ``data/`` (in-memory data that
+    ``seqsuite.fit`` wrote for this run). Anything else (``.git``, ``.env``, a note) is the
+    user's, and makes the folder not a new run's."""
+    name = path.name
+    return name in (LOCK, DATA) or (name.startswith(".") and name.endswith(".tmp"))
+
+
+def discard_new(run_dir: Path) -> None:
+    """Undo a new run that failed before training: remove what it wrote (config, state,
+    lock, temporary files), then the folder if nothing else is left in it. Never the
+    user's files: :func:`claim_out_dir` refused a folder that held any."""
+    for path in run_dir.iterdir():
+        if path.name in (CONFIG, STATE, LOCK) or (
+            path.name.startswith(".") and path.name.endswith(".tmp")
+        ):
+            path.unlink(missing_ok=True)
+    try:
+        run_dir.rmdir()
+    except OSError:
+        pass  # data/ or files of the user's: left as they are
 
 
 class RunLock:
@@ -85,15 +143,27 @@ class RunLock:
     the lock when the process ends, however it ends (even SIGKILL): no stale locks."""
 
     def __init__(self, run_dir: str | Path):
-        self.path = Path(run_dir) / ".lock"
+        self.path = Path(run_dir) / LOCK
         self.handle = None
 
     def __enter__(self) -> RunLock:
         import fcntl
-        import os
 
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.handle = self.path.open("a+")
+        try:  # never through a link: the pid would be written into the file it points to
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o666)
+        except OSError as err:
+            if err.errno != errno.ELOOP:
+                raise
+            raise UserError(
+                f"{self.path}: is a symbolic link; remove it (it is the run's lock file)"
+            ) from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise UserError(
+                f"{self.path}: is not a regular file; remove it (it is the run's lock file)"
+            )
+        self.handle = os.fdopen(fd, "r+")
         try:
             fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -128,6 +198,23 @@ def read_config(run_dir: str | Path) -> dict[str, Any]:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise UserError(f"{path}: invalid TOML: {err}") from None
+
+
+#: the sections every run's config.toml holds (it is written whole, every setting)
+SECTIONS = ("run", "data", "backbone", "train", "task")
+
+
+def check_sections(raw: dict[str, Any], path: Path) -> None:
+    """A run's own config.toml with a section or ``run.task`` missing was cut short or
+    edited: read as it is, the defaults would stand in for what the run used."""
+    missing = [name for name in SECTIONS if not isinstance(raw.get(name), dict)]
+    if missing:
+        raise UserError(
+            f"{path}: no [{missing[0]}] section (a run writes every section: the file is "
+            "empty, cut short or edited)"
+        )
+    if not raw["run"].get("task"):
+        raise UserError(f"{path}: run.task missing (the file is cut short or edited)")
 
 
 def read_json(path: str | Path, what: str) -> dict[str, Any]:

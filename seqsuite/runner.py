@@ -217,9 +217,7 @@ def _start(
             console.print(note)
     except BaseException:
         if distributed.is_main():
-            shutil.rmtree(
-                run_dir, ignore_errors=True
-            )  # nothing worth keeping yet (lock file included)
+            rundir.discard_new(run_dir)  # what it wrote; never the user's files
         raise
     return model
 

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from string import Template
 
-from . import TASK_API_VERSION, __version__, atomic
+from . import TASK_API_VERSION, __version__, atomic, registry
 from .errors import UserError
 
 PYPROJECT = Template("""[build-system]
@@ -246,9 +246,18 @@ def _classname(name: str) -> str:
 
 def new_task(name: str, where: str | Path | None = None) -> Path:
     """Write the plugin package for task ``name`` into ``where`` (default ``./seqsuite-NAME``)."""
-    if not re.fullmatch(r"[a-z][a-z0-9_]*", name) or keyword.iskeyword(name):
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
         raise UserError(
             f"task name {name!r}: use lower-case letters, digits and underscores, starting with a letter"
+        )
+    if keyword.iskeyword(name):
+        raise UserError(
+            f"task name {name!r}: a Python keyword cannot name a module; choose another"
+        )
+    if name in registry.task_names():
+        raise UserError(
+            f"task name {name!r}: an installed task has it (a plugin never takes an installed "
+            "task's name); choose another"
         )
     root = Path(where) if where else Path(f"seqsuite-{name}")
     if root.exists() and any(root.iterdir()):

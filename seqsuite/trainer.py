@@ -440,8 +440,10 @@ class Trainer:
 
     def _resume(self, run: _Run) -> None:
         """Restore the run from ``last.pt`` (and the best weights from ``best.pt``)."""
-        saved = checkpoint.load(self.checkpoint_dir / checkpoint.LAST, map_location=self.device)
-        run.model.load_state_dict(saved["model"])
+        path = self.checkpoint_dir / checkpoint.LAST
+        saved = checkpoint.load(path, map_location=self.device)
+        _check_same_config(saved.get("config"), self.checkpoint_extra.get("config"), path)
+        checkpoint.put_weights(run.model, saved["model"], path)
         run.optimizer.load_state_dict(saved["optimizer"])
         run.schedule.load_state_dict(saved["schedule"])
         run.scaler.load_state_dict(saved["scaler"])
@@ -800,3 +802,16 @@ def _detach(state: Any) -> Any:
 
 def _as_state(saved: Any) -> Any:
     return tuple(saved) if isinstance(saved, list) else saved
+
+
+def _check_same_config(saved: Any, now: Any, path: Path) -> None:
+    """A run resumes with the configuration its checkpoint was written with: one edited or
+    cut short in ``config.toml`` since would train another model on the saved weights."""
+    if saved is None or now is None or saved == now:
+        return
+    from .rundir import CONFIG, first_difference
+
+    raise UserError(
+        f"{path.parent / CONFIG}: differs from the configuration {path.name} was written with "
+        f"(at {first_difference(saved, now)}); restore it, or start a new run"
+    )

@@ -13,7 +13,6 @@ quantiles are conformal (:mod:`.intervals`). Panel metrics are means over series
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -684,9 +683,13 @@ class ForecastTask(Task):
     def forecaster(ctx: Context) -> dict[str, Any]:
         """Per series: the combination weights and interval widths the report saved."""
         path = ctx.run_dir / FORECASTER_FILE
-        if not path.exists():
-            return {}
-        return json.loads(path.read_text()).get("series", {})
+        if not path.exists() and not (ctx.run_dir / rundir.METRICS).exists():
+            return {}  # an unfinished run: the report that chooses them has not run yet
+        saved = rundir.read_json(path, "the combination weights and intervals")
+        series = saved.get("series") if isinstance(saved, dict) else None
+        if not isinstance(series, dict):
+            raise UserError(f"{path}: 'series' missing (the file is damaged)")
+        return series
 
     # -- in-memory data (seqsuite.fit, Hugging Face data sets) ----------------------------
 

@@ -1,0 +1,171 @@
+"""Run directories and model folders as people leave them: their own files beside a run,
+links, data changed after the run, files edited, cut short or copied from another run."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from seqsuite import checkpoint, inference, rundir, scaffold
+from seqsuite.errors import UserError
+from seqsuite.trainer import _check_same_config
+from seqsuite_tasks.forecast import ForecastTask
+
+CONFIG = {"run": {"task": "forecast", "data": ""}, "train": {"epochs": 3}}
+
+
+def test_a_folder_with_the_user_s_hidden_files_is_not_a_new_run_and_keeps_them(tmp_path):
+    out = tmp_path / "proj"
+    (out / ".git").mkdir(parents=True)
+    (out / ".env").write_text("API_KEY=xyz\n")
+    with pytest.raises(UserError, match="holds no seqsuite run"):
+        rundir.claim_out_dir(out, CONFIG)
+    assert (out / ".env").read_text() == "API_KEY=xyz\n" and (out / ".git").is_dir()
+
+
+def test_a_failed_new_run_removes_what_it_wrote_and_nothing_else(tmp_path):
+    out = tmp_path / "run"
+    (out / "data").mkdir(parents=True)  # seqsuite.fit's data: its caller removes it
+    assert rundir.claim_out_dir(out, CONFIG) == "new"
+    for name in (rundir.CONFIG, rundir.STATE, rundir.LOCK, ".metrics.json.x1.tmp"):
+        (out / name).write_text("x")
+    rundir.discard_new(out)
+    assert [p.name for p in out.iterdir()] == ["data"]
+    (out / "data").rmdir()
+    rundir.discard_new(out)
+    assert not out.exists()
+
+
+def test_the_run_lock_is_never_written_through_a_link(tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / rundir.LOCK).symlink_to(victim)
+    with pytest.raises(UserError, match="symbolic link"):
+        with rundir.RunLock(run):
+            pass
+    assert victim.read_text() == "precious"
+    (run / rundir.LOCK).unlink()
+    with rundir.RunLock(run):
+        assert (run / rundir.LOCK).read_text() == str(os.getpid())
+
+
+def test_the_same_out_and_config_with_data_changed_since_is_not_the_finished_run(
+    tmp_path, monkeypatch
+):
+    data = tmp_path / "sales.csv"
+    data.write_text("y\n1\n2\n")
+    config = {**CONFIG, "run": {**CONFIG["run"], "data": str(data)}}
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / rundir.CONFIG).write_text('[run]\ntask = "forecast"\n')
+    (out / rundir.METRICS).write_text("{}")
+    monkeypatch.setattr(rundir, "read_config", lambda _: config)
+    assert rundir.claim_out_dir(out, config) == "finished"
+    later = time.time() + 5
+    os.utime(data, (later, later))
+    with pytest.raises(UserError, match="data changed after that run started"):
+        rundir.claim_out_dir(out, config)
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    os.utime(folder, (0, 0))
+    (out / rundir.CONFIG).touch()
+    assert not rundir.changed_since(folder, out / rundir.CONFIG)
+    (folder / "new.wav").write_bytes(b"")
+    os.utime(folder / "new.wav", (later, later))
+    assert rundir.changed_since(folder, out / rundir.CONFIG)
+
+
+def test_a_config_cut_short_or_emptied_is_named(tmp_path):
+    path = tmp_path / rundir.CONFIG
+    with pytest.raises(UserError, match=r"config.toml: no \[run\] section"):
+        rundir.check_sections({}, path)
+    whole = {name: {} for name in rundir.SECTIONS}
+    with pytest.raises(UserError, match=r"no \[task\] section"):
+        rundir.check_sections({**whole, "task": None, "run": {"task": "forecast"}}, path)
+    with pytest.raises(UserError, match="run.task missing"):
+        rundir.check_sections(whole, path)
+    rundir.check_sections({**whole, "run": {"task": "forecast"}}, path)
+
+
+def test_resuming_with_a_config_edited_since_the_checkpoint_is_refused(tmp_path):
+    saved = {"backbone": {"hidden_size": 32}, "task": {"horizon": 6}}
+    _check_same_config(saved, saved, tmp_path / "last.pt")
+    _check_same_config(None, saved, tmp_path / "last.pt")  # checkpoints before the config
+    edited = {"backbone": {"hidden_size": 16}, "task": {"horizon": 6}}
+    with pytest.raises(UserError, match=r"config.toml: differs .* backbone.hidden_size \(32"):
+        _check_same_config(saved, edited, tmp_path / "last.pt")
+
+
+def test_weights_of_another_model_are_named_not_a_traceback(tmp_path):
+    small, big = torch.nn.Linear(2, 3), torch.nn.Linear(2, 4)
+    with pytest.raises(
+        UserError, match=r"best.pt: these weights are not this run's model \(.*weight"
+    ):
+        checkpoint.put_weights(small, big.state_dict(), tmp_path / "best.pt")
+    checkpoint.put_weights(small, torch.nn.Linear(2, 3).state_dict(), tmp_path / "best.pt")
+
+
+def test_export_never_overwrites_a_file_of_the_user_s_nor_misnames_one(tmp_path):
+    notes = tmp_path / "notes.pt"
+    notes.write_text("precious")
+    with pytest.raises(UserError, match="not an earlier export"):
+        inference.check_export_target(notes, "torchscript")
+    with pytest.raises(UserError, match=r"a onnx file is named \*.onnx; got .pt"):
+        inference.check_export_target(tmp_path / "m.pt", "onnx")
+    with pytest.raises(UserError, match="got .onnx"):
+        inference.check_export_target(tmp_path / "m.onnx", "torchscript")
+    inference.check_export_target(tmp_path / "new.onnx", "onnx")
+    earlier = tmp_path / "m.onnx"
+    earlier.write_bytes(b"onnx")
+    (tmp_path / "m.onnx.json").write_text("{}")
+    inference.check_export_target(earlier, "onnx")  # a re-export replaces it
+
+
+@pytest.mark.parametrize(
+    ("name", "why"), [("forecast", "an installed task has it"), ("class", "Python keyword")]
+)
+def test_new_task_refuses_a_taken_name_or_a_keyword_and_says_which(tmp_path, name, why):
+    with pytest.raises(UserError, match=why):
+        scaffold.new_task(name, tmp_path / name)
+    assert not (tmp_path / name).exists()
+
+
+def test_a_damaged_or_missing_forecaster_file_of_a_finished_run_is_named(tmp_path):
+    ctx = SimpleNamespace(run_dir=tmp_path)
+    assert ForecastTask.forecaster(ctx) == {}  # unfinished: not chosen yet
+    (tmp_path / rundir.METRICS).write_text("{}")
+    with pytest.raises(UserError, match="forecaster.json: the combination weights .* missing"):
+        ForecastTask.forecaster(ctx)
+    (tmp_path / "forecaster.json").write_text('{"series": {"y": ')
+    with pytest.raises(UserError, match="forecaster.json: invalid JSON"):
+        ForecastTask.forecaster(ctx)
+    (tmp_path / "forecaster.json").write_bytes(b"garbage\x00\xff{[")
+    with pytest.raises(UserError, match="forecaster.json: invalid JSON"):
+        ForecastTask.forecaster(ctx)
+    (tmp_path / "forecaster.json").write_text('{"series": {"y": {"weights": {}}}}')
+    assert ForecastTask.forecaster(ctx) == {"y": {"weights": {}}}
+
+
+def test_a_model_folder_without_its_weights_says_so(tmp_path):
+    from seqsuite.assembly import evaluated_weights
+
+    (tmp_path / rundir.METRICS).write_text("{}")
+    ctx = SimpleNamespace(run_dir=Path(tmp_path), config=None, device="cpu")
+    with pytest.raises(UserError, match=r"model.safetensors: missing"):
+        evaluated_weights(ctx)
+
+
+def test_eval_of_a_run_on_a_read_only_disk_still_evaluates(tmp_path, monkeypatch):
+    def refuse(path, value):
+        raise PermissionError(1, "Operation not permitted", str(path))
+
+    monkeypatch.setattr(inference.atomic, "write_json", refuse)
+    note = inference._save_beside(tmp_path / "eval.json", {"test": {}})
+    assert note.startswith(f"not saved to {tmp_path / 'eval.json'}: {tmp_path} is not writable")
