@@ -266,7 +266,12 @@ def predict_command(
     """Predict with a trained run: forecast ahead, classify texts or WAV files, ..."""
     from . import config as configs
 
-    options = dict(configs.parse_pairs(option or [], "--option"))
+    pairs = configs.parse_pairs(option or [], "--option")
+    keys = [key for key, _ in pairs]
+    twice = sorted({key for key in keys if keys.count(key) > 1})
+    if twice:
+        raise UserError(f"--option {twice[0]} given twice; give each option once")
+    options = dict(pairs)
     if horizon is not None:
         options["horizon"] = horizon
     if data is not None:
@@ -360,7 +365,8 @@ def compare_command(
         typer.Option("--backbones", metavar="FILE.toml...", help="Backbone files to compare."),
     ] = None,
     sweep: Annotated[
-        str | None, typer.Option(metavar="backbone.KEY=V1,V2", help="Backbone values to compare.")
+        list[str] | None,
+        typer.Option(metavar="backbone.KEY=V1,V2", help="Backbone values to compare."),
     ] = None,
     quick: Annotated[
         bool, typer.Option("--quick", metavar="", help="Each task's quick preset.")
@@ -381,7 +387,7 @@ def compare_command(
         config_files=config or [],
         sets=set_ or [],
         backbone_files=backbones or [],
-        sweep=sweep,
+        sweep=_one_sweep(sweep or []),
         quick=quick,
         seed=seed,
         device=device,
@@ -476,10 +482,10 @@ def doctor_command(as_json: Json = False) -> None:
 def _write_rows(path: str, rows: list[dict]) -> None:
     from . import atomic
 
-    if path.endswith(".json"):
+    if path.lower().endswith(".json"):
         atomic.write_text(path, json.dumps(rows, indent=2, default=str) + "\n")
         return
-    if not path.endswith(".csv"):
+    if not path.lower().endswith(".csv"):
         raise UserError(f"--out {path}: expected a .csv or .json file name")
     atomic.write_csv(path, rows)
 
@@ -494,6 +500,16 @@ def _without_nproc(argv: list[str]) -> list[str]:
         elif not arg.startswith("--nproc="):
             out.append(arg)
     return out
+
+
+def _one_sweep(sweeps: list[str]) -> str | None:
+    """``--sweep`` names one backbone setting; a second would be dropped without a word."""
+    if len(sweeps) > 1:
+        raise UserError(
+            f"--sweep given {len(sweeps)} times; compare one backbone setting at a time "
+            "(--sweep backbone.KEY=V1,V2), or name complete backbones with --backbones"
+        )
+    return sweeps[0] if sweeps else None
 
 
 def _spread_backbones(argv: list[str]) -> list[str]:

@@ -154,6 +154,8 @@ def backbone_variants(
     config_files: list[str], backbone_files: list[str], sweep: str | None
 ) -> list[tuple[str, dict[str, Any]]]:
     """The backbone configurations to compare, each complete (every field set)."""
+    if backbone_files and sweep:
+        raise UserError("compare: --backbones and --sweep each name the backbones; give one")
     base = dataclasses.asdict(BackboneConfig())
     for path in config_files:
         base.update(configs.read_toml(path).get("backbone", {}))
@@ -176,6 +178,13 @@ def backbone_variants(
             )
     if not variants:
         variants = [("default", base)]
+    labels = [label for label, _ in variants]
+    twice = sorted({label for label in labels if labels.count(label) > 1})
+    if twice:  # each label is a run folder: the second would reuse the first
+        raise UserError(
+            f"compare: two backbones are both called {twice[0]!r} (files of one name, or a "
+            "value given twice); give each its own name"
+        )
     for label, values in variants:  # check each once, before hours of training
         try:
             configs.build(BackboneConfig, values, "backbone")
@@ -311,6 +320,8 @@ def compare(plan: Plan, out: Path, progress=None) -> list[Row]:
 def run_comparison(plan: Plan, out: Path, command: str, progress=None) -> list[Row]:
     """The whole of ``seqsuite compare``: run the plan, then write compare.json, .csv,
     .md and plots/compare.png into ``out``."""
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise UserError(f"--out {out}: is not a folder; give a folder for the comparison")
     out.mkdir(parents=True, exist_ok=True)
     rows = compare(plan, out, progress)
     write_outputs(rows, out, command)

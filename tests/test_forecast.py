@@ -544,6 +544,9 @@ def test_long_panel_with_covariates_trains_one_global_model(cli, tmp_path):
     assert [r["series"] for r in json.loads(one.out)] == ["s1", "s1"]
     unknown = cli("predict", "r", "--option", "series=s9")
     assert unknown.code == 2 and "s9" in unknown.err
+    for empty in (["--option", "series="], [""]):  # not "every series" in silence
+        blank = cli("predict", "r", *empty)
+        assert blank.code == 2 and "series '': an empty name" in blank.err
 
 
 def test_wide_panel_takes_every_numeric_column_as_a_series(cli, tmp_path):

@@ -162,6 +162,11 @@ class ForecastConfig:
         bad = [q for q in self.quantiles if not 0 < q < 1]
         if bad:
             raise UserError(f"quantiles: {bad} outside (0, 1); expected e.g. [0.1, 0.5, 0.9]")
+        if list(self.quantiles) != sorted(set(self.quantiles)):
+            raise UserError(
+                f"quantiles: {list(self.quantiles)}: give them increasing, each once, "
+                "e.g. [0.1, 0.5, 0.9]"
+            )
 
 
 def model_name(ctx: Context, data: ForecastData) -> str:
@@ -617,8 +622,12 @@ class ForecastTask(Task):
         if options.get("data"):
             panel = load_panel(options["data"], ctx.options)
             histories = list(zip(panel.series, panel.covariates, strict=True))
-        wanted = [*inputs, *str(options.get("series") or "").split(",")]
-        wanted = [w.strip() for w in wanted if w.strip()]
+        named = str(options["series"]).split(",") if "series" in options else []
+        wanted = [str(w).strip() for w in [*inputs, *named]]
+        if "" in wanted:
+            raise UserError(
+                "series '': an empty name; name the series to forecast, or none for all of them"
+            )
         saved = {s["name"]: s for s in state["series"]}
         names = [series.name for series, _ in histories]
         unknown = [w for w in wanted if w not in names]
