@@ -7,6 +7,7 @@ and one line per finished epoch with the validation metric.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from typing import Any, Protocol, runtime_checkable
 
 
@@ -95,6 +96,17 @@ class BarProgress(NullProgress):
         if self.started:
             self.bar.stop()
             self.started = False
+
+
+def track(items: list[Any], label: str, quiet: bool) -> Iterable[Any]:
+    """``items`` one by one, with a bar on stderr while a person watches: long work that is
+    not training (a backtest refits its baselines at every origin)."""
+    if quiet or not sys.stderr.isatty():
+        return items
+    from rich.console import Console
+    from rich.progress import track as rich_track
+
+    return rich_track(items, description=label, console=Console(stderr=True), transient=True)
 
 
 def make_progress(quiet: bool) -> Progress:

@@ -26,6 +26,7 @@ from seqsuite.adapters import FeatureInput
 from seqsuite.batches import ArraySplit
 from seqsuite.errors import UserError
 from seqsuite.heads import LastStateHead
+from seqsuite.progress import track
 from seqsuite.task import Context, Evaluation, Prepared, Results, Task
 
 from . import baselines as classical
@@ -497,32 +498,34 @@ class ForecastTask(Task):
         from .backtests import write_backtest
 
         data: ForecastData = prepared.data
-        rows = []
+        windows_of = []  # (series, origin): checked for every series before any refit
         for item in data.items:
             test_origin, steps = item.origins["test"]
             origins = backtest_origins(test_origin, steps, windows, stride, data.lookback)
-            y = item.series.values
-            calibration = calibrate(ctx, model, data, item)
-            val_end = sum(item.origins["val"])
-            for origin in origins:
-                fc = combined_forecast(ctx, model, data, item, origin, steps, calibration)
-                record = {
-                    "series": item.name,
-                    "origin": int(origin),
-                    "time": item.series.labels(origin, origin + 1)[0],
-                    "in_sample": bool(origin < val_end),
-                    "model": score(item, data.season, origin, fc),
-                    "baselines": {},
-                }
-                for name in data.baselines:
-                    predicted = classical_forecast(
-                        ctx, name, y[:origin], steps, data.season, item.transform.log
+            windows_of += [(item, origin) for origin in origins]
+        rows, calibrations = [], {}
+        for item, origin in track(windows_of, "backtest windows", ctx.quiet):
+            steps, y = item.origins["test"][1], item.series.values
+            if id(item) not in calibrations:
+                calibrations[id(item)] = calibrate(ctx, model, data, item)
+            fc = combined_forecast(ctx, model, data, item, origin, steps, calibrations[id(item)])
+            record = {
+                "series": item.name,
+                "origin": int(origin),
+                "time": item.series.labels(origin, origin + 1)[0],
+                "in_sample": bool(origin < sum(item.origins["val"])),
+                "model": score(item, data.season, origin, fc),
+                "baselines": {},
+            }
+            for name in data.baselines:
+                predicted = classical_forecast(
+                    ctx, name, y[:origin], steps, data.season, item.transform.log
+                )
+                if predicted is not None:
+                    record["baselines"][name] = point_metrics(
+                        y[origin : origin + steps], predicted, y[:origin], data.season
                     )
-                    if predicted is not None:
-                        record["baselines"][name] = point_metrics(
-                            y[origin : origin + steps], predicted, y[:origin], data.season
-                        )
-                rows.append(record)
+            rows.append(record)
         return write_backtest(ctx, rows, self.primary_metric)
 
     # -- outputs --------------------------------------------------------------------
