@@ -75,6 +75,11 @@ def read_table(path: str | Path, as_text: bool = False) -> pd.DataFrame:
     except Exception as err:  # noqa: BLE001 - pandas raises many types for bad files
         message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise UserError(f"{path}: cannot read as {kind.upper()}: {message}") from None
+    if len(frame.columns) and frame.empty:
+        raise UserError(
+            f"{path}: a header line and no rows (the first line of a {kind.upper()} file names "
+            "its columns; the rows follow it)"
+        )
     if frame.empty or len(frame.columns) == 0:
         raise UserError(f"{path}: no rows")
     frame.columns = [str(c).strip() for c in frame.columns]

@@ -17,7 +17,7 @@ CASES = [
     ("forecast", "forecast/empty.csv", [], "file is empty"),
     ("forecast", "forecast/binary.csv", [], "looks like a binary file, expected CSV text"),
     ("forecast", "forecast/latin1.csv", [], "not valid UTF-8"),
-    ("forecast", "forecast/header_only.csv", [], "no rows"),
+    ("forecast", "forecast/header_only.csv", [], "a header line and no rows"),
     ("forecast", "forecast/non_numeric.csv", [], "'three' is not a number"),
     ("forecast", "forecast/infinite.csv", [], "infinite value"),
     ("forecast", "forecast/all_nan.csv", [], "no numeric values"),
