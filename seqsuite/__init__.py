@@ -15,25 +15,52 @@ The public Python API:
 
 __version__ = "0.1.0"
 
-from .api import Run, fit, load  # noqa: E402
-from .backbone import Backbone, BackboneConfig, BackboneOutput  # noqa: E402
-from .batches import ArraySplit  # noqa: E402
-from .errors import UserError  # noqa: E402
-from .inference import evaluate, generate, predict  # noqa: E402
-from .model import SequenceModel  # noqa: E402
-from .regressor import SequenceRegressor  # noqa: E402
-from .runner import resume, run  # noqa: E402
-from .task import (  # noqa: E402
-    TASK_API_VERSION,
-    Context,
-    Evaluation,
-    InputAdapter,
-    NoOptions,
-    Prepared,
-    Results,
-    Task,
-)
-from .trainer import FitResult, TrainConfig, Trainer  # noqa: E402
+#: the public names and the module each comes from: imported when first used, so that
+#: ``import seqsuite.entry`` (the command) and plugins importing ``seqsuite.task`` do not
+#: pay for PyTorch and every other module at once
+_EXPORTS = {
+    "Run": "api",
+    "fit": "api",
+    "load": "api",
+    "Backbone": "backbone",
+    "BackboneConfig": "backbone",
+    "BackboneOutput": "backbone",
+    "ArraySplit": "batches",
+    "UserError": "errors",
+    "evaluate": "inference",
+    "generate": "inference",
+    "predict": "inference",
+    "SequenceModel": "model",
+    "SequenceRegressor": "regressor",
+    "resume": "runner",
+    "run": "runner",
+    "TASK_API_VERSION": "task",
+    "Context": "task",
+    "Evaluation": "task",
+    "InputAdapter": "task",
+    "NoOptions": "task",
+    "Prepared": "task",
+    "Results": "task",
+    "Task": "task",
+    "FitResult": "trainer",
+    "TrainConfig": "trainer",
+    "Trainer": "trainer",
+}
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'seqsuite' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
+
 
 __all__ = [
     "TASK_API_VERSION",

@@ -1,3 +1,3 @@
-from seqsuite.cli import main
+from seqsuite.entry import main
 
 main()

@@ -169,3 +169,19 @@ def test_eval_of_a_run_on_a_read_only_disk_still_evaluates(tmp_path, monkeypatch
     monkeypatch.setattr(inference.atomic, "write_json", refuse)
     note = inference._save_beside(tmp_path / "eval.json", {"test": {}})
     assert note.startswith(f"not saved to {tmp_path / 'eval.json'}: {tmp_path} is not writable")
+
+
+def test_ctrl_c_while_the_command_still_imports_is_one_line_and_130(tmp_path):
+    """PyTorch takes seconds to import: an interrupt then is an interrupt, not a traceback."""
+    import subprocess
+    import sys
+
+    fake = tmp_path / "torch"
+    fake.mkdir()
+    (fake / "__init__.py").write_text("raise KeyboardInterrupt\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
+    done = subprocess.run(
+        [sys.executable, "-m", "seqsuite", "tasks"], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 130
+    assert done.stderr == "interrupted\n"
