@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from . import boundary, inference, limits, runner
+from . import boundary, inference, limits, rundir, runner
 from .errors import UserError
 
 app = typer.Typer(
@@ -336,8 +336,8 @@ def backtest_command(
 ) -> None:
     """Evaluate the model and every baseline over N rolling origins (tasks that support it)."""
     result = inference.backtest(run_dir, windows, stride, quiet=as_json, threads=threads)
-    if as_json:
-        print(json.dumps(result, indent=2, default=str))
+    if as_json:  # NaN (a metric a window cannot have) is null, as in backtest.json
+        print(json.dumps(rundir.clean_json(result), indent=2, default=str))
 
 
 @app.command(

@@ -23,3 +23,9 @@ class FieldError(UserError):
     def __init__(self, field: str, message: str):
         super().__init__(f"{field}: {message}")
         self.field = field
+
+
+def install_extra(extra: str) -> str:
+    """How to add an optional extra: seqsuite is not on PyPI, where ``seqsuite[...]``
+    would fetch somebody else's package, so from where it was installed."""
+    return f"pip install '.[{extra}]' in seqsuite's checkout, or 'seqsuite-*.whl[{extra}]'"

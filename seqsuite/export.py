@@ -23,7 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from . import atomic
-from .errors import UserError
+from .errors import UserError, install_extra
 
 
 class Exported(nn.Module):
@@ -101,7 +101,7 @@ def export(
             import onnx  # noqa: F401
         except ImportError:
             raise UserError(
-                "export --format onnx needs the onnx package: pip install 'seqsuite[export]'"
+                f"export --format onnx needs the onnx package: {install_extra('export')}"
             ) from None
         dynamic = {name: {0: "batch", 1: "time"} for name in inputs}
         dynamic.update({name: {1: "batch"} for name in state_names})

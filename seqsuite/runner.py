@@ -99,6 +99,7 @@ def run(
         base.append((getattr(task, "quick", {}) or {}, f"task {task.name!r} quick preset"))
     base.append((overrides or {}, "keyword arguments"))
     config, hub_files = _resolve(task, config_files, sets, flags, base)
+    tracking.check_available(config.run.log)  # before the data is read and a folder made
     device = distributed.local_device(resolve_device(config.run.device))
     with contextlib.ExitStack() as held:
         held.enter_context(distributed.group(device))

@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from . import atomic, rundir
-from .errors import UserError
+from .errors import UserError, install_extra
 
 KINDS = ("csv", "tensorboard", "mlflow")
-INSTALL = "pip install 'seqsuite[tracking]'"
+INSTALL = install_extra("tracking")
 REQUIRES = {"tensorboard": "tensorboard", "mlflow": "mlflow"}
 IDS = "tracking.json"
 SKIP_SCALARS = {"epoch", "step", "stop_reason"}

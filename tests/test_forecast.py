@@ -475,7 +475,8 @@ def test_backtest_over_rolling_origins_from_run_and_cli(cli, tmp_path):
     assert Path("r/plots/backtest.png").exists()
     again = cli("backtest", "r", "--windows", "4", "--stride", "2", "--json")
     assert again.code == 0, again.err
-    windows = json.loads(again.out)["windows"]
+    strict = json.loads(again.out, parse_constant=lambda c: pytest.fail(f"{c} is not JSON"))
+    windows = strict["windows"]
     assert [w["origin"] for w in windows] == [108, 110, 112, 114]
     table = pd.read_csv("r/backtest.csv")
     assert len(table) == 4 * 3 and set(table["model"]) == {"model", "naive", "seasonal_naive"}

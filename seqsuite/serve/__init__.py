@@ -1,6 +1,6 @@
 """``seqsuite serve``: trained runs behind an HTTP JSON API (FastAPI on uvicorn).
 
-Needs the ``serve`` extra (``pip install 'seqsuite[serve]'``). :func:`serve` runs the
+Needs the ``serve`` extra (``pip install '.[serve]'`` in the checkout, or the wheel's). :func:`serve` runs the
 server; :func:`create_app` builds the application for tests or another ASGI server.
 """
 
@@ -10,11 +10,10 @@ try:
     import fastapi  # noqa: F401
     import uvicorn  # noqa: F401
 except ImportError as err:  # pragma: no cover - depends on the install
-    from ..errors import UserError
+    from ..errors import UserError, install_extra
 
     raise UserError(
-        f"seqsuite serve needs the serve extra ({err.name} is missing): "
-        "pip install 'seqsuite[serve]'"
+        f"seqsuite serve needs the serve extra ({err.name} is missing): {install_extra('serve')}"
     ) from None
 
 from .app import ServeSettings, create_app  # noqa: E402
