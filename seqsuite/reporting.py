@@ -47,7 +47,9 @@ def finish(
     report_html.write_run_report(ctx.run_dir, metrics)
     atomic.write_json(ctx.run_dir / rundir.METRICS, rundir.clean_json(metrics))  # last
     tracking.finish_all(list(loggers), metrics, ctx.console)
-    show_metrics(ctx.console, task, ctx, metrics, f"{task.name} on {prepared.dataset} (test)")
+    show_metrics(
+        ctx.console, task, ctx, metrics, f"{task.name} on {prepared.dataset} {part(prepared)}"
+    )
     ctx.console.print(f"run directory: {ctx.run_dir}")
     return metrics
 
@@ -119,3 +121,9 @@ def show_metrics(
     rows.update(baselines)
     table = metrics_table(title, rows, task.primary_metric, task.higher_is_better, console.width)
     console.print(table)
+
+
+def part(prepared: Any) -> str:
+    """What the reported figures were measured on: a task that holds out no test part
+    (a language model for transfer scores its validation texts) says so."""
+    return "(validation; no separate test part)" if prepared.test is prepared.val else "(test)"

@@ -50,3 +50,13 @@ def test_quantiles_repeated_or_out_of_order_are_refused(cli):
         result = cli("config", "forecast", "--set", f"task.quantiles={given}")
         assert result.code == 2 and "increasing, each once" in result.err
     assert cli("config", "forecast", "--set", "task.quantiles=[0.05,0.5,0.95]").code == 0
+
+
+def test_figures_of_a_task_without_a_test_part_are_called_validation():
+    from types import SimpleNamespace
+
+    from seqsuite.reporting import part
+
+    shared = object()
+    assert part(SimpleNamespace(val=shared, test=shared)).startswith("(validation")
+    assert part(SimpleNamespace(val=object(), test=object())) == "(test)"
