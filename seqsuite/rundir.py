@@ -118,8 +118,12 @@ def ours_alone(path: Path) -> bool:
     config: the lock, an atomic write's temporary file, or ``data/`` (in-memory data that
     ``seqsuite.fit`` wrote for this run). Anything else (``.git``, ``.env``, a note) is the
     user's, and makes the folder not a new run's."""
-    name = path.name
-    return name in (LOCK, DATA) or (name.startswith(".") and name.endswith(".tmp"))
+    return path.name in (LOCK, DATA) or _temporary(path)
+
+
+def _temporary(path: Path) -> bool:
+    """An atomic write's temporary file (``.NAME.XXXX.tmp``, see :mod:`.atomic`)."""
+    return path.name.startswith(".") and path.name.endswith(".tmp")
 
 
 def discard_new(run_dir: Path) -> None:
@@ -127,9 +131,7 @@ def discard_new(run_dir: Path) -> None:
     lock, temporary files), then the folder if nothing else is left in it. Never the
     user's files: :func:`claim_out_dir` refused a folder that held any."""
     for path in run_dir.iterdir():
-        if path.name in (CONFIG, STATE, LOCK) or (
-            path.name.startswith(".") and path.name.endswith(".tmp")
-        ):
+        if path.name in (CONFIG, STATE, LOCK) or _temporary(path):
             path.unlink(missing_ok=True)
     try:
         run_dir.rmdir()
