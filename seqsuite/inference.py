@@ -17,7 +17,7 @@ from . import atomic, rundir
 from .assembly import LoadedRun, load
 from .devices import seed_everything
 from .errors import UserError
-from .reporting import model_label, show_metrics
+from .reporting import model_label, part, show_metrics
 from .task import as_evaluation
 from .threads import threads_for
 
@@ -73,7 +73,7 @@ def _evaluate(loaded: LoadedRun, data: str | None) -> dict[str, Any]:
         metrics["baselines_note"] = "baselines are fitted on a run's training split; none on --data"
     saved = _save_beside(ctx.run_dir / "eval.json", rundir.clean_json(metrics))
     where = prepared.dataset or ctx.config.run.data
-    show_metrics(ctx.console, task, ctx, metrics, f"{task.name} on {where} (test)")
+    show_metrics(ctx.console, task, ctx, metrics, f"{task.name} on {where} {part(prepared)}")
     if saved:
         ctx.console.print(f"[dim]{saved}[/]")
     if data is not None:
