@@ -233,7 +233,7 @@ def jobs_for(task: str, name: str, body_list: list[dict], count: int) -> list[tu
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2000, help="per task and concurrency")
-    parser.add_argument("--soak", type=int, default=10_000)
+    parser.add_argument("--soak", type=int, default=10_000, help="0: no soak")
     parser.add_argument("--max-batch", type=int, default=32)
     parser.add_argument("--max-wait-ms", type=float, default=2.0)
     parser.add_argument(
@@ -250,7 +250,8 @@ def main() -> None:
         process, url = start(runs, args.max_batch, args.max_wait_ms)
         try:
             lines = table(url, runs, body_lists, ceilings, args.requests)
-            lines += soak(url, process.pid, runs, body_lists, args.soak)
+            if args.soak:
+                lines += soak(url, process.pid, runs, body_lists, args.soak)
         finally:
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=60)
