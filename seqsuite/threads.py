@@ -49,6 +49,16 @@ def set_threads(count: int) -> None:
     torch.set_num_threads(count)
 
 
+def in_this_thread() -> None:
+    """Give a thread seqsuite starts the process's thread count. OpenMP (and MKL) keep
+    the count per thread: a new thread starts at OpenMP's default, every core, whatever
+    ``torch.set_num_threads`` said in the main thread. ``seqsuite serve``'s inference
+    thread ran each batch of one thread's worth of work on two OpenMP threads, the second
+    spinning between ops: on a busy machine 7 ms of CPU per forecast request instead of
+    under 1. Call it first thing in the thread."""
+    torch.set_num_threads(torch.get_num_threads())
+
+
 def available_cpus() -> int:
     """CPUs this process may run on (its affinity mask, e.g. under taskset or a container)."""
     try:

@@ -3,6 +3,7 @@ and always what the user said."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -161,3 +162,57 @@ def test_inference_commands_take_threads(cli):
     ):
         result = cli(*command, "--threads", "1", "--json")
         assert result.code == 0, (command, result.err)
+
+
+def _openmp_threads() -> int | None:
+    """The OpenMP thread count of the calling thread (OpenMP keeps one per thread)."""
+    import threadpoolctl
+
+    counts = [
+        i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "openmp"
+    ]
+    return counts[0] if counts else None
+
+
+def test_serving_threads_take_the_process_thread_count():
+    """``serve`` answers on threads of its own; each must run torch with the count the
+    process chose, not OpenMP's default of every core (a second, spinning thread)."""
+    pytest.importorskip("fastapi")
+    from pathlib import Path
+
+    from seqsuite.serve.batching import Batcher
+    from seqsuite.serve.runs import ServedRun
+    from seqsuite.serve.streaming import GenerationStream
+    from seqsuite.task import Task
+
+    if _openmp_threads() is None:
+        pytest.skip("this torch is built without OpenMP")
+
+    class Counting(Task):
+        name = "counting"
+
+        def predict(self, ctx, model, inputs, options):
+            return [{"threads": _openmp_threads()} for _ in inputs]
+
+        def generate_stream(self, ctx, model, options):
+            yield {"threads": _openmp_threads()}
+
+    run = ServedRun("counting", Path("."), Counting(), None, None, ("predict", "generate"))
+    wanted = (threads.available_cpus() or 1) + 1  # not OpenMP's default, whatever the machine
+
+    async def counts() -> tuple[int, int]:
+        batcher = Batcher(run, max_batch=4, max_wait=0.001, max_queue=8)
+        batcher.start()
+        try:
+            answer = await batcher.submit(run.task.parse_request(None, {"inputs": ["a"]}))
+        finally:
+            await batcher.stop()
+        pieces = [piece async for piece in GenerationStream(run, {}, float("inf")).start()]
+        return answer["predictions"][0]["threads"], pieces[0]["threads"]
+
+    before = torch.get_num_threads()
+    threads.set_threads(wanted)
+    try:
+        assert asyncio.run(counts()) == (wanted, wanted)
+    finally:
+        threads.set_threads(before)

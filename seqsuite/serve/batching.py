@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from .. import threads
 from .runs import ServedRun
 
 
@@ -36,7 +37,9 @@ class Batcher:
         self.run = run
         self.max_batch, self.max_wait = max_batch, max_wait
         self.queue: asyncio.Queue[_Waiting] = asyncio.Queue(maxsize=max_queue)
-        self.thread = concurrent.futures.ThreadPoolExecutor(1, f"predict-{run.name}")
+        self.thread = concurrent.futures.ThreadPoolExecutor(
+            1, f"predict-{run.name}", initializer=threads.in_this_thread
+        )
         self.loop_task: asyncio.Task | None = None
         self.batches = 0  # answered batches, and the requests in them (for /healthz)
         self.requests = 0

@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from .. import threads
 from .runs import ServedRun
 
 _END = object()
@@ -44,6 +45,7 @@ class GenerationStream:
 
     def _produce(self) -> None:
         """On the thread: every piece (or the exception that ended it), then the end."""
+        threads.in_this_thread()
         try:
             for piece in self._pieces():
                 if self.stopped.is_set():
