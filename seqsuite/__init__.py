@@ -15,6 +15,10 @@ The public Python API:
 
 __version__ = "0.1.0"
 
+from . import torch_threads_default as _torch_threads_default  # noqa: E402
+
+_torch_threads_default.watch()  # to tell a user's torch.set_num_threads from the default
+
 #: the public names and the module each comes from: imported when first used, so that
 #: ``import seqsuite.entry`` (the command) and plugins importing ``seqsuite.task`` do not
 #: pay for PyTorch and every other module at once

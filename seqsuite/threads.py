@@ -6,7 +6,8 @@ usefully, and two processes that each run a thread per core on the same cores sl
 other 15-40x (each thread spins waiting for the others). So seqsuite chooses:
 
 1. what the user said: ``--threads N`` / ``run.threads``, else ``OMP_NUM_THREADS``, else a
-   ``torch.set_num_threads`` call made after seqsuite was imported;
+   ``torch.set_num_threads`` call (one made after ``import seqsuite``, or after
+   ``import torch`` when seqsuite was imported first: :mod:`.torch_threads_default`);
 2. otherwise one thread when a training step is too small to gain from more
    (:data:`SMALL_STEP_FLOPS`, measured in ``bench/threads.py``), else every CPU this process
    may use (``os.sched_getaffinity``, not the machine's count);
@@ -29,6 +30,8 @@ from typing import Any
 
 import torch
 
+from . import torch_threads_default
+
 #: below this many forward FLOPs per training step (batch x backbone FLOPs per step and
 #: time step), one thread trains as fast as two on the machines measured (bench/threads.py)
 SMALL_STEP_FLOPS = 2e6
@@ -37,8 +40,8 @@ SMALL_STEP_FLOPS = 2e6
 #: tens of microseconds; a step costs milliseconds)
 REBALANCE_SECONDS = 0.5
 
-_AT_IMPORT = torch.get_num_threads()  # to tell a user's torch.set_num_threads call
-_SET_HERE = {_AT_IMPORT}  # counts seqsuite itself set: not the user's choice
+#: counts seqsuite itself set, and PyTorch's own at its start: not the user's choice
+_SET_HERE = {torch_threads_default.count() or torch.get_num_threads()}
 
 
 def set_threads(count: int) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 from types import SimpleNamespace
@@ -216,3 +217,25 @@ def test_serving_threads_take_the_process_thread_count():
         assert asyncio.run(counts()) == (wanted, wanted)
     finally:
         threads.set_threads(before)
+
+
+@pytest.mark.parametrize(
+    "order",
+    ["import seqsuite\nimport torch", "import torch\nimport seqsuite"],
+    ids=["seqsuite-first", "torch-first"],
+)
+def test_a_torch_set_num_threads_call_after_the_imports_is_the_users(order):
+    """seqsuite reads PyTorch's count at its start, whichever of the two came first, even
+    when its own thread module is first used after the user's call."""
+    users = "torch.set_num_threads(torch.get_num_threads() + 1)\n"
+    ask = "from seqsuite import threads\nprint(threads.user_choice(0))\n"
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    said = []
+    for script in (f"{order}\n{ask}", f"{order}\n{users}{ask}"):
+        done = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+        said.append(done.stdout.strip())
+    assert said[0] == "None"
+    assert said[1].endswith(", 'torch.set_num_threads')")
