@@ -50,24 +50,50 @@ class SequenceRegressor:
         self.loss_name = loss
         self.seed = seed
         self.device = resolve_device(device)
-        torch.manual_seed(seed)
         config = backbone or BackboneConfig()
-        adapter = FeatureInput(input_size)
-        core = Backbone(input_size, config)
-        self.model = SequenceModel(adapter, core, LastStateHead(core.output_size, output_size))
+        with torch.random.fork_rng(devices=[]):  # the caller's random stream is left as it was
+            torch.manual_seed(seed)
+            adapter = FeatureInput(input_size)
+            core = Backbone(input_size, config)
+            head = LastStateHead(core.output_size, output_size)
+        self.model = SequenceModel(adapter, core, head)
         self.output_size = output_size
         self.input_size = input_size
         self.backbone_config = config
 
     def _split(self, X: Any, y: Any | None = None) -> ArraySplit:
-        x = torch.as_tensor(np.asarray(X), dtype=torch.float32)
-        if x.dim() == 2:
-            x = x.unsqueeze(-1)
+        x = torch.as_tensor(self._inputs(X))
         tensors = {"x": x}
         if y is not None:
-            target = torch.as_tensor(np.asarray(y), dtype=torch.float32)
-            tensors["y"] = target.reshape(len(target), -1)
+            tensors["y"] = torch.as_tensor(self._targets(y, len(x)))
         return ArraySplit(tensors)
+
+    def _inputs(self, X: Any) -> np.ndarray:
+        """``X`` as float32 (samples, time, features); ValueError naming what is wrong."""
+        x = _numbers(X, "X")
+        if x.ndim == 2 and self.input_size == 1:
+            x = x[..., None]  # (samples, time) of one feature
+        if x.ndim != 3 or x.shape[-1] != self.input_size:
+            raise ValueError(
+                f"X: shape {x.shape}; expected (samples, time, {self.input_size})"
+                + (" or (samples, time)" if self.input_size == 1 else "")
+            )
+        if not len(x) or not x.shape[1]:
+            raise ValueError(f"X: shape {x.shape}; expected at least one sample of one step")
+        return x
+
+    def _targets(self, y: Any, samples: int) -> np.ndarray:
+        """``y`` as float32 (samples, outputs), matching ``X`` and ``output_size``."""
+        target = _numbers(y, "y")
+        if target.ndim == 0 or len(target) != samples:
+            raise ValueError(f"y: shape {target.shape}; X has {samples} samples")
+        target = target.reshape(samples, -1)
+        if target.shape[1] != self.output_size:
+            raise ValueError(
+                f"y: {target.shape[1]} values per sample; this regressor has output_size="
+                f"{self.output_size}"
+            )
+        return target
 
     def _loss(self, output: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return LOSSES[self.loss_name](output, batch["y"])
@@ -76,15 +102,21 @@ class SequenceRegressor:
         self,
         X: Any,
         y: Any,
-        train: TrainConfig | None = None,
+        train: TrainConfig | dict[str, Any] | None = None,
         validation_data: tuple[Any, Any] | None = None,
         progress: Any = None,
     ) -> FitResult:
-        """Train; with ``validation_data`` the best epoch on its loss is kept."""
+        """Train (a second call goes on from the weights trained so far, as Keras does);
+        with ``validation_data`` the best epoch on its loss is kept. ``train``: a
+        :class:`TrainConfig` or a dict of its fields."""
         validate = None
         if validation_data is not None:
             val = self._split(*validation_data)
             validate = lambda model: {"loss": self._evaluate_split(val)}  # noqa: E731
+        if isinstance(train, dict):
+            from .config import build
+
+            train = build(TrainConfig, train, "train")
         trainer = Trainer(train or TrainConfig(), self.device, seed=self.seed, progress=progress)
         return trainer.fit(self.model, self._split(X, y), self._loss, validate, primary="loss")
 
@@ -156,3 +188,15 @@ class SequenceRegressor:
     def evaluate(self, X: Any, y: Any) -> float:
         """The loss (mean over samples and outputs), as Keras' ``evaluate`` returns it."""
         return self._evaluate_split(self._split(X, y))
+
+
+def _numbers(values: Any, name: str) -> np.ndarray:
+    """``values`` as a float32 array of finite numbers; ValueError naming ``name``."""
+    try:
+        array = np.asarray(values, dtype=np.float32)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{name}: expected an array of numbers ({err})") from None
+    bad = np.argwhere(~np.isfinite(array))
+    if len(bad):
+        raise ValueError(f"{name}: NaN or infinite value at index {tuple(int(i) for i in bad[0])}")
+    return array

@@ -31,3 +31,37 @@ def test_tutorial_lstm_relu_reaches_keras_training_loss():
         np.mean((predicted - y) ** 2) == np.float32(mse)
         or abs(np.mean((predicted - y) ** 2) - mse) < 1e-6
     )
+
+
+def test_the_regressor_names_what_is_wrong_with_its_arrays():
+    import pytest
+
+    model = SequenceRegressor(input_size=2, output_size=1)
+    X, y = np.zeros((4, 5, 2)), np.zeros(4)
+    cases = [
+        ((X, np.zeros((4, 2))), "y: 2 values per sample; this regressor has output_size=1"),
+        ((X, np.zeros(3)), r"y: shape \(3,\); X has 4 samples"),
+        ((np.zeros((4, 5, 3)), y), r"X: shape \(4, 5, 3\); expected \(samples, time, 2\)"),
+        ((np.zeros((4, 5)), y), r"X: shape \(4, 5\); expected"),
+        ((np.zeros((0, 5, 2)), y[:0]), "at least one sample"),
+        ((np.where(np.arange(40).reshape(4, 5, 2) == 7, np.nan, X), y), r"NaN .* \(0, 3, 1\)"),
+        ((X, [1, 2, "x", 4]), "y: expected an array of numbers"),
+    ]
+    for (inputs, targets), message in cases:
+        with pytest.raises(ValueError, match=message):
+            model.fit(inputs, targets, {"epochs": 1})
+    with pytest.raises(ValueError, match="NaN"):
+        model.predict(np.full((1, 5, 2), np.inf))
+
+
+def test_the_regressor_leaves_the_callers_random_stream_alone():
+    import torch
+
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    SequenceRegressor(input_size=1, seed=5)
+    assert torch.equal(torch.rand(3), expected)
+    first = SequenceRegressor(input_size=1, seed=5).model.state_dict()
+    second = SequenceRegressor(input_size=1, seed=5).model.state_dict()
+    assert all(torch.equal(first[k], second[k]) for k in first)
