@@ -110,14 +110,14 @@ def _fit_in_memory(
             f"out={out}: already holds a run; data in memory needs a new folder "
             "(continue an interrupted run with seqsuite.resume)"
         )
-    run_dir = Path(out) if out is not None else rundir.new_run_dir(task.name, runs_root)
-    created = not run_dir.exists() or not any(run_dir.iterdir())
-    config = configs.resolve(
+    config = configs.resolve(  # before any folder is made: a wrong setting leaves nothing
         task,
         common["config_files"],
         common["sets"],
         base=[(common["overrides"], "keyword arguments")],
     )
+    run_dir = Path(out) if out is not None else rundir.new_run_dir(task.name, runs_root)
+    created = not run_dir.exists() or not any(run_dir.iterdir())
     ctx = Context(config=config, device=_cpu(), console=console_for(True))
     try:
         files = materialise(task, ctx, data, run_dir / rundir.DATA, "data")

@@ -348,11 +348,20 @@ class Task:
         from .errors import UserError
 
         items = [obj] if isinstance(obj, str | Path) else obj
-        if isinstance(items, list | tuple) and all(isinstance(i, str | Path) for i in items):
-            return [str(i) for i in items], {}
-        raise UserError(
-            f"task {self.name!r}: predict takes texts or file paths here, got {type(obj).__name__}"
-        )
+        if getattr(items, "ndim", None) == 1 and hasattr(items, "tolist"):
+            items = items.tolist()  # a pandas Series or a 1-D numpy array of texts
+        if not isinstance(items, list | tuple):
+            raise UserError(
+                f"task {self.name!r}: predict takes texts or file paths here, "
+                f"got {type(obj).__name__}"
+            )
+        for k, item in enumerate(items):
+            if not isinstance(item, str | Path):
+                raise UserError(
+                    f"task {self.name!r}: predict takes texts or file paths here; "
+                    f"item [{k}] is {type(item).__name__}"
+                )
+        return [str(i) for i in items], {}
 
     # -- serving (``seqsuite serve``) ----------------------------------------------------
 

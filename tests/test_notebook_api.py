@@ -101,6 +101,11 @@ def test_sentiment_accepts_a_dataframe_and_its_columns():
         "neg",
         "pos",
     ]
+    answers = run.predict(pd.Series(["good great fine", "bad awful dull"]))
+    assert isinstance(answers, pd.DataFrame) and len(answers) == 2
+    assert run.predict(np.array(["good great"])).shape[0] == 1
+    with pytest.raises(UserError, match=r"item \[1\] is NoneType"):
+        run.predict(["good", None])
 
 
 def test_textgen_notebook_on_a_string():
@@ -188,6 +193,14 @@ def test_unknown_keyword_and_bad_data_are_one_line_errors():
         seqsuite.fit("sentiment", [1, 2, 3])
     with pytest.raises(UserError, match="one series"):
         seqsuite.fit("forecast", np.zeros((10, 3)))
+    with pytest.raises(UserError, match="expected numbers .* got list"):
+        seqsuite.fit("forecast", ["a"] * 100)
+    with pytest.raises(UserError, match="expected numbers .* got dict"):
+        seqsuite.fit("forecast", {"a": 1})
+    with pytest.raises(UserError, match="epocs"):
+        seqsuite.fit("forecast", monthly_series(), train={"epocs": 1})
+    with pytest.raises(UserError, match="train.epochs"):
+        seqsuite.fit("forecast", monthly_series(), train={"epochs": -1})
     assert not Path("runs").exists() or not any(Path("runs").iterdir())  # nothing half-made
 
 

@@ -746,7 +746,13 @@ def series_frame(data: Any, column: str) -> pd.DataFrame:
         return data
     if isinstance(data, pd.Series):
         return data.rename(data.name or column).to_frame()
-    values = np.asarray(data, dtype=float)
+    try:
+        values = np.asarray(data, dtype=float)
+    except (TypeError, ValueError) as err:
+        raise UserError(
+            f"forecast: expected numbers (a 1-D array, a list of numbers, a pandas Series or "
+            f"DataFrame), got {type(data).__name__} ({err})"
+        ) from None
     if values.ndim == 2 and values.shape[1] == 1:
         values = values[:, 0]
     if values.ndim != 1:
