@@ -177,6 +177,15 @@ class Context:
         if self.run_dir is None:
             raise RuntimeError("this hook has no run directory")
         target = self.run_dir / name
+        folder = Path(self.run_dir)
+        for part in Path(name).parent.parts:  # samples/, plots/ ...: never a planted link
+            folder = folder / part
+            if folder.is_symlink():
+                from .errors import UserError
+
+                raise UserError(
+                    f"{folder}: is a symbolic link; seqsuite never writes through links"
+                )
         target.parent.mkdir(parents=True, exist_ok=True)
         return target
 

@@ -185,3 +185,18 @@ def test_ctrl_c_while_the_command_still_imports_is_one_line_and_130(tmp_path):
     )
     assert done.returncode == 130
     assert done.stderr == "interrupted\n"
+
+
+def test_a_folder_of_the_run_replaced_by_a_link_is_never_written_through(tmp_path):
+    from seqsuite.task import Context
+
+    victim = tmp_path / "elsewhere"
+    victim.mkdir()
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "samples").symlink_to(victim)
+    ctx = Context(config=None, device=torch.device("cpu"), console=None, run_dir=run)
+    with pytest.raises(UserError, match="samples: is a symbolic link"):
+        ctx.new_path("samples/generated.mid")
+    assert not any(victim.iterdir())
+    assert ctx.path("plots/loss.png").parent.is_dir()  # a real folder is made as before
