@@ -77,9 +77,19 @@ def _why(err: Exception) -> str:
     return first[:200]
 
 
+def check_finite(weights: dict[str, Any], path: str | Path) -> None:
+    """Refuse weights holding NaN or infinity: a model of them answers NaN, it does not fail."""
+    for name, tensor in weights.items():
+        if isinstance(tensor, torch.Tensor) and tensor.is_floating_point():
+            if not bool(torch.isfinite(tensor).all()):
+                raise UserError(f"{path}: tensor {name!r} holds NaN or infinite values")
+
+
 def put_weights(module: torch.nn.Module, weights: dict[str, Any], path: str | Path) -> None:
     """``module.load_state_dict(weights)``, or one line naming ``path`` when the weights
-    are another model's (a file copied from another run, a config edited after training)."""
+    are another model's (a file copied from another run, a config edited after training)
+    or not finite."""
+    check_finite(weights, path)
     try:
         module.load_state_dict(weights)
     except RuntimeError as err:

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from .errors import UserError
+from .input_files import resolved
 
 
 def resolve_listed(base: Path, listed: str | Path, *, confine: bool, where: str) -> Path:
@@ -23,8 +24,8 @@ def resolve_listed(base: Path, listed: str | Path, *, confine: bool, where: str)
     listed = windows_separators(base, str(listed))
     if not confine:  # no file-system calls (but for backslashes): thousands of rows stay fast
         return Path(os.path.normpath(os.path.abspath(base / listed)))
-    path = (base / listed).resolve()
-    if not path.is_relative_to(base.resolve()):
+    path = resolved(base / listed)
+    if not path.is_relative_to(resolved(base)):
         raise UserError(
             f"{where}: {str(listed)!r} leads outside {base} (refused: [data] confine = true)"
         )

@@ -17,6 +17,7 @@ from . import atomic, rundir
 from .assembly import LoadedRun, load
 from .devices import seed_everything
 from .errors import UserError
+from .input_files import resolved
 from .reporting import model_label, part, show_metrics
 from .task import as_evaluation
 from .threads import threads_for
@@ -48,7 +49,7 @@ def _evaluate(loaded: LoadedRun, data: str | None) -> dict[str, Any]:
     task, ctx, model = loaded.task, loaded.ctx, loaded.model
     seed_everything(ctx.seed)
     if data is not None:
-        ctx.config.run.data = str(Path(data).resolve())
+        ctx.config.run.data = str(resolved(data))
         ctx.config.run.dataset = ""
         prepared = task.prepare_eval(ctx)
     else:

@@ -2,7 +2,8 @@
 
 A path given as data must lead to a regular file (or, where a task reads folders, a
 folder): a FIFO would block a reader forever and a device such as ``/dev/zero`` never
-ends, so both are refused with one line, also when reached through a link. Text is
+ends, so both are refused with one line, also when reached through a link; so is a file
+whose size says 0 but which reads on (``/proc/self/pagemap``). Text is
 decoded with its byte-order mark honoured (UTF-8, UTF-16, UTF-32), so a UTF-16 file is
 read as the text it is, not called binary.
 """
@@ -25,6 +26,15 @@ BOMS = (
 )
 
 
+def resolved(path: str | Path) -> Path:
+    """``path`` made absolute with its links followed; a loop of links is one clear line
+    (Python raises RuntimeError or OSError for it, depending on the version)."""
+    try:
+        return Path(path).resolve()
+    except (RuntimeError, OSError) as err:
+        raise UserError(f"{path}: cannot follow its links ({err})") from None
+
+
 def regular_file(path: str | Path, what: str = "file") -> Path:
     """``path`` if it is (or links to) a regular file; otherwise one clear line."""
     path = Path(path)
@@ -39,7 +49,21 @@ def regular_file(path: str | Path, what: str = "file") -> Path:
     if not stat.S_ISREG(info.st_mode):
         kind = "a FIFO (named pipe)" if stat.S_ISFIFO(info.st_mode) else "a device or socket"
         raise UserError(f"{path}: is {kind}, not a regular file; give a file that holds the data")
+    if info.st_size == 0 and _has_content(path):
+        raise UserError(
+            f"{path}: a system file (its size says 0, yet it reads on, as /proc and /sys files "
+            "do); copy what you need into a regular file"
+        )
     return path
+
+
+def _has_content(path: Path) -> bool:
+    """Whether a file whose size is 0 still reads (a /proc or /sys file may never end)."""
+    try:
+        with open(path, "rb") as handle:
+            return bool(handle.read(1))
+    except OSError:
+        return False
 
 
 def text_encoding(head: bytes) -> str | None:

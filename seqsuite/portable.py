@@ -23,6 +23,7 @@ import torch
 from torch import Tensor
 
 from . import atomic, hub, rundir
+from .checkpoint import check_finite
 from .errors import UserError
 from .input_files import regular_file
 
@@ -46,12 +47,14 @@ def load_weights(path: str | Path) -> dict[str, Tensor]:
 
     path = regular_file(path, "weights file")  # a FIFO or device would block or never end
     try:
-        return load(path.read_bytes())
+        tensors = load(path.read_bytes())
     except OSError as err:
         raise UserError(f"{path}: cannot read ({err.strerror})") from None
     except Exception as err:  # noqa: BLE001 - safetensors raises its own error types
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise UserError(f"{path}: not a valid safetensors file ({first[:160]})") from None
+    check_finite(tensors, path)
+    return tensors
 
 
 def is_model_dir(path: str | Path) -> bool:

@@ -227,6 +227,8 @@ def read_json(path: str | Path, what: str) -> dict[str, Any]:
         return json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise UserError(f"{path}: invalid JSON: {err}") from None
+    except RecursionError:
+        raise UserError(f"{path}: invalid JSON: nested too deeply") from None
 
 
 def write_state(
@@ -234,6 +236,11 @@ def write_state(
 ) -> None:
     """``task_state.json``: the model's spec, the task's fitted state and the data set name."""
     atomic.write_json(Path(run_dir) / STATE, {"spec": spec, "state": state, "dataset": dataset})
+
+
+#: the largest size a model spec may hold (classes, vocabulary, horizon, buckets ...): a
+#: spec edited to 10**12 would otherwise be allocated as it says
+MAX_SPEC_SIZE = 10_000_000
 
 
 def read_state(run_dir: str | Path) -> dict[str, Any]:
@@ -247,6 +254,12 @@ def read_state(run_dir: str | Path) -> dict[str, Any]:
             raise UserError(
                 f"{path}: expected a JSON object with {key!r} as a {kind.__name__}; "
                 "the file was edited or is not a seqsuite run's"
+            )
+    for key, value in saved["spec"].items():  # the model's sizes: read before any is made
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_SPEC_SIZE:
+            raise UserError(
+                f"{path}: spec.{key} = {value:,}; a model size is at most {MAX_SPEC_SIZE:,} "
+                "(the file was edited or is not a seqsuite run's)"
             )
     return saved
 

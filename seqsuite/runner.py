@@ -27,6 +27,7 @@ from .assembly import console as console_for
 from .config import RunConfig
 from .devices import resolve_device, seed_everything
 from .errors import UserError
+from .input_files import resolved
 from .model import SequenceModel
 from .progress import make_progress
 from .registry import get_task
@@ -87,9 +88,9 @@ def run(
             "seed": seed,
             "device": device,
             "threads": threads,
-            "data": str(Path(data).resolve()) if data else None,
+            "data": str(resolved(data)) if data else None,
             "dataset": dataset if dataset is not None or not data else "",
-            "init_from": str(source.path.resolve()) if source else None,
+            "init_from": str(resolved(source.path)) if source else None,
         },
         "train": {"epochs": epochs, "time_budget": time_budget},
     }
@@ -159,7 +160,7 @@ def hub_data(task: Task, config: RunConfig) -> Any:
     if hub.is_saved_dataset(ref):
         files = sorted(Path(ref).rglob("*"))
         stamp = [(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in files if p.is_file()]
-        ref = str(Path(ref).resolve())
+        ref = str(resolved(ref))
     key = {
         "dataset": ref,
         "saved": stamp,

@@ -77,6 +77,8 @@ def match(
             raise UserError(
                 f"{path}: vector {read} ({word!r}) has {len(vector)} numbers, the first had {matrix.shape[1]}"
             )
+        if not np.isfinite(vector).all():  # training would diverge on it, far from the cause
+            raise UserError(f"{path}: vector {read} ({word!r}) holds NaN or infinite values")
         if word in wanted and not exact[wanted[word]]:
             matrix[wanted[word]] = vector
             exact[wanted[word]] = by_case[wanted[word]] = True
@@ -123,7 +125,7 @@ def _from_hub(name: str) -> Path:
 def _entries(path: Path, max_rows: int, max_line_chars: int) -> Iterator[tuple[str, np.ndarray]]:
     with path.open("rb") as handle:
         first = handle.readline(max_line_chars + 1)
-        header = _header(first)
+        header = _header(first, path)
         binary = header is not None and _looks_binary(handle)
         if header is None:
             handle.seek(0)
@@ -139,14 +141,14 @@ def _entries(path: Path, max_rows: int, max_line_chars: int) -> Iterator[tuple[s
             yield from _text_entries(handle, path, max_rows, max_line_chars, int(bool(header)))
 
 
-def _header(line: bytes) -> tuple[int, int] | None:
+def _header(line: bytes, path: Path) -> tuple[int, int] | None:
     """(count, dim) from a ``COUNT DIM`` first line, or None when the file has none."""
     fields = line.split()
     if len(fields) != 2 or not all(f.isdigit() for f in fields):
         return None
     count, dim = int(fields[0]), int(fields[1])
     if not 1 <= dim <= MAX_DIM:
-        raise UserError(f"vectors header declares dimension {dim}; expected 1 to {MAX_DIM}")
+        raise UserError(f"{path}: the header declares dimension {dim}; expected 1 to {MAX_DIM}")
     return count, dim
 
 
@@ -202,9 +204,11 @@ def _text_entries(
         if len(fields) < 2 or not fields[0]:
             continue
         try:
-            vector = np.array(fields[1:], dtype=np.float32)
+            vector = np.array(fields[1:], dtype=np.float64)  # 1e39 read, then refused
         except ValueError:
             raise UserError(f"{path}: line {number}: not a word followed by numbers") from None
         if len(vector) > MAX_DIM:
             raise UserError(f"{path}: line {number}: {len(vector)} numbers, over {MAX_DIM}")
-        yield fields[0].decode("utf-8", errors="replace"), vector
+        if np.isfinite(vector).all() and np.abs(vector).max() > np.finfo(np.float32).max:
+            vector[:] = np.inf  # past float32: refused as infinite by the caller
+        yield fields[0].decode("utf-8", errors="replace"), vector.astype(np.float32)

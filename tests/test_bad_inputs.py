@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from seqsuite.errors import UserError
+
 BAD = Path(__file__).parent / "bad_inputs"
 PIANO = ["--set", "task.representation='pianoroll'"]
 
@@ -167,8 +169,47 @@ def test_symlink_loop_does_not_hang(cli, tmp_path):
     assert result.code == 2 and "holds no .txt files" in result.err
 
 
+def test_links_that_loop_and_system_files_are_one_line(cli, tmp_path):
+    (tmp_path / "loop1").symlink_to(tmp_path / "loop2")
+    (tmp_path / "loop2").symlink_to(tmp_path / "loop1")
+    result = cli("run", "forecast", "--data", str(tmp_path / "loop1"), "--out", "r")
+    assert result.code == 2 and "cannot follow its links" in result.err, result.err
+    pseudo = Path("/proc/self/pagemap")  # its size says 0; read on, it would never end
+    if pseudo.exists():
+        (tmp_path / "pagemap.txt").symlink_to(pseudo)
+        result = cli("run", "textgen", "--data", str(tmp_path / "pagemap.txt"), "--out", "r")
+        assert result.code == 2 and "a system file" in result.err, result.err
+
+
+def test_a_table_of_too_many_columns_is_refused_before_it_is_parsed(tmp_path):
+    from seqsuite.table_files import MAX_COLUMNS, read_table
+
+    wide = tmp_path / "wide.csv"
+    count = 2 * MAX_COLUMNS + 10
+    wide.write_text(",".join(f"c{k}" for k in range(count)) + "\n" + ",".join(["1"] * count))
+    with pytest.raises(UserError, match="columns or more; at most"):
+        read_table(wide)
+    fine = tmp_path / "fine.csv"  # numbers in every column: read, not checked one by one
+    fine.write_text(",".join(f"c{k}" for k in range(500)) + "\n" + ",".join(["1.5"] * 500))
+    assert read_table(fine).shape == (1, 500)
+
+
 def test_odd_audio_is_read_not_refused():
     from seqsuite_tasks.speech.audio import read_audio
 
     assert len(read_audio(BAD / "speech/odd/11025hz.wav", 16000)) == 16000
     assert read_audio(BAD / "speech/odd/six_channels.wav", 16000).ndim == 1
+
+
+def test_audio_far_past_full_scale_is_refused_and_16_bit_units_are_read(tmp_path):
+    import numpy as np
+    import soundfile
+
+    from seqsuite_tasks.speech.audio import BadAudio, read_audio
+
+    wave = np.sin(np.linspace(0, 200, 8000)).astype("float32")
+    soundfile.write(tmp_path / "huge.wav", wave * 3e38, 8000, subtype="FLOAT")
+    with pytest.raises(BadAudio, match="samples reach 3e\\+38"):
+        read_audio(tmp_path / "huge.wav", 8000)
+    soundfile.write(tmp_path / "units.wav", wave * 32767, 8000, subtype="FLOAT")
+    assert len(read_audio(tmp_path / "units.wav", 8000)) == 8000

@@ -112,6 +112,18 @@ def test_weights_of_another_model_are_named_not_a_traceback(tmp_path):
     checkpoint.put_weights(small, torch.nn.Linear(2, 3).state_dict(), tmp_path / "best.pt")
 
 
+def test_weights_holding_nan_are_refused_not_answered_with(tmp_path):
+    from seqsuite.portable import load_weights, save_weights
+
+    weights = torch.nn.Linear(2, 3).state_dict()
+    weights["bias"][1] = float("nan")
+    with pytest.raises(UserError, match=r"best.pt: tensor 'bias' holds NaN"):
+        checkpoint.put_weights(torch.nn.Linear(2, 3), weights, tmp_path / "best.pt")
+    save_weights(tmp_path / "model.safetensors", weights, {"format": "seqsuite"})
+    with pytest.raises(UserError, match=r"model.safetensors: tensor 'bias' holds NaN"):
+        load_weights(tmp_path / "model.safetensors")
+
+
 def test_export_never_overwrites_a_file_of_the_user_s_nor_misnames_one(tmp_path):
     notes = tmp_path / "notes.pt"
     notes.write_text("precious")
@@ -200,3 +212,18 @@ def test_a_folder_of_the_run_replaced_by_a_link_is_never_written_through(tmp_pat
         ctx.new_path("samples/generated.mid")
     assert not any(victim.iterdir())
     assert ctx.path("plots/loss.png").parent.is_dir()  # a real folder is made as before
+
+
+def test_a_model_size_edited_in_the_task_state_is_refused_before_it_is_allocated(tmp_path):
+    import json
+
+    state = {"spec": {"features": 1, "horizon": 10**12}, "state": {}, "dataset": ""}
+    (tmp_path / rundir.STATE).write_text(json.dumps(state))
+    with pytest.raises(UserError, match=r"spec.horizon = 1,000,000,000,000; a model size"):
+        rundir.read_state(tmp_path)
+    state["spec"]["horizon"] = 12
+    (tmp_path / rundir.STATE).write_text(json.dumps(state))
+    assert rundir.read_state(tmp_path)["spec"]["horizon"] == 12
+    (tmp_path / rundir.STATE).write_text("[" * 100_000)
+    with pytest.raises(UserError, match=r"task_state.json: invalid JSON: nested too deeply"):
+        rundir.read_state(tmp_path)

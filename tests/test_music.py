@@ -406,6 +406,24 @@ def test_mat_shapes_are_checked_before_their_data_is_read(tmp_path):
         load_benchmark(tmp_path / "x.mat", LIMITS)
 
 
+def test_malformed_mat_elements_and_v73_files_are_one_line(tmp_path):
+    cell = np.empty((1, 1), dtype=object)
+    cell[0, 0] = np.zeros((3, 88), dtype=np.uint8)
+    names = {"traindata": cell, "validdata": cell, "testdata": cell}
+    scipy.io.savemat(tmp_path / "x.mat", names, do_compression=False)
+    raw = bytearray((tmp_path / "x.mat").read_bytes())
+    dims = (5).to_bytes(4, "little") + (8).to_bytes(4, "little") + (3).to_bytes(4, "little")
+    at = raw.find(dims)  # the dims element, rewritten as a "small" one declaring 8 bytes
+    raw[at : at + 4] = ((8 << 16) | 5).to_bytes(4, "little")
+    (tmp_path / "x.mat").write_bytes(bytes(raw))
+    with pytest.raises(UserError, match="small data element declares 8 bytes"):
+        load_benchmark(tmp_path / "x.mat", LIMITS)
+    header = b"MATLAB 7.3 MAT-file".ljust(124) + (0x0200).to_bytes(2, "little") + b"IM"
+    (tmp_path / "h5.mat").write_bytes(header + bytes(512))
+    with pytest.raises(UserError, match=r"v7.3 \(HDF5\) file"):
+        load_benchmark(tmp_path / "h5.mat", LIMITS)
+
+
 def test_pickle_that_would_run_code_is_refused(tmp_path):
     class Evil:
         def __reduce__(self):
@@ -598,3 +616,20 @@ def test_in_memory_pieces_given_as_paths_must_be_regular_files(tmp_path):
     (tmp_path / "out").mkdir()
     write_piece(str(midi), tmp_path / "out", 1)
     assert (tmp_path / "out" / "000001.mid").read_bytes() == midi.read_bytes()
+
+
+def test_a_silent_end_of_run_sample_does_not_throw_the_trained_run_away(monkeypatch):
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from seqsuite_tasks.music.task import MusicTask, SilentSample
+
+    def only_rests(self, ctx, model, options):
+        raise SilentSample("the model generated only rests/silence")
+
+    monkeypatch.setattr(MusicTask, "generate", only_rests)
+    console = Console(record=True, width=200)
+    ctx = SimpleNamespace(console=console, seed=0)
+    MusicTask().report(ctx, None, None, SimpleNamespace(test=SimpleNamespace(outputs=None)))
+    assert "no sample: the model generated only rests" in console.export_text()

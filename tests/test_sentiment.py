@@ -571,3 +571,17 @@ def test_the_ngram_bag_is_bounded_by_classes_not_only_by_buckets(cli, tmp_path):
     assert result.code == 0, result.err
     bag = torch.load("r/best.pt", weights_only=True)["model"]["head.bag.weight"]
     assert bag.shape == (MAX_BAG_WEIGHTS // 40, 40)
+
+
+def test_vectors_holding_nan_or_past_float32_are_named_with_their_file(tmp_path):
+    from seqsuite.errors import UserError
+    from seqsuite.word_vectors import match
+
+    for line in ("boring nan 0.2", "boring 1e39 0.2", "boring inf 0.2"):
+        path = tmp_path / "v.txt"
+        path.write_text(f"great 0.1 0.2\n{line}\n")
+        with pytest.raises(UserError, match=r"v.txt: vector 2 \('boring'\) holds NaN or infinite"):
+            match(path, ["<pad>", "<unk>", "great", "boring"], 1000, 10_000)
+    path.write_text("1000 100000000\n")
+    with pytest.raises(UserError, match=r"v.txt: the header declares dimension 100000000"):
+        match(path, ["<pad>", "<unk>", "great"], 1000, 10_000)

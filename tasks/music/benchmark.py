@@ -17,6 +17,7 @@ import itertools
 import os
 import pickle
 import pickletools
+import struct
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -71,7 +72,7 @@ def _load_mat(path: Path, limits: DataSettings) -> dict[str, NoteRolls]:
                     )
                 runs = _column_runs(matrix.columns, f"{path}: {matrix.variable}[{matrix.index}]")
                 pieces.setdefault(wanted[matrix.variable], []).append((runs, matrix.shape[0]))
-    except (MatError, OSError, EOFError) as err:
+    except (MatError, OSError, EOFError, struct.error) as err:
         if isinstance(err, OSError) and err.filename:
             raise
         raise UserError(f"{path}: not a readable MATLAB file ({err})") from None
@@ -92,7 +93,7 @@ def _column_runs(blocks, where: str) -> np.ndarray:
         if bad.any():
             frame, key = np.argwhere(bad)[0]
             raise UserError(
-                f"{where}: holds {block[frame, key]!r} at frame {frame}, key {first_key + key}; expected 0 or 1"
+                f"{where}: holds {float(block[frame, key])!r} at frame {frame}, key {first_key + key}; expected 0 or 1"
             )
         found = runs_of(block)
         found[:, 0] += first_key

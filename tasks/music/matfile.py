@@ -125,6 +125,8 @@ class MatReader:
         if len(header) < 128 or header[126:128] not in (b"IM", b"MI"):
             raise MatError("not a MATLAB 5 file (v7.3/HDF5 and v4 files are not read)")
         self.order = "<" if header[126:128] == b"IM" else ">"
+        if struct.unpack(self.order + "H", header[124:126])[0] == 0x0200:
+            raise MatError("a MATLAB v7.3 (HDF5) file, not read; save it with save(..., '-v7')")
         while True:
             tag = self.handle.read(8)
             if len(tag) < 8:
@@ -146,6 +148,8 @@ class MatReader:
         """(type, bytes) of the next element; the small-element form carries its 4 bytes."""
         first, second = struct.unpack(self.order + "II", stream.read(8))
         if first >> 16:  # small data element: type and size packed in the first word
+            if first >> 16 > 4:
+                raise MatError(f"a small data element declares {first >> 16} bytes (at most 4)")
             self._small = second.to_bytes(4, "little" if self.order == "<" else "big")
             return first & 0xFFFF, first >> 16
         self._small = None
@@ -161,7 +165,10 @@ class MatReader:
     def _header(self, stream) -> tuple[int, list[int], str]:
         """Class, dimensions and name of a matrix element."""
         _, size = self._tag(stream)
-        flags = struct.unpack(self.order + "I", self._data(stream, size)[:4])[0]
+        flags_data = self._data(stream, size)
+        if len(flags_data) < 4:
+            raise MatError(f"an array's flags hold {len(flags_data)} bytes, expected 8")
+        flags = struct.unpack(self.order + "I", flags_data[:4])[0]
         _, size = self._tag(stream)
         if size > 4 * 32 or size % 4:
             raise MatError(f"an array declares {size // 4} dimensions")
@@ -237,6 +244,8 @@ class MatReader:
                 raw = small[first * rows * itemsize : (first + count) * rows * itemsize]
             else:
                 raw = stream.read(rows * count * itemsize)
+            if len(raw) != rows * count * itemsize:
+                raise MatError(f"a matrix's data end after {len(raw)} of its bytes")
             block = np.frombuffer(raw, dtype=self.order + dtype).astype(np.float64)
             yield block.reshape(count, rows).T
         if small is None:

@@ -40,6 +40,10 @@ REPRESENTATIONS = {"events": Events(), "pianoroll": Pianoroll()}
 PLOT_QUARTERS = 128.0  # the picture of a sample shows its first 32 bars of 4/4
 
 
+class SilentSample(UserError):
+    """A generation of rests only: no notes to write."""
+
+
 @dataclass
 class MusicConfig:
     """The ``[task]`` section of ``seqsuite run music``."""
@@ -231,7 +235,8 @@ class MusicTask(Task):
             ctx.console.print(f"stopped after {made:,} steps: {len(notes):,} notes kept in {out}")
             raise KeyboardInterrupt
         if not notes:
-            raise UserError(
+            out.unlink(missing_ok=True)  # a MIDI file of no notes is not a sample
+            raise SilentSample(
                 "the model generated only rests/silence; try a higher --temperature or another --seed"
             )
         picture = out.with_suffix(".png")
@@ -263,7 +268,15 @@ class MusicTask(Task):
             for i in np.argsort(-outputs["nll"], kind="stable"):
                 writer.writerow([int(i), int(outputs["steps"][i]), f"{outputs['nll'][i]:.4f}"])
             atomic.write_text(ctx.path("test_pieces.csv"), buffer.getvalue())
-        self.generate(ctx, model, {"length": 64, "temperature": 1.0, "top_k": 0, "seed": ctx.seed})
+        try:
+            self.generate(
+                ctx, model, {"length": 64, "temperature": 1.0, "top_k": 0, "seed": ctx.seed}
+            )
+        except SilentSample:  # the run's figures stand; a sample is a courtesy
+            ctx.console.print(
+                "no sample: the model generated only rests in 64 steps (`seqsuite generate RUN_DIR "
+                "--temperature 1.5` or another --seed may give notes)"
+            )
 
     # -- in-memory data (seqsuite.fit, Hugging Face data sets) ----------------------------
 

@@ -29,6 +29,9 @@ from seqsuite.input_files import regular_file
 
 #: samples decoded per block (over all channels): the reader's memory, whatever the file
 BLOCK_SAMPLES = 1 << 20
+#: the largest sample accepted: float files written in 16-bit units (32,768) pass; far
+#: larger values make the features infinite
+MAX_AMPLITUDE = 1e6
 #: the start of libsndfile's messages, naming the Python file object it was given
 OPENING = re.compile(r"^Error opening .*?>: ")
 #: the resampling kernel (new x old rate, after reduction) is kept below this many elements
@@ -113,7 +116,13 @@ def read_clip(
         raise BadAudio("no samples")
     if not np.isfinite(mono).all():
         raise BadAudio("samples are not finite")
-    if np.abs(mono).max() < 1e-4:
+    peak = float(np.abs(mono).max())
+    if peak > MAX_AMPLITUDE:  # its spectrum would overflow to inf, and the answer be NaN
+        raise BadAudio(
+            f"samples reach {peak:.3g}; audio holds values from -1 to 1 (or, unscaled, "
+            f"up to {MAX_AMPLITUDE:g})"
+        )
+    if peak < 1e-4:
         raise BadAudio("silent")
     return Clip(resample(mono, rate, sample_rate), truncated)
 
