@@ -44,11 +44,13 @@ class SequenceRegressor:
         loss: str = "mse",
         seed: int = 0,
         device: str = "cpu",
+        train: TrainConfig | dict[str, Any] | None = None,
     ):
         if loss not in LOSSES:
             raise ValueError(f"loss must be one of {sorted(LOSSES)}")
         self.loss_name = loss
         self.seed = seed
+        self.device_name, self.train, self.backbone = device, train, backbone  # get_params
         self.device = resolve_device(device)
         config = backbone or BackboneConfig()
         with torch.random.fork_rng(devices=[]):  # the caller's random stream is left as it was
@@ -108,11 +110,12 @@ class SequenceRegressor:
     ) -> FitResult:
         """Train (a second call goes on from the weights trained so far, as Keras does);
         with ``validation_data`` the best epoch on its loss is kept. ``train``: a
-        :class:`TrainConfig` or a dict of its fields."""
+        :class:`TrainConfig` or a dict of its fields (default: the constructor's)."""
         validate = None
         if validation_data is not None:
             val = self._split(*validation_data)
             validate = lambda model: {"loss": self._evaluate_split(val)}  # noqa: E731
+        train = train if train is not None else self.train
         if isinstance(train, dict):
             from .config import build
 
@@ -184,6 +187,34 @@ class SequenceRegressor:
         model.model.load_state_dict(load_weights(folder / "model.safetensors"))
         model.model.to(model.device)
         return model
+
+    # -- scikit-learn's estimator protocol: clone, GridSearchCV, cross_val_score ----------
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The constructor's arguments, as scikit-learn's ``clone`` rebuilds from them."""
+        return {
+            "input_size": self.input_size,
+            "output_size": self.output_size,
+            "backbone": self.backbone,
+            "loss": self.loss_name,
+            "seed": self.seed,
+            "device": self.device_name,
+            "train": self.train,
+        }
+
+    def set_params(self, **params: Any) -> SequenceRegressor:
+        """New constructor arguments: the model is built anew (its training is dropped)."""
+        unknown = sorted(set(params) - set(self.get_params()))
+        if unknown:
+            raise ValueError(f"set_params: unknown parameter(s) {unknown}")
+        self.__init__(**{**self.get_params(), **params})
+        return self
+
+    def score(self, X: Any, y: Any) -> float:
+        """R² of the predictions (scikit-learn's regressor score: higher is better)."""
+        from sklearn.metrics import r2_score
+
+        return float(r2_score(self._targets(y, len(self._inputs(X))), self.predict(X)))
 
     def evaluate(self, X: Any, y: Any) -> float:
         """The loss (mean over samples and outputs), as Keras' ``evaluate`` returns it."""

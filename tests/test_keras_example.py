@@ -65,3 +65,21 @@ def test_the_regressor_leaves_the_callers_random_stream_alone():
     first = SequenceRegressor(input_size=1, seed=5).model.state_dict()
     second = SequenceRegressor(input_size=1, seed=5).model.state_dict()
     assert all(torch.equal(first[k], second[k]) for k in first)
+
+
+def test_the_regressor_works_with_scikit_learn_model_selection():
+    from sklearn.base import clone
+    from sklearn.model_selection import GridSearchCV, cross_val_score
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 5, 1)).astype("float32")
+    y = X.sum(axis=(1, 2))
+    small = BackboneConfig(hidden_size=8)
+    model = SequenceRegressor(input_size=1, backbone=small, train={"epochs": 2, "batch_size": 16})
+    copy = clone(model)
+    assert copy.get_params() == model.get_params() and copy is not model
+    scores = cross_val_score(model, X, y, cv=3)
+    assert scores.shape == (3,) and np.isfinite(scores).all()
+    search = GridSearchCV(model, {"train": [{"epochs": 1}, {"epochs": 30}]}, cv=2).fit(X, y)
+    assert search.best_params_ == {"train": {"epochs": 30}}  # more training fits a sum better
+    assert search.best_estimator_.score(X, y) > scores.mean()
