@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from sklearn.base import BaseEstimator, RegressorMixin
 
 from .adapters import FeatureInput
 from .backbone import Backbone, BackboneConfig
@@ -33,8 +34,12 @@ from .trainer import FitResult, TrainConfig, Trainer
 LOSSES = {"mse": F.mse_loss, "mae": F.l1_loss, "huber": F.huber_loss}
 
 
-class SequenceRegressor:
-    """Sequence -> vector regression with the shared backbone and a linear output."""
+class SequenceRegressor(RegressorMixin, BaseEstimator):
+    """Sequence -> vector regression with the shared backbone and a linear output.
+
+    A scikit-learn estimator as well (its tags, ``clone``, ``GridSearchCV``), with
+    Keras' ways where the two differ: ``fit`` returns the history and goes on from the
+    weights already trained."""
 
     def __init__(
         self,
