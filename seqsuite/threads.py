@@ -57,8 +57,8 @@ def in_this_thread() -> None:
     the count per thread: a new thread starts at OpenMP's default, every core, whatever
     ``torch.set_num_threads`` said in the main thread. ``seqsuite serve``'s inference
     thread ran each batch of one thread's worth of work on two OpenMP threads, the second
-    spinning between ops: on a busy machine 7 ms of CPU per forecast request instead of
-    under 1. Call it first thing in the thread."""
+    spinning between ops: beside one busy process, 7.2 ms of CPU per forecast request
+    instead of 1.9 (docs/results.md, Serving). Call it first thing in the thread."""
     torch.set_num_threads(torch.get_num_threads())
 
 
