@@ -166,11 +166,14 @@ def test_inference_commands_take_threads(cli):
 
 
 def _openmp_threads() -> int | None:
-    """The OpenMP thread count of the calling thread (OpenMP keeps one per thread)."""
+    """The OpenMP thread count of the calling thread in PyTorch's own OpenMP library
+    (OpenMP keeps one per thread; scikit-learn and others may load an OpenMP of their own)."""
     import threadpoolctl
 
     counts = [
-        i["num_threads"] for i in threadpoolctl.threadpool_info() if i["user_api"] == "openmp"
+        i["num_threads"]
+        for i in threadpoolctl.threadpool_info()
+        if i["user_api"] == "openmp" and "torch" in i["filepath"]
     ]
     return counts[0] if counts else None
 
