@@ -77,12 +77,13 @@ def fit(
 
 def is_path(data: Any) -> bool:
     """A file or folder name rather than text: a Path, or a short one-line string that
-    names something that exists or looks like a file name (``reviews.csv``, ``dir/``)."""
+    names something that exists or looks like a file name (``reviews.csv``, ``dir/``; not
+    ``Hello.``, whose dot ends a sentence)."""
     if isinstance(data, Path):
         return True
     if not isinstance(data, str) or len(data) > 4096 or "\n" in data:
         return False
-    return Path(data).exists() or (" " not in data and ("/" in data or "." in data[-6:]))
+    return Path(data).exists() or (" " not in data and ("/" in data or Path(data).suffix != ""))
 
 
 def check_overrides(overrides: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -227,3 +227,11 @@ def test_sequence_regressor_saves_and_loads(tmp_path):
     loaded = seqsuite.SequenceRegressor.load(tmp_path / "reg")
     np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
     assert loaded.evaluate(x, y) == pytest.approx(model.evaluate(x, y))
+
+
+def test_a_short_text_is_text_and_a_file_name_is_a_path():
+    from seqsuite.api import is_path
+
+    assert is_path("reviews.csv") and is_path("data/") and is_path(Path("x"))
+    assert not is_path("Hello.") and not is_path("Hello world.txt is here")
+    assert not is_path("a sentence.\nAnother one.")
