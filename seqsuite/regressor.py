@@ -193,7 +193,8 @@ class SequenceRegressor(RegressorMixin, BaseEstimator):
         model.model.to(model.device)
         return model
 
-    # -- scikit-learn's estimator protocol: clone, GridSearchCV, cross_val_score ----------
+    # -- scikit-learn's estimator protocol: clone, GridSearchCV, cross_val_score (score,
+    # R², is RegressorMixin's) -----------------------------------------------------------
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The constructor's arguments, as scikit-learn's ``clone`` rebuilds from them."""
@@ -214,12 +215,6 @@ class SequenceRegressor(RegressorMixin, BaseEstimator):
             raise ValueError(f"set_params: unknown parameter(s) {unknown}")
         self.__init__(**{**self.get_params(), **params})
         return self
-
-    def score(self, X: Any, y: Any) -> float:
-        """R² of the predictions (scikit-learn's regressor score: higher is better)."""
-        from sklearn.metrics import r2_score
-
-        return float(r2_score(self._targets(y, len(self._inputs(X))), self.predict(X)))
 
     def evaluate(self, X: Any, y: Any) -> float:
         """The loss (mean over samples and outputs), as Keras' ``evaluate`` returns it."""
