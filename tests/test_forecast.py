@@ -47,6 +47,41 @@ def test_transform_inverse_recovers_the_series(log, lag, first):
     np.testing.assert_allclose(transform.inverse(z[70:], y[:70]), y[70:], rtol=1e-9)
 
 
+def _undo_step_by_step(transform: SeriesTransform, z: np.ndarray, history: np.ndarray):
+    """The differencing undone one future point at a time: what ``inverse`` must equal."""
+    e = z * transform.std + transform.mean
+    s, m = list(transform.level(history)), transform.seasonal_lag
+    d_prev = s[-1] - s[-1 - m] if m else s[-1]
+    out = []
+    for value in e:
+        d = value + d_prev if transform.first_diff else value
+        d_prev = d
+        s.append(d + s[-m] if m else d)
+        out.append(s[-1])
+    return (np.exp(out) if transform.log else np.array(out)) * transform.unit
+
+
+@pytest.mark.parametrize("log", [False, True])
+@pytest.mark.parametrize("lag", [0, 1, 5, 12])
+@pytest.mark.parametrize("first", [False, True])
+@pytest.mark.parametrize("steps", [1, 4, 13, 38])
+def test_transform_inverse_equals_undoing_one_step_at_a_time(log, lag, first, steps):
+    rng = np.random.default_rng(lag * 100 + steps)
+    transform = SeriesTransform(log, lag, first, mean=0.3, std=1.7, unit=8.0)
+    history, z = rng.uniform(1, 50, 60), rng.normal(0, 0.05, steps)
+    got = transform.inverse(z, history)
+    assert np.array_equal(got, _undo_step_by_step(transform, z, history))  # to the last bit
+
+
+def test_transform_inverse_reads_only_the_end_of_the_history():
+    """A forecast after a long series costs what one after a short series does: the
+    history here declares 10**12 points (one stored value, no memory of its own)."""
+    endless = np.lib.stride_tricks.as_strided(np.array([5.0]), shape=(10**12,), strides=(0,))
+    transform = SeriesTransform(log=True, seasonal_lag=12, first_diff=True)
+    got = transform.inverse(np.zeros(24), endless)
+    np.testing.assert_allclose(got, np.full(24, 5.0))
+
+
 def test_scale_is_fitted_on_the_training_part_only():
     y = np.concatenate([np.zeros(50), np.full(50, 100.0)]) + np.arange(100) % 3
     transform = SeriesTransform(log=False, seasonal_lag=0, first_diff=False).fit_scale(y[:50])

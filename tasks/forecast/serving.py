@@ -114,12 +114,12 @@ def _answer(ctx, data, item, steps, lstm: np.ndarray, setting: dict) -> dict[str
             if predicted is not None:
                 members[name] = predicted
     point = combine.combine(members, setting["weights"])
-    answer: dict[str, Any] = {"forecast": [float(v) for v in point]}
+    answer: dict[str, Any] = {"forecast": np.asarray(point, dtype=float).tolist()}
     lead = np.sqrt(np.arange(1, steps + 1))
     bands = {}
     for key, width in setting["widths"].items():
         sign = 0.0 if float(key) == 0.5 else np.sign(float(key) - 0.5)
-        bands[key] = [float(v) for v in point + sign * (width or 0.0) * lead]
+        bands[key] = (point + sign * (width or 0.0) * lead).tolist()
     if bands:
         answer["quantiles"] = bands
     return answer

@@ -163,20 +163,26 @@ class SeriesTransform:
         return (self.unscaled(y) - self.mean) / self.std
 
     def inverse(self, z_future: np.ndarray, history: np.ndarray) -> np.ndarray:
-        """Values of the points after ``history`` whose transformed values are ``z_future``."""
+        """Values of the points after ``history`` whose transformed values are ``z_future``.
+
+        Undoes the differencing with cumulative sums (first the first difference, then the
+        seasonal one, season by season), added in the same order as a step-by-step loop,
+        so the values are the same to the last bit; only the last ``seasonal_lag + 1``
+        points of ``history`` are read, so a forecast costs the same after a long series
+        as after a short one."""
         e = np.asarray(z_future, dtype=float) * self.std + self.mean
-        s = list(self.level(history))
         m = self.seasonal_lag
-        d_prev = s[-1] - s[-1 - m] if m else s[-1]  # last seasonally differenced value
-        out = []
-        for value in e:
-            d = value + d_prev if self.first_diff else value
-            d_prev = d
-            level = d + s[-m] if m else d
-            s.append(level)
-            out.append(level)
-        out = np.array(out)
-        return (np.exp(out) if self.log else out) * self.unit
+        s = self.level(np.asarray(history)[-(m + 1) :])
+        if self.first_diff:
+            d_prev = s[-1] - s[-1 - m] if m else s[-1]  # the last (seasonally) differenced value
+            e = np.cumsum(np.concatenate([[d_prev], e]))[1:]
+        if m:
+            blocks = -(-len(e) // m)
+            padded = np.zeros(blocks * m)
+            padded[: len(e)] = e
+            stacked = np.concatenate([s[-m:][None, :], padded.reshape(blocks, m)])
+            e = np.cumsum(stacked, axis=0)[1:].reshape(-1)[: len(e)]
+        return (np.exp(e) if self.log else e) * self.unit
 
     def to_dict(self) -> dict:
         return asdict(self)
