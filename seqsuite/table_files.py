@@ -14,7 +14,7 @@ import pandas as pd
 
 from .errors import UserError
 from .input_files import regular_file, text_encoding, undecodable
-from .number_formats import as_numbers
+from .number_formats import AmbiguousNumbers, as_numbers, dotted_thousands
 
 #: columns a table may have: one per series in a wide panel (more series belong in long
 #: format, one row per id, time and value); a 14 MB CSV of a million columns took pandas
@@ -94,10 +94,43 @@ def read_table(path: str | Path, as_text: bool = False) -> pd.DataFrame:
     frame.columns = [str(c).strip() for c in frame.columns]
     if kind in ("csv", "tsv") and not as_text:
         for name in frame.select_dtypes(exclude="number").columns:  # numbers are read
-            numbers = as_numbers(frame[name], delimiter)
+            try:
+                numbers = as_numbers(frame[name], delimiter)
+            except AmbiguousNumbers as err:
+                raise _ambiguous(path, name, err.example, *err.readings) from None
             if numbers is not None:  # "1,037" or "101,23": numbers written for people
                 frame[name] = numbers
+        if delimiter != ",":
+            _refuse_dotted_thousands(path, frame, delimiter, encoding)
     return frame
+
+
+def _refuse_dotted_thousands(path: Path, frame: pd.DataFrame, delimiter: str, encoding) -> None:
+    """A semicolon- or tab-separated column that pandas read as decimals but may be whole
+    numbers with dots grouping thousands (``604`` beside ``3.379``) is refused: read the
+    one way or the other, it is a thousand times off. Only columns whose values all have
+    at most three decimals and include whole numbers are read again as text."""
+    for name in frame.select_dtypes(include="float").columns:
+        values = frame[name].dropna().to_numpy()
+        whole = values == np.round(values)
+        if not len(values) or whole.all() or whole.mean() < 0.1:
+            continue
+        if not np.allclose(values * 1000, np.round(values * 1000), rtol=0, atol=1e-6):
+            continue
+        at = list(frame.columns).index(name)  # by place: the header's name was stripped
+        written = pd.read_csv(path, sep=delimiter, encoding=encoding, usecols=[at], dtype=str)
+        written = written.iloc[:, 0]
+        example = dotted_thousands(written)
+        if example is not None:
+            raise _ambiguous(path, name, example, float(example.replace(".", "")), float(example))
+
+
+def _ambiguous(path: Path, column: str, example: str, one: float, other: float) -> UserError:
+    return UserError(
+        f"{path}: column {column!r}: {example!r} may be {one:g} or {other:g} (a thousands "
+        "separator or a decimal one) and the column does not tell; write its numbers "
+        f"without thousands separators ({one:g}) or with a decimal point ({other:g})"
+    )
 
 
 def _check_width(path: Path, delimiter: str) -> None:

@@ -204,6 +204,11 @@ def test_user_files_in_every_format(tmp_path, suffix):
         # fits both readings: the delimiter decides
         ('month,sales\n2000-01,"1,234"\n2000-02,"5,678"\n2000-03,"9,000"\n', [1234, 5678, 9000]),
         ("month;sales\n2000-01;1,234\n2000-02;5,678\n2000-03;9,000\n", [1.234, 5.678, 9.0]),
+        # tabs: the column tells (a group after a leading zero; a whole number of 4 digits)
+        ("month\tsales\n2000-01\t0,125\n2000-02\t5,678\n2000-03\t12\n", [0.125, 5.678, 12]),
+        ("month\tsales\n2000-01\t1,234\n2000-02\t5678\n2000-03\t12\n", [1.234, 5678, 12]),
+        # dots with three decimals and no whole numbers: decimals
+        ("month;sales\n2000-01;1.234\n2000-02;5.678\n2000-03;9.001\n", [1.234, 5.678, 9.001]),
     ],
 )
 def test_numbers_written_for_people_are_read_as_numbers(tmp_path, text, written):
@@ -215,6 +220,25 @@ def test_numbers_written_for_people_are_read_as_numbers(tmp_path, text, written)
     assert frame["sales"].dtype == float
     np.testing.assert_allclose(frame["sales"].to_numpy(), written)
     assert frame["month"].tolist() == ["2000-01", "2000-02", "2000-03"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a spreadsheet's tab-separated copy: thousands commas or decimal commas?
+        "month\tsales\n2000-01\t604\n2000-02\t3,379\n2000-03\t3,599\n",
+        # semicolons, whole numbers with dots: dots grouping thousands or decimal points?
+        "month;sales\n2000-01;604\n2000-02;3.379\n2000-03;3.599\n",
+    ],
+)
+def test_numbers_that_read_both_ways_are_refused(tmp_path, text):
+    """Either reading of 3,379 is a thousand times off if it is the wrong one."""
+    from seqsuite.table_files import read_table
+
+    path = tmp_path / "s.csv"
+    path.write_text(text)
+    with pytest.raises(UserError, match=r"s\.csv: column 'sales': '3.379' may be 3379 or 3\.379"):
+        read_table(path)
 
 
 def test_text_with_commas_stays_text(tmp_path):
@@ -270,6 +294,27 @@ def test_day_first_dates_keep_the_series_in_order(tmp_path):
     )
     series = load_file(path)
     assert series.freq == "D" and series.values.tolist() == values.tolist()
+
+
+@pytest.mark.parametrize("style", ["%d/%m/%Y %H:%M", "%m/%d/%Y %H:%M"])
+def test_ten_days_of_hourly_dates_are_read_on_their_calendar(tmp_path, style):
+    """No day over 12 and the month never changes: only the hourly calendar tells (the
+    month used to be taken for the day, and the series spread over nine months)."""
+    hours = pd.date_range("2024-02-01", periods=240, freq="h")
+    path = tmp_path / "load.csv"
+    path.write_text("time,load\n" + "".join(f"{t:{style}},{k}\n" for k, t in enumerate(hours)))
+    series = load_file(path)
+    assert series.freq == "h" and series.times.equals(hours)
+
+
+def test_iso_dates_beside_day_first_ones_keep_their_own_reading(tmp_path):
+    """One day-first date made the whole column day first: 2015-03-01 became 3 January."""
+    months = pd.date_range("2015-01-01", periods=40, freq="MS")
+    rows = [f"{t:%Y-%m-%d}" if k % 2 else f"{t:%d/%m/%Y}" for k, t in enumerate(months)]
+    path = tmp_path / "sales.csv"
+    path.write_text("date,sales\n" + "".join(f"{r},{k}\n" for k, r in enumerate(rows)))
+    series = load_file(path)
+    assert series.freq == "MS" and series.values.tolist() == list(range(40))
 
 
 def test_text_where_numbers_were_expected_is_shown(tmp_path):

@@ -267,20 +267,42 @@ DATE_SAMPLE = 10_000
 def day_first(raw: pd.Series) -> bool:
     """Whether dates such as 01/02/2020 put the day first: yes when some first field is
     over 12 (13/01/2020), no when some second field is (01/13/2020); when the column never
-    tells, the field that never changes is the day (monthly data on the 1st: 01/11/2024),
-    and failing that dotted dates (01.02.2020) are day first and slashed ones month first,
-    as written in Europe and the United States. Each value parsed on its own would mix the
-    two readings in one column and scramble the series' order."""
+    tells, the reading under which the times fall on a regular calendar (ten days of hourly
+    data, 01/02/2024 10:00 ... 10/02/2024 23:00, are hourly read day first and scattered
+    over nine months read month first), then the field that never changes is the day
+    (monthly data on the 1st: 01/11/2024), and failing that dotted dates (01.02.2020) are
+    day first and slashed ones month first, as written in Europe and the United States.
+    Each value parsed on its own would mix the two readings in one column and scramble
+    the series' order."""
     seen = pd.concat([raw.iloc[:DATE_SAMPLE], raw.iloc[DATE_SAMPLE:].iloc[-DATE_SAMPLE:]])
-    parts = seen.dropna().astype(str).str.extract(NUMERIC_DATE).dropna()
+    text = seen.dropna().astype(str)
+    parts = text.str.extract(NUMERIC_DATE).dropna()
     if parts.empty:
         return False
     first, second = parts[0].astype(int), parts[2].astype(int)
     if (first > 12).any() != (second > 12).any():
         return bool((first > 12).any())
+    regular = _regular_reading(text.loc[parts.index].iloc[:DATE_SAMPLE])
+    if regular is not None:
+        return regular
     if (first.nunique() == 1) != (second.nunique() == 1):  # monthly: the day stays (01)
         return bool(first.nunique() == 1)
     return bool((parts[1] == ".").all())
+
+
+def _regular_reading(dates: pd.Series) -> bool | None:
+    """True (day first) or False (month first) when exactly one reading of ``dates``
+    lies on a regular calendar (every step alike, or a few steps missing); else None."""
+    regular = []
+    for first in (True, False):
+        try:
+            times = pd.DatetimeIndex(to_times(dates, dayfirst=first)).dropna()
+        except (ValueError, TypeError, OverflowError):
+            regular.append(False)
+            continue
+        times = times.unique().sort_values()
+        regular.append(infer_freq(times) is not None or regular_grid(times) is not None)
+    return regular[0] if regular[0] != regular[1] else None
 
 
 def to_times(raw: pd.Series, **options: Any) -> pd.Series:
@@ -295,6 +317,21 @@ def to_times(raw: pd.Series, **options: Any) -> pd.Series:
         return pd.to_datetime(raw, format="mixed", utc=True, **options)
 
 
+def _text_times(raw: pd.Series) -> pd.Series:
+    """Times written as text. Day-or-month-first dates (31/12/2020) are read by
+    :func:`day_first`; the others (2020-12-31, 31 Dec 2020) as they are written, also in
+    a column that mixes the two, where the day-first reading would turn 2015-03-01 into
+    3 January."""
+    text = raw.astype(str)
+    numeric = text.str.match(NUMERIC_DATE)
+    if not numeric.any() or numeric.all():
+        return to_times(text, dayfirst=bool(numeric.any()) and day_first(raw))
+    parts = [to_times(text[numeric], dayfirst=day_first(raw)), to_times(text[~numeric])]
+    if len({str(part.dt.tz) for part in parts}) > 1:
+        raise ValueError("some times carry a UTC offset and others do not")
+    return pd.concat(parts).reindex(text.index)
+
+
 def parse_times(raw: pd.Series, path: Any, column: str) -> pd.DatetimeIndex:
     """A time column as dates (a column of years read as years); one line naming the
     column and the row when a value is not a time or is missing."""
@@ -302,7 +339,7 @@ def parse_times(raw: pd.Series, path: Any, column: str) -> pd.DatetimeIndex:
         raw = raw.astype(str)  # a year column
     try:
         if is_text(raw):
-            times = to_times(raw.astype(str), dayfirst=day_first(raw))
+            times = _text_times(raw)
         else:
             times = to_times(raw)
     except (ValueError, TypeError, OverflowError) as err:
