@@ -6,7 +6,6 @@ Exit codes: 0 success; 2 the user's input or usage is wrong (one line on stderr)
 
 from __future__ import annotations
 
-import json
 import shlex
 import sys
 from pathlib import Path
@@ -65,7 +64,7 @@ def tasks_command(as_json: Json = False) -> None:
 
     infos = discover()
     if as_json:
-        print(json.dumps([i.as_json() for i in infos], indent=2))
+        print(rundir.json_text([i.as_json() for i in infos]))
         return
     table = Table(title="seqsuite tasks")
     for column in ("name", "summary", "distribution", "status"):
@@ -198,7 +197,7 @@ def run_command(
     if not distributed.is_main():
         return
     if as_json:
-        print(json.dumps({"run_dir": str(result.run_dir), **result.metrics}, indent=2))
+        print(rundir.json_text({"run_dir": str(result.run_dir), **result.metrics}))
     elif quiet:
         print(result.run_dir)
 
@@ -229,7 +228,7 @@ def eval_command(
     """Evaluate a run's weights on its test split, or on all of --data."""
     metrics = inference.evaluate(run_dir, data=data, quiet=as_json, threads=threads)
     if as_json:
-        print(json.dumps(metrics, indent=2))
+        print(rundir.json_text(metrics))
 
 
 @app.command(
@@ -282,7 +281,7 @@ def predict_command(
     if out:
         _write_rows(out, rows)
     if as_json:
-        print(json.dumps(rows, indent=2, default=str))
+        print(rundir.json_text(rows))
     else:
         from .console_tables import print_rows
 
@@ -337,7 +336,7 @@ def backtest_command(
     """Evaluate the model and every baseline over N rolling origins (tasks that support it)."""
     result = inference.backtest(run_dir, windows, stride, quiet=as_json, threads=threads)
     if as_json:  # NaN (a metric a window cannot have) is null, as in backtest.json
-        print(json.dumps(rundir.clean_json(result), indent=2, default=str))
+        print(rundir.json_text(result))
 
 
 @app.command(
@@ -400,7 +399,7 @@ def compare_command(
     )
     if as_json:
         data = {"out": str(folder), "rows": [r.__dict__ for r in rows]}
-        print(json.dumps(data, indent=2, default=str))
+        print(rundir.json_text(data))
     else:
         Console().print(comparing.table(rows))
         Console().print(
@@ -474,7 +473,7 @@ def doctor_command(as_json: Json = False) -> None:
 
     report = doctor.collect()
     if as_json:
-        print(json.dumps(report, indent=2, default=str))
+        print(rundir.json_text(report))
     else:
         doctor.show(Console(), report)
 
@@ -483,7 +482,7 @@ def _write_rows(path: str, rows: list[dict]) -> None:
     from . import atomic
 
     if path.lower().endswith(".json"):
-        atomic.write_text(path, json.dumps(rows, indent=2, default=str) + "\n")
+        atomic.write_text(path, rundir.json_text(rows) + "\n")
         return
     if not path.lower().endswith(".csv"):
         raise UserError(f"--out {path}: expected a .csv or .json file name")

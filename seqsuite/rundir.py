@@ -269,11 +269,20 @@ def write_history(run_dir: str | Path, history: list[dict[str, Any]]) -> None:
 
 
 def clean_json(value: Any) -> Any:
-    """NaN and infinity are not JSON: they become null."""
+    """``value`` as JSON can hold it: NaN and infinity become null, and numpy or PyTorch
+    numbers and arrays (a plugin's metrics, a task's predictions) their Python values."""
     if isinstance(value, float):
         return value if value == value and abs(value) != float("inf") else None
     if isinstance(value, dict):
         return {k: clean_json(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [clean_json(v) for v in value]
+    if not isinstance(value, str | int | bool | type(None)) and hasattr(value, "tolist"):
+        return clean_json(value.tolist())
     return value
+
+
+def json_text(value: Any) -> str:
+    """What ``--json`` prints: indented JSON, never ``NaN`` (see :func:`clean_json`);
+    anything else JSON has no type for as its text."""
+    return json.dumps(clean_json(value), indent=2, default=str, allow_nan=False)

@@ -437,7 +437,27 @@ def serves(task: Task, route: str) -> bool:
 
 
 def as_evaluation(value: Evaluation | Mapping[str, float]) -> Evaluation:
-    """A hook's result as an :class:`Evaluation` (tasks may return a plain metrics dict)."""
-    if isinstance(value, Evaluation):
+    """A hook's result as an :class:`Evaluation` (tasks may return a plain metrics dict),
+    its metrics Python numbers: a plugin's ``(pred == y).float().mean()`` or numpy scalar
+    would drive early stopping for a whole run and then fail to be written as JSON."""
+    evaluation = value if isinstance(value, Evaluation) else Evaluation(dict(value))
+    evaluation.metrics = {k: metric_number(k, v) for k, v in evaluation.metrics.items()}
+    return evaluation
+
+
+def metric_number(name: str, value: Any) -> Any:
+    """A metric's value as a Python number; a tensor or array of one element is one,
+    one of several is refused (what the task returned is a bug, said before the run goes on)."""
+    if isinstance(value, bool | int | float | str | dict | list | type(None)):
         return value
-    return Evaluation(dict(value))
+    numel = getattr(value, "numel", None)  # a tensor's; numpy's arrays and scalars: size
+    count = numel() if callable(numel) else int(getattr(value, "size", 0))
+    if not hasattr(value, "item") or count != 1:
+        from .errors import UserError
+
+        held = f" of {count} values" if hasattr(value, "item") else ""
+        raise UserError(
+            f"evaluate returned metric {name!r} as {type(value).__name__}{held}; "
+            "expected one number (reduce it, e.g. .mean(), and return float(...))"
+        )
+    return value.item()

@@ -484,6 +484,11 @@ class Trainer:
         with self.autocast():
             output, state = run.engine(batch, run.carried)
             loss = run.loss_fn(output, batch)
+        if loss.ndim:
+            raise UserError(
+                f"the task's loss() returned a tensor of shape {tuple(loss.shape)}; expected "
+                "one number (reduce it, e.g. .mean())"
+            )
         run.optimizer.zero_grad(set_to_none=True)
         # DDP averages gradients over ranks; weighting by rows makes that the
         # gradient of the global batch's mean loss, also when shares differ

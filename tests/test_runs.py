@@ -181,3 +181,46 @@ def test_python_module_entry_point_runs(toy_plugin):
         [sys.executable, "-m", "seqsuite", "--help"], capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0 and "run" in done.stdout
+
+
+def test_a_plugins_metrics_as_tensors_are_numbers_and_nan_is_null_in_json(
+    toy_plugin, cli, monkeypatch
+):
+    """A plugin's evaluate returning 0-d tensors and numpy scalars drove a whole run, then
+    failed writing metrics.json (exit 1); NaN printed by --json is not JSON."""
+    import numpy as np
+    import seqsuite_toy
+    import torch
+
+    def evaluate(self, ctx, model, prepared, split):
+        return {"mse": torch.tensor(0.25), "spread": np.float32(0.5), "r2": float("nan")}
+
+    monkeypatch.setattr(seqsuite_toy.ToyTask, "evaluate", evaluate)
+    result = cli("run", "toy", "--epochs", "1", "--out", "r", "--json")
+    assert result.code == 0, result.err
+    printed = json.loads(result.out, parse_constant=lambda c: pytest.fail(f"{c} printed"))
+    assert printed["test"] == {"mse": 0.25, "spread": 0.5, "r2": None}
+    assert json.loads(Path("r/metrics.json").read_text())["test"]["mse"] == 0.25
+    evaluated = cli("eval", "r", "--json")
+    assert evaluated.code == 0 and "NaN" not in evaluated.out
+
+
+def test_a_plugin_metric_or_loss_that_is_not_one_number_is_one_line(toy_plugin, cli, monkeypatch):
+    import seqsuite_toy
+    import torch
+    import torch.nn.functional as F
+
+    def loss(self, output, batch):
+        return F.mse_loss(output, batch["y"], reduction="none")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(seqsuite_toy.ToyTask, "loss", loss)
+        result = cli("run", "toy", "--epochs", "1", "--out", "a")
+    assert result.code == 2 and "loss() returned a tensor of shape (32, 1)" in result.err
+
+    def evaluate(self, ctx, model, prepared, split):
+        return {"mse": torch.ones(3)}
+
+    monkeypatch.setattr(seqsuite_toy.ToyTask, "evaluate", evaluate)
+    result = cli("run", "toy", "--epochs", "1", "--out", "b")
+    assert result.code == 2 and "metric 'mse' as Tensor of 3 values" in result.err

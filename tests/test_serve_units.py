@@ -108,6 +108,22 @@ def test_answers_encode_to_the_same_json_with_or_without_orjson(monkeypatch):
     assert json.loads(app.Answer(content).body) == with_fast
 
 
+def test_a_plugins_numpy_numbers_and_nan_are_answered_as_json(monkeypatch):
+    """np.float32 in a plugin's rows was a 500 (orjson and the standard encoder both
+    refused it); NaN is null either way."""
+    import json
+
+    import numpy as np
+
+    from seqsuite.serve import service
+
+    content = {"predictions": [{"p": np.float32(0.25), "n": np.int64(3), "q": float("nan")}]}
+    expected = {"predictions": [{"p": 0.25, "n": 3, "q": None}]}
+    assert json.loads(service.encode(content)) == expected
+    monkeypatch.setattr(service, "orjson", None)
+    assert json.loads(service.encode(content)) == expected
+
+
 @pytest.mark.parametrize(
     "raw",
     [

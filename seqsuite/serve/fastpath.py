@@ -46,7 +46,7 @@ class PredictFastPath:
         status, content = await self._answer(run, scope, receive)
         try:
             body = encode(content)
-        except ValueError:  # a task answered NaN and orjson is not installed
+        except (TypeError, ValueError):  # a task answered what JSON cannot hold
             log.exception("answer of %s not encodable as JSON", scope["path"])
             status, body = 500, encode(error_content("internal error (an answer not JSON)"))
         headers = [*JSON_HEADERS, (b"content-length", str(len(body)).encode())]

@@ -25,6 +25,7 @@ from fastapi.responses import StreamingResponse
 from .. import limits
 from ..boundary import describe
 from ..errors import FieldError, UserError
+from ..rundir import clean_json
 from .batching import Batcher
 from .runs import ServedRun
 from .streaming import GenerationStream, join_pieces, sse
@@ -61,12 +62,14 @@ class RequestFailed(Exception):
 
 
 def encode(content: Any) -> bytes:
-    """``content`` as compact UTF-8 JSON, as FastAPI's ``JSONResponse`` writes it."""
+    """``content`` as compact UTF-8 JSON, as FastAPI's ``JSONResponse`` writes it; NaN as
+    null and a task's numpy or PyTorch numbers as numbers (:func:`.rundir.clean_json`)."""
     if orjson is not None:
         try:
             return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
         except TypeError:
             pass
+    content = clean_json(content)
     return json.dumps(content, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
 
 

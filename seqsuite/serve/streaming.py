@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from .. import threads
+from ..rundir import clean_json
 from .runs import ServedRun
 
 _END = object()
@@ -82,7 +83,8 @@ class GenerationStream:
 
 def sse(event: str, data: Any) -> str:
     """One Server-Sent Event: ``event: NAME`` and its data as one line of JSON."""
-    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+    line = json.dumps(clean_json(data), separators=(",", ":"), default=str, allow_nan=False)
+    return f"event: {event}\ndata: {line}\n\n"
 
 
 def join_pieces(pieces: list[dict[str, Any]]) -> dict[str, Any]:
