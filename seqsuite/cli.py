@@ -16,6 +16,7 @@ from rich.console import Console
 
 from . import boundary, inference, limits, rundir, runner
 from .errors import UserError
+from .json_stdout import kept_for_json
 
 app = typer.Typer(
     add_completion=False,
@@ -62,7 +63,8 @@ def tasks_command(as_json: Json = False) -> None:
 
     from .registry import discover
 
-    infos = discover()
+    with kept_for_json(as_json):
+        infos = discover()
     if as_json:
         print(rundir.json_text([i.as_json() for i in infos]))
         return
@@ -178,22 +180,23 @@ def run_command(
 
     if nproc > 1 and not distributed.requested():
         raise typer.Exit(code=distributed.launch(nproc, _without_nproc(_ARGV)))
-    result = runner.run(
-        task,
-        config_files=config or [],
-        sets=set_ or [],
-        epochs=epochs,
-        time_budget=time_budget,
-        seed=seed,
-        device=device,
-        threads=threads,
-        data=data,
-        dataset=dataset,
-        init_from=init_from,
-        out=out,
-        quiet=quiet or as_json,
-        quick=quick,
-    )
+    with kept_for_json(as_json):
+        result = runner.run(
+            task,
+            config_files=config or [],
+            sets=set_ or [],
+            epochs=epochs,
+            time_budget=time_budget,
+            seed=seed,
+            device=device,
+            threads=threads,
+            data=data,
+            dataset=dataset,
+            init_from=init_from,
+            out=out,
+            quiet=quiet or as_json,
+            quick=quick,
+        )
     if not distributed.is_main():
         return
     if as_json:
@@ -226,7 +229,8 @@ def eval_command(
     as_json: Json = False,
 ) -> None:
     """Evaluate a run's weights on its test split, or on all of --data."""
-    metrics = inference.evaluate(run_dir, data=data, quiet=as_json, threads=threads)
+    with kept_for_json(as_json):
+        metrics = inference.evaluate(run_dir, data=data, quiet=as_json, threads=threads)
     if as_json:
         print(rundir.json_text(metrics))
 
@@ -277,7 +281,8 @@ def predict_command(
         options["data"] = data
     if out:
         limits.check_output_path(out, "--out")
-    rows = inference.predict(run_dir, inputs or [], options, quiet=as_json, threads=threads)
+    with kept_for_json(as_json):
+        rows = inference.predict(run_dir, inputs or [], options, quiet=as_json, threads=threads)
     if out:
         _write_rows(out, rows)
     if as_json:
@@ -334,7 +339,8 @@ def backtest_command(
     as_json: Json = False,
 ) -> None:
     """Evaluate the model and every baseline over N rolling origins (tasks that support it)."""
-    result = inference.backtest(run_dir, windows, stride, quiet=as_json, threads=threads)
+    with kept_for_json(as_json):
+        result = inference.backtest(run_dir, windows, stride, quiet=as_json, threads=threads)
     if as_json:  # NaN (a metric a window cannot have) is null, as in backtest.json
         print(rundir.json_text(result))
 
@@ -394,9 +400,10 @@ def compare_command(
     folder = Path(out) if out else comparing.default_out()
     console = Console(stderr=True, quiet=as_json)
     command = "seqsuite " + " ".join(shlex.quote(a) for a in _ARGV)
-    rows = comparing.run_comparison(
-        plan, folder, command, progress=lambda line: console.print(line, highlight=False)
-    )
+    with kept_for_json(as_json):
+        rows = comparing.run_comparison(
+            plan, folder, command, progress=lambda line: console.print(line, highlight=False)
+        )
     if as_json:
         data = {"out": str(folder), "rows": [r.__dict__ for r in rows]}
         print(rundir.json_text(data))
@@ -471,7 +478,8 @@ def doctor_command(as_json: Json = False) -> None:
     """Print the environment for a bug report: versions, threads, cache, device, plugins."""
     from . import doctor
 
-    report = doctor.collect()
+    with kept_for_json(as_json):
+        report = doctor.collect()
     if as_json:
         print(rundir.json_text(report))
     else:

@@ -57,15 +57,13 @@ def _folder_size(path: os.PathLike) -> tuple[int, int]:
     return files, size
 
 
-def collect() -> dict[str, Any]:
+def environment() -> dict[str, Any]:
+    """Versions, threads and device: what a run's report shows. Imports no plugin and
+    walks no folder, so a broken third-party plugin or a large cache cannot touch a run."""
     import torch
 
     from . import __version__, threads
-    from .cache import cache_dir
-    from .registry import discover
 
-    cache = cache_dir()
-    files, size = _folder_size(cache) if cache.is_dir() else (0, 0)
     cuda = torch.cuda.is_available()
     return {
         "seqsuite": __version__,
@@ -81,11 +79,24 @@ def collect() -> dict[str, Any]:
             "small_model": threads.wanted_for(0, threads.available_cpus()),
             "large_model": threads.wanted_for(float("inf"), threads.available_cpus()),
         },
-        "cache": {"path": str(cache), "files": files, "megabytes": round(size / 2**20, 1)},
         "device": {
             "cuda": cuda,
             "name": torch.cuda.get_device_name(0) if cuda else platform.processor() or "cpu",
         },
+    }
+
+
+def collect() -> dict[str, Any]:
+    """Everything ``seqsuite doctor`` shows: :func:`environment`, the cache, the offline
+    switches, the installed plugins (each imported, under a time limit) and the extras."""
+    from .cache import cache_dir
+    from .registry import discover
+
+    cache = cache_dir()
+    files, size = _folder_size(cache) if cache.is_dir() else (0, 0)
+    return {
+        **environment(),
+        "cache": {"path": str(cache), "files": files, "megabytes": round(size / 2**20, 1)},
         "offline": {
             k: os.environ.get(k)
             for k in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "SEQSUITE_CACHE")

@@ -145,7 +145,7 @@ def sample_files(run_dir: Path) -> list[Path]:
 def environment_html() -> str:
     from . import doctor
 
-    env = doctor.collect()
+    env = doctor.environment()  # no plugin imported: a broken one cannot fail a run
     pairs = [
         ("seqsuite", env["seqsuite"]),
         ("python", env["python"]),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from seqsuite.registry import discover
 
@@ -37,9 +38,15 @@ def test_broken_plugins_are_listed_with_their_error(broken_plugins, cli):
 
 
 def test_other_commands_work_while_a_plugin_is_broken(broken_plugins, toy_plugin, cli):
+    import sys
+
     result = cli("run", "toy", "--epochs", "1", "--out", "r", "--quiet")
     assert result.code == 0, result.err
     assert "r" in result.out
+    # a run imports its own task only: the report's environment used to import every
+    # plugin, and one that crashes the interpreter on import lost the run at its end
+    assert "seqsuite_broken" not in sys.modules and "seqsuite_old_api" not in sys.modules
+    assert Path("r/report.html").exists()
 
 
 def test_running_a_broken_plugin_is_a_user_error(broken_plugins, cli):

@@ -224,3 +224,27 @@ def test_a_plugin_metric_or_loss_that_is_not_one_number_is_one_line(toy_plugin, 
     monkeypatch.setattr(seqsuite_toy.ToyTask, "evaluate", evaluate)
     result = cli("run", "toy", "--epochs", "1", "--out", "b")
     assert result.code == 2 and "metric 'mse' as Tensor of 3 values" in result.err
+
+
+def test_json_output_is_only_json_when_a_plugin_writes_to_stdout(toy_plugin, capfd, monkeypatch):
+    """A hook's print, or a library writing to descriptor 1, went before the JSON."""
+    import os
+
+    import seqsuite_toy
+
+    from seqsuite.cli import main
+
+    prepare = seqsuite_toy.ToyTask.prepare
+
+    def chatty_prepare(self, ctx):
+        print("chatter from prepare")
+        os.write(1, b"raw bytes on descriptor 1\n")
+        return prepare(self, ctx)
+
+    monkeypatch.setattr(seqsuite_toy.ToyTask, "prepare", chatty_prepare)
+    with pytest.raises(SystemExit) as exited:
+        main(["run", "toy", "--epochs", "1", "--out", "r", "--json"])
+    assert exited.value.code in (0, None)
+    out, err = capfd.readouterr()
+    assert json.loads(out)["task"] == "toy"
+    assert "chatter from prepare" in err and "raw bytes on descriptor 1" in err
