@@ -247,14 +247,22 @@ def baselines(
     parts: dict[str, list[int]],
     k: int,
     fitted: dict[str, tuple[Any, Any, Any]],
+    console: Any = None,
 ) -> dict[str, Evaluation]:
     """The majority class of training, and each ``fitted`` model (name -> (scikit-learn
-    estimator, training features, test features)), scored on the test part."""
+    estimator, training features, test features)), scored on the test part. One that
+    cannot be fitted to these data (a bag of words of texts with no word in it) is left
+    out with a line on ``console``: the model's own results still stand."""
     train, test = labels[parts["train"]], labels[parts["test"]]
     majority = np.full(len(test), np.bincount(train, minlength=k).argmax())
     out = {"majority": Evaluation(classification(test, majority, k), majority)}
     for name, (estimator, train_x, test_x) in fitted.items():
-        predicted = estimator.fit(train_x, train).predict(test_x)
+        try:
+            predicted = estimator.fit(train_x, train).predict(test_x)
+        except ValueError as err:  # scikit-learn's word for data it cannot fit
+            if console is not None:
+                console.print(f"[yellow]baseline {name} left out: {err}[/]")
+            continue
         out[name] = Evaluation(classification(test, predicted, k), predicted)
     return out
 

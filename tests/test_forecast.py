@@ -766,3 +766,24 @@ def test_times_whose_offset_changes_at_daylight_saving_are_read_in_utc(cli, tmp_
     assert rows[0]["time"] == (hours[-1] + pd.Timedelta(hours=1)).tz_convert("UTC").strftime(
         "%Y-%m-%d %H:%M%z"
     )
+
+
+def test_one_zero_after_the_training_part_turns_auto_logs_off(cli, tmp_path):
+    """A multiplicative series (auto takes logs) with one zero month in its test part was
+    refused: "has values <= 0, but the run models log values"."""
+    t = np.arange(144)
+    values = (100 + 2 * t) * (1 + 0.3 * np.sin(2 * np.pi * t / 12))
+    values[-5] = 0
+    path = write_csv(tmp_path / "units.csv", values)
+    result = cli("run", "forecast", "--data", str(path), "--out", "r", *FAST)
+    assert result.code == 0, result.err
+    state = json.loads(Path("r/task_state.json").read_text())["state"]
+    assert state["series"][0]["transform"]["log"] is False
+    values[-5] = values[-6]
+    positive = write_csv(tmp_path / "positive.csv", values)
+    result = cli("run", "forecast", "--data", str(positive), "--out", "p", *FAST)
+    state = json.loads(Path("p/task_state.json").read_text())["state"]
+    assert result.code == 0 and state["series"][0]["transform"]["log"] is True
+    zero = cli("predict", "p", "--data", str(path), "--option", "horizon=3")
+    assert zero.code == 2 and "units: value 0 at point 140 of 144" in zero.err
+    assert "--set task.log=off" in zero.err

@@ -585,3 +585,16 @@ def test_vectors_holding_nan_or_past_float32_are_named_with_their_file(tmp_path)
     path.write_text("1000 100000000\n")
     with pytest.raises(UserError, match=r"v.txt: the header declares dimension 100000000"):
         match(path, ["<pad>", "<unk>", "great"], 1000, 10_000)
+
+
+def test_texts_with_no_word_train_and_leave_the_bag_of_words_out(cli, tmp_path):
+    """Emoji-only texts: the TF-IDF baseline found no word and the run ended with a
+    traceback after training, with no metrics.json."""
+    path = tmp_path / "emoji.csv"
+    rows = ["😀😀🎉,pos" if k % 2 else "😡💩,neg" for k in range(120)]
+    path.write_text("text,label\n" + "\n".join(rows) + "\n")
+    result = cli("run", "sentiment", "--data", str(path), "--out", "r", *SMALL)
+    assert result.code == 0, result.err
+    metrics = json.loads(Path("r/metrics.json").read_text())
+    assert set(metrics["baselines"]) == {"majority"} and metrics["test"]["accuracy"] >= 0
+    assert "baseline bow_logreg left out" in result.out + result.err

@@ -53,7 +53,10 @@ def parse(ctx: Any, body: dict[str, Any]) -> SeriesRequest:
     if len(y) < need:
         raise FieldError("series", f"{len(y)} values; this run looks back over {need}")
     if transform.log and (y <= 0).any():
-        raise FieldError("series", "has values <= 0, but the run models log values")
+        first = int(np.flatnonzero(y <= 0)[0])
+        raise FieldError(
+            f"series[{first}]", f"got {values[first]!r}; the run models log values, above 0"
+        )
     return SeriesRequest(y, _horizon(body.get("horizon"), ctx.options.horizon), saved)
 
 

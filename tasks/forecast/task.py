@@ -333,16 +333,28 @@ class ForecastTask(Task):
         else:
             if train_end < 3:
                 raise UserError(self._too_short(series, o, lookback, test, val, 0))
-            transform, decided = fit_transform(y[:train_end], season, o.log, o.difference)
+            positive = bool((y > 0).all())
+            transform, decided = fit_transform(y[:train_end], season, o.log, o.difference, positive)
             scale = None
         if transform.log and (y <= 0).any():
-            raise UserError(f"{series.name}: has values <= 0, but the run models log values")
+            raise UserError(self._not_positive(series, y, bool(mine)))
         too_short = self._too_short(series, o, lookback, test, val, transform.offset)
         if train_end - transform.offset - lookback - o.horizon + 1 < 1 and not mine:
             raise UserError(too_short)
         if len(y) - test - transform.offset < lookback:
             raise UserError(too_short)
         return make_item(series, transform, covariates, kinds, test, val, decided, scale)
+
+    @staticmethod
+    def _not_positive(series: Series, y: np.ndarray, saved: bool) -> str:
+        first = int(np.flatnonzero(y <= 0)[0])
+        what = f"{series.name}: value {y[first]:g} at point {first + 1} of {len(y)}"
+        if saved:
+            return (
+                f"{what}; the run models log values, which need every value above 0: "
+                "train a run with --set task.log=off for such series"
+            )
+        return f"{what}; task.log = 'on' needs every value above 0: use 'auto' or 'off'"
 
     @staticmethod
     def _window(item: SeriesData, split: str, lookback: int) -> ArraySplit:
@@ -656,9 +668,12 @@ class ForecastTask(Task):
             if mine is None:
                 raise UserError(f"series {series.name!r}: the run has no fitted transform for it")
             scale = tuple(mine.get("covariate_scale") or ([], []))
+            transform = SeriesTransform(**mine["transform"])
+            if transform.log and (series.values <= 0).any():  # log(0): the LSTM's forecast NaN
+                raise UserError(self._not_positive(series, series.values, True))
             item = make_item(
                 series,
-                SeriesTransform(**mine["transform"]),
+                transform,
                 covariates,
                 data.calendar,
                 0,

@@ -189,15 +189,19 @@ class SeriesTransform:
 
 
 def fit_transform(
-    y_train: np.ndarray, season: int, log: str, difference: str
+    y_train: np.ndarray, season: int, log: str, difference: str, positive: bool = True
 ) -> tuple[SeriesTransform, dict[str, float]]:
     """Decide log and differencing ("auto" looks at the training part only), fit the scale.
+    ``positive``: whether every value of the series is above zero, the later parts too;
+    "auto" takes no log otherwise (a zero in the test part cannot be logged, and refusing
+    the run over one zero month of sales would be worse than modelling the values).
 
     Returns the transform and the statistics the decisions were based on.
     """
     scaled = np.asarray(y_train, dtype=float) / unit(y_train)  # decisions safe from overflow
     lam = guerrero_lambda(scaled, season)
-    use_log = (log == "on") or (log == "auto" and bool((y_train > 0).all()) and lam < 0.5)
+    can_log = positive and bool((y_train > 0).all())
+    use_log = (log == "on") or (log == "auto" and can_log and lam < 0.5)
     if log == "on" and (y_train <= 0).any():
         from seqsuite.errors import UserError
 

@@ -349,8 +349,8 @@ class SentimentTask(Task):
         return classify.evaluate(model, prepared, split, ctx.device)
 
     def baselines(self, ctx: Context, prepared: Prepared) -> dict[str, Evaluation]:
-        """Majority class, and a bag-of-words model on the same tokens the model reads,
-        fitted on at most ``BASELINE_TEXTS`` training texts (a seeded sample): its cost
+        """Majority class, and a bag-of-words model on the tokens the model reads (those
+        of two or more letters or digits: scikit-learn's own word pattern), fitted on at most ``BASELINE_TEXTS`` training texts (a seeded sample): its cost
         in memory and time grows with the vocabulary of word pairs, faster than the data."""
         from .baselines import bag_of_words
 
@@ -368,7 +368,7 @@ class SentimentTask(Task):
         }
         k = len(prepared.data["classes"])
         parts = {"train": train, "test": test}
-        return classify.baselines(prepared.data["labels"], parts, k, fitted)
+        return classify.baselines(prepared.data["labels"], parts, k, fitted, ctx.console)
 
     def report(self, ctx: Context, model: Any, prepared: Prepared, results: Results) -> None:
         classify.confusion_report(ctx, prepared, results, self.name)
