@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import os
+import re
 import sys
 import threading
 from dataclasses import dataclass
@@ -68,6 +69,11 @@ def _load(entry: metadata.EntryPoint) -> Task:
     return task
 
 
+#: what an entry point's name must look like: it becomes part of run folders' names
+#: (``runs/NAME-...``) and of the server's routes, so no ``/``, ``..`` or spaces
+TASK_NAME = r"[A-Za-z0-9][A-Za-z0-9_-]*"
+
+
 def _distribution(entry: metadata.EntryPoint) -> str:
     return entry.dist.name if entry.dist is not None else ""
 
@@ -86,6 +92,15 @@ def _error_line(err: BaseException) -> str:
 def _load_guarded(entry: metadata.EntryPoint, timeout: float | None) -> TaskInfo:
     """Load one plugin; anything it raises or prints, or a load that hangs, becomes its row."""
     dist = _distribution(entry)
+    if not re.fullmatch(TASK_NAME, entry.name):
+        return TaskInfo(
+            entry.name,
+            "",
+            dist,
+            False,
+            "not a task name (letters, digits, '_' and '-', starting with a letter or digit):"
+            " it names run folders and URLs",
+        )
     outcome: dict[str, object] = {}
 
     def target() -> None:

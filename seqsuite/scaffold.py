@@ -26,6 +26,9 @@ description = "A seqsuite task plugin: $name"
 requires-python = ">=3.11"
 dependencies = ["seqsuite>=$version"]
 
+[project.optional-dependencies]
+test = ["pytest"]
+
 # seqsuite finds tasks only through this entry-point group
 [project.entry-points."seqsuite.tasks"]
 $name = "$package.task:${classname}"
@@ -42,7 +45,7 @@ README = Template("""# seqsuite-$name
 A seqsuite task plugin (install seqsuite from its wheel or checkout first).
 
 ```sh
-pip install -e .                 # registers the task through the seqsuite.tasks entry point
+pip install -e ".[test]"         # registers the task (seqsuite.tasks entry point), and pytest
 seqsuite tasks                   # lists it
 seqsuite run $name               # trains on the small data set the task makes itself
 seqsuite run $name --config $package/$name.toml --set backbone.hidden_size=64

@@ -91,6 +91,8 @@ def read_table(path: str | Path, as_text: bool = False) -> pd.DataFrame:
         raise UserError(f"{path}: no rows")
     if len(frame.columns) > MAX_COLUMNS:
         raise _too_wide(path, len(frame.columns))
+    if kind in ("csv", "tsv"):
+        frame = _without_trailing_empty_columns(frame)
     frame.columns = [str(c).strip() for c in frame.columns]
     if kind in ("csv", "tsv") and not as_text:
         for name in frame.select_dtypes(exclude="number").columns:  # numbers are read
@@ -103,6 +105,14 @@ def read_table(path: str | Path, as_text: bool = False) -> pd.DataFrame:
         if delimiter != ",":
             _refuse_dotted_thousands(path, frame, delimiter, encoding)
     return frame
+
+
+def _without_trailing_empty_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """Without the nameless, empty columns that a delimiter at the end of every line makes
+    (``date,sales,``, as spreadsheets export): pandas names them ``Unnamed: 2``, and they
+    would be taken for a second series or refused by a name the file never wrote."""
+    empty = [c for c in frame.columns if str(c).startswith("Unnamed: ") and frame[c].isna().all()]
+    return frame.drop(columns=empty) if empty and len(empty) < len(frame.columns) else frame
 
 
 def _refuse_dotted_thousands(path: Path, frame: pd.DataFrame, delimiter: str, encoding) -> None:

@@ -241,6 +241,15 @@ def test_numbers_that_read_both_ways_are_refused(tmp_path, text):
         read_table(path)
 
 
+def test_a_delimiter_at_the_end_of_every_line_adds_no_column(tmp_path):
+    """Excel's `date,sales,`: the empty column was a second series, 'Unnamed: 2'."""
+    path = tmp_path / "export.csv"
+    rows = "".join(f"2015-{m:02d}-01,{100 + m}.5,\n" for m in range(1, 13))
+    path.write_text("date,sales,\n" + rows)
+    series = load_file(path)
+    assert series.values.tolist() == [100.5 + m for m in range(1, 13)] and series.freq == "MS"
+
+
 def test_text_with_commas_stays_text(tmp_path):
     from seqsuite.table_files import read_table
 

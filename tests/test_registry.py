@@ -59,3 +59,19 @@ def test_running_a_broken_plugin_is_a_user_error(broken_plugins, cli):
 def test_unknown_task_names_the_nearest(cli):
     result = cli("run", "forcast")
     assert result.code == 2 and "did you mean 'forecast'" in result.err
+
+
+def test_an_entry_point_whose_name_is_a_path_is_not_a_task(toy_plugin, cli, tmp_path, monkeypatch):
+    """`../escaped` ran, and its run folder was made outside runs/."""
+    info = tmp_path / "site" / "seqsuite_evil-0.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: seqsuite-evil\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[seqsuite.tasks]\n../escaped = seqsuite_toy:ToyTask\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    listed = {t["name"]: t for t in json.loads(cli("tasks", "--json").out)}
+    assert (
+        listed["../escaped"]["ok"] is False and "not a task name" in listed["../escaped"]["error"]
+    )
+    result = cli("run", "../escaped", "--epochs", "1")
+    assert result.code == 2 and "not a task name" in result.err
+    assert not (tmp_path / "escaped").exists() and not list(tmp_path.glob("escaped-*"))
