@@ -46,6 +46,22 @@ def check_target(path: str | os.PathLike) -> None:
         raise UserError(f"{path}: is {kind}; give the name of a new or regular file")
 
 
+def folder_inside(root: str | os.PathLike, relative: str | os.PathLike) -> Path:
+    """``root / relative``, made where missing, each folder below ``root`` checked: a link
+    planted in a run directory (``model/``, ``export/``, ``samples/`` pointing at the
+    user's own files) is refused rather than written through. ``root`` itself may be
+    reached through links the user made."""
+    folder = Path(root)
+    for part in Path(relative).parts:
+        folder = folder / part
+        if folder.is_symlink():
+            raise UserError(f"{folder}: is a symbolic link; seqsuite never writes through links")
+        if folder.exists() and not folder.is_dir():
+            raise UserError(f"{folder}: is not a folder")
+    Path(root, relative).mkdir(parents=True, exist_ok=True)
+    return Path(root, relative)
+
+
 def write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], Any]) -> None:
     """Call ``write(fileobj)`` on a temporary file, then move it to ``path``."""
     path = Path(path)

@@ -197,8 +197,7 @@ def run_one(
     plan: Plan, task: str, label: str, backbone: dict[str, Any], out: Path, quick_preset: dict
 ) -> Row:
     run_dir = out / (task if len(plan.backbones) == 1 else f"{task}-{label}")
-    layers = out / ".configs"
-    layers.mkdir(parents=True, exist_ok=True)
+    layers = atomic.folder_inside(out, ".configs")
     files: list[str] = []
     if plan.quick and quick_preset:
         quick_file = layers / f"{task}-quick.toml"

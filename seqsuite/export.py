@@ -14,6 +14,7 @@ A JSON file beside the model lists the inputs and outputs and the run's saved st
 
 from __future__ import annotations
 
+import io
 import json
 import warnings
 from pathlib import Path
@@ -107,27 +108,26 @@ def export(
         dynamic.update({name: {1: "batch"} for name in state_names})
         dynamic["output"] = {0: "batch"} | ({1: "time"} if _per_step(wrapper, args) else {})
         dynamic.update({name: {1: "batch"} for name in output_names[1:]})
-        tmp = out.with_name(f".{out.name}.tmp")
+        buffer = io.BytesIO()  # then written atomically: no fixed temporary name to plant
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
                 torch.onnx.export(
                     wrapper,
                     args,
-                    str(tmp),
+                    buffer,
                     input_names=[*inputs, *state_names],
                     output_names=output_names,
                     dynamic_axes=dynamic,
                     dynamo=False,
                 )
             except torch.onnx.errors.OnnxExporterError as err:
-                tmp.unlink(missing_ok=True)
                 first = str(err).strip().splitlines()[0].split(" Please feel free")[0]
                 raise UserError(
                     f"export --format onnx: the model cannot be exported to ONNX ({first}); "
                     "try --format torchscript"
                 ) from None
-        tmp.replace(out)
+        atomic.write_bytes(out, buffer.getvalue())
     else:
         raise UserError(f"--format {fmt!r}: expected onnx or torchscript")
     description = {

@@ -183,7 +183,7 @@ def export(
         check_export_target(Path(out), fmt)
     loaded = load(run_dir, quiet=quiet)
     ctx = loaded.ctx
-    target = Path(out) if out else ctx.run_dir / "export" / suffix
+    target = Path(out) if out else atomic.folder_inside(ctx.run_dir, "export") / suffix
     description = write(loaded.model, loaded.task, ctx, loaded.saved["spec"], fmt, target)
     ctx.console.print(
         f"wrote {target} and {target.name}.json ({', '.join(description['inputs'])} + state in; "

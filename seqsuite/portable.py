@@ -15,7 +15,6 @@ run directory, such a folder, or (online) a Hub model id ``owner/name``.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -66,8 +65,7 @@ def write_model_dir(
 ) -> Path:
     """``RUN_DIR/model/``: weights, config, task state, metrics, the model card, and the
     run's ``files`` that inference reads (``Task.model_files``) where they exist."""
-    folder = run_dir / MODEL_DIR
-    folder.mkdir(exist_ok=True)
+    folder = atomic.folder_inside(run_dir, MODEL_DIR)
     meta = {"format": "seqsuite", "task": str(metrics.get("task", ""))}
     save_weights(folder / WEIGHTS, model.state_dict(), meta)
     for name in (rundir.CONFIG, rundir.STATE, *files):
@@ -200,7 +198,7 @@ def copy_model(run_or_model: str | Path, target: str | Path) -> Path:
     target.mkdir(parents=True, exist_ok=True)
     for item in source.iterdir():
         if item.is_file() and not item.is_symlink():
-            shutil.copyfile(item, target / item.name)
+            atomic.write_bytes(target / item.name, item.read_bytes())  # never through a link
     return target
 
 

@@ -176,18 +176,10 @@ class Context:
         """A file in the run directory (``plots/loss.png``, ``forecast.csv`` ...)."""
         if self.run_dir is None:
             raise RuntimeError("this hook has no run directory")
-        target = self.run_dir / name
-        folder = Path(self.run_dir)
-        for part in Path(name).parent.parts:  # samples/, plots/ ...: never a planted link
-            folder = folder / part
-            if folder.is_symlink():
-                from .errors import UserError
+        from .atomic import folder_inside
 
-                raise UserError(
-                    f"{folder}: is a symbolic link; seqsuite never writes through links"
-                )
-        target.parent.mkdir(parents=True, exist_ok=True)
-        return target
+        # samples/, plots/ ...: made where missing, never a planted link
+        return folder_inside(self.run_dir, Path(name).parent) / Path(name).name
 
     def new_path(self, name: str) -> Path:
         """Like :meth:`path`, but never an existing file: ``samples/x.txt`` becomes

@@ -79,6 +79,29 @@ def test_a_link_planted_in_a_run_directory_is_not_written_through(cli, textgen_r
     assert target.read_text() == "keep me"
 
 
+def test_export_and_the_model_folder_never_write_through_a_planted_link(cli, textgen_run, tmp_path):
+    """`export/` or `model/` as a link to the user's folder: export wrote model.onnx into
+    it, and every run or resume replaced the user's README.md with the model card."""
+    import shutil
+
+    from seqsuite import portable
+    from seqsuite.errors import UserError
+
+    run = tmp_path / "copy"
+    shutil.copytree(textgen_run, run)
+    victim = tmp_path / "project"
+    victim.mkdir()
+    (victim / "README.md").write_text("my project")
+    (run / "export").symlink_to(victim)
+    one_line_error(cli("export", str(run), "--format", "torchscript"), "export", "symbolic link")
+    shutil.rmtree(run / "model")
+    (run / "model").symlink_to(victim)
+    with pytest.raises(UserError, match="model: is a symbolic link"):
+        portable.write_model_dir(run, __import__("torch").nn.Linear(1, 1), {"task": "textgen"})
+    assert [p.name for p in victim.iterdir()] == ["README.md"]
+    assert (victim / "README.md").read_text() == "my project"
+
+
 def test_generate_never_overwrites_an_earlier_sample(cli, textgen_run):
     first = cli("generate", str(textgen_run), "--length", "5", "--prompt", "the")
     second = cli("generate", str(textgen_run), "--length", "5", "--prompt", "a")
