@@ -796,3 +796,26 @@ def test_one_zero_after_the_training_part_turns_auto_logs_off(cli, tmp_path):
     zero = cli("predict", "p", "--data", str(path), "--option", "horizon=3")
     assert zero.code == 2 and "units: value 0 at point 140 of 144" in zero.err
     assert "--set task.log=off" in zero.err
+
+
+@pytest.mark.parametrize(
+    "setting, words",
+    [
+        ({"weights": {"lstm": float("inf")}, "widths": {}}, "weight of 'lstm' is inf"),
+        ({"weights": {"lstm": 1}, "widths": {"0.9": float("nan")}}, "width of '0.9' is nan"),
+        ({"weights": {"lstm": 1}, "widths": {"0.9": -0.5}}, "width of '0.9' is -0.5"),
+        ({"weights": {"lstm": 0, "ets": 0}, "widths": {}}, "every weight is 0"),
+        ({"weights": {"lstm": 1, "bogus": 1}, "widths": {}}, "'bogus': not a member"),
+        ({"weights": {"lstm": "1"}, "widths": {}}, "weight of 'lstm' is '1'"),
+        ({"weights": {"lstm": 1}, "widths": {"1.5": 0.1}}, "expected a quantile"),
+        ({"weights": [1]}, "expected 'weights' and 'widths'"),
+    ],
+)
+def test_an_edited_forecaster_file_is_refused_naming_what_is_wrong(setting, words):
+    """An infinite weight answered NaN with exit 0; all zeros, an unknown member or a
+    string weight gave tracebacks."""
+    from seqsuite_tasks.forecast.combine import check_setting
+
+    with pytest.raises(UserError, match=re.escape(words)):
+        check_setting("forecaster.json", "co2", setting)
+    check_setting("f", "co2", {"weights": {"lstm": 0.2, "ets": 0.8}, "widths": {"0.5": None}})

@@ -12,9 +12,14 @@ carry the rest. Weights are ``error ** -power``, normalised, then mixed with equ
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import numpy as np
 
 from seqsuite.errors import UserError
+
+from .baselines import BASELINES
 
 #: the classical members of the combination (names of :mod:`.baselines`)
 MEMBERS = ("ets", "sarima", "theta")
@@ -54,3 +59,41 @@ def combine(forecasts: dict[str, np.ndarray], weight: dict[str, float]) -> np.nd
         )
     total = sum(weight[k] for k in present)
     return sum(weight[k] / total * np.asarray(forecasts[k], dtype=float) for k in present)
+
+
+def check_setting(path: Any, name: str, setting: Any) -> None:
+    """One series' saved combination: weights of known members, finite and not negative,
+    not all zero; interval widths of quantiles in (0, 1), finite and not negative (null
+    where none was calibrated). An edited file would otherwise answer NaN or a band
+    below its own forecast."""
+    where = f"{path}: series {name!r}"
+    weights = setting.get("weights") if isinstance(setting, dict) else None
+    widths = setting.get("widths", {}) if isinstance(setting, dict) else None
+    if not isinstance(weights, dict) or not isinstance(widths, dict):
+        raise UserError(f"{where}: expected 'weights' and 'widths' objects (the file is damaged)")
+    members = {"lstm", *BASELINES}
+    for member, weight in weights.items():
+        if member not in members:
+            raise UserError(f"{where}: weight of {member!r}: not a member ({', '.join(members)})")
+        if not _finite_at_least_zero(weight):
+            raise UserError(f"{where}: weight of {member!r} is {weight!r}; expected a number >= 0")
+    if not any(weights.values()):
+        raise UserError(f"{where}: every weight is 0; at least one member must count")
+    for key, width in widths.items():
+        try:
+            level = float(key)
+        except ValueError:
+            level = -1.0
+        if not 0 < level < 1:
+            raise UserError(f"{where}: width of {key!r}: expected a quantile between 0 and 1")
+        if width is not None and not _finite_at_least_zero(width):
+            raise UserError(f"{where}: width of {key!r} is {width!r}; expected a number >= 0")
+
+
+def _finite_at_least_zero(value: Any) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value >= 0
+    )

@@ -716,6 +716,8 @@ class ForecastTask(Task):
         series = saved.get("series") if isinstance(saved, dict) else None
         if not isinstance(series, dict):
             raise UserError(f"{path}: 'series' missing (the file is damaged)")
+        for name, setting in series.items():
+            combine.check_setting(path, name, setting)
         return series
 
     # -- in-memory data (seqsuite.fit, Hugging Face data sets) ----------------------------
