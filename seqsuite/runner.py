@@ -256,6 +256,12 @@ def _resume_locked(
     if rundir.is_finished(ctx.run_dir):
         ctx.console.print(f"{ctx.run_dir} is already finished")
         return RunResult(ctx.run_dir, rundir.read_json(ctx.run_dir / rundir.METRICS, "metrics"))
+    data = str(ctx.config.run.data or "")
+    if data and rundir.changed_since(Path(data), ctx.run_dir / rundir.CONFIG):
+        raise UserError(
+            f"{ctx.run_dir}: its data {data} changed after the run started; resuming would "
+            "go on training on other data (and split it anew); start a new run"
+        )
     seed_everything(ctx.seed)
     has_checkpoint = (ctx.run_dir / checkpoint.LAST).exists()
     if ctx.config.run.init_from and (ctx.config.train.refit or not has_checkpoint):

@@ -227,3 +227,35 @@ def test_a_model_size_edited_in_the_task_state_is_refused_before_it_is_allocated
     (tmp_path / rundir.STATE).write_text("[" * 100_000)
     with pytest.raises(UserError, match=r"task_state.json: invalid JSON: nested too deeply"):
         rundir.read_state(tmp_path)
+
+
+def test_resuming_a_run_whose_data_changed_since_it_started_is_refused(tmp_path):
+    """`run --out` refused it, `resume` trained on the changed file (split anew: the
+    test part could hold rows the model had trained on)."""
+    import numpy as np
+
+    from seqsuite import runner
+
+    data = tmp_path / "sales.csv"
+    t = np.arange(96)
+    data.write_text("y\n" + "\n".join(f"{50 + 5 * np.sin(k / 2):.3f}" for k in t) + "\n")
+
+    class Crash(Exception):
+        pass
+
+    class CrashAfterEpoch1:
+        def on_epoch_end(self, trainer, record):
+            raise Crash
+
+    sets = ["task.combine=[]", "task.baselines=['naive']", "task.horizon=6"]
+    with pytest.raises(Crash):
+        runner.run(
+            "forecast", data=str(data), epochs=2, out=tmp_path / "r", sets=sets, quiet=True,
+            callbacks=[CrashAfterEpoch1()],
+        )  # fmt: skip
+    later = time.time() + 5
+    os.utime(data, (later, later))
+    with pytest.raises(UserError, match="its data .*sales.csv changed after the run started"):
+        runner.resume(tmp_path / "r", quiet=True)
+    os.utime(data, (0, 0))
+    assert runner.resume(tmp_path / "r", quiet=True).metrics["epochs"] == 2
