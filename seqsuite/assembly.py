@@ -87,11 +87,29 @@ def load(run_dir: str | Path, *, quiet: bool = False) -> LoadedRun:
     else ``best.pt``; in a portable ``model/`` folder, ``model.safetensors``) in eval mode.
     ``run_dir`` may also be a Hub model id (see :func:`seqsuite.portable.resolve`)."""
     task, ctx, saved = load_context(run_dir, quiet)
-    model = build_model(task, ctx, saved["spec"])
+    model = saved_model(task, ctx, saved["spec"])
     weights, path = evaluated_weights(ctx)
     checkpoint.put_weights(model, weights, path)
     model.to(ctx.device).eval()
     return LoadedRun(task, ctx, model, saved)
+
+
+def saved_model(task: Task, ctx: Context, spec: dict[str, Any]) -> SequenceModel:
+    """The model a run's saved spec describes. The spec and state come from a file: one
+    edited to a negative size, a text where a number was, or without a key the task reads
+    is refused naming ``task_state.json``, not a traceback from deep in the task."""
+    from .boundary import describe
+    from .errors import UserError
+
+    try:
+        return build_model(task, ctx, spec)
+    except UserError:
+        raise
+    except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as err:
+        raise UserError(
+            f"{ctx.run_dir / rundir.STATE}: the saved spec and state do not build a "
+            f"{task.name} model ({describe(err)}); the file was edited or is not a seqsuite run's"
+        ) from None
 
 
 def evaluated_weights(ctx: Context) -> tuple[dict[str, Any], Path]:
@@ -109,4 +127,4 @@ def evaluated_weights(ctx: Context) -> tuple[dict[str, Any], Path]:
             raise UserError(f"{run_dir / WEIGHTS}: missing (a model folder's weights)")
     chosen = REFIT if ctx.config.train.refit and (run_dir / REFIT).exists() else checkpoint.BEST
     path = run_dir / chosen
-    return checkpoint.load(path, map_location=ctx.device)["model"], path
+    return checkpoint.load(path, ctx.device, keys=checkpoint.WEIGHTS_KEYS)["model"], path

@@ -22,6 +22,7 @@ import torch
 
 from . import atomic
 from .errors import UserError
+from .input_files import regular_file
 
 BEST = "best.pt"  # weights with the best validation metric (what eval/predict use)
 LAST = "last.pt"  # full training state after the latest epoch (what resume uses)
@@ -33,9 +34,10 @@ def _digest_file(path: Path) -> Path:
 
 def _digests(path: Path) -> list[str]:
     sidecar = _digest_file(path)
-    if not sidecar.exists():
+    if not sidecar.exists() and not sidecar.is_symlink():
         return []
-    return sidecar.read_text(encoding="ascii", errors="replace").split()
+    with regular_file(sidecar, "checksum file").open("rb") as handle:
+        return handle.read(4096).decode("ascii", errors="replace").split()  # two digests
 
 
 def save(path: str | Path, payload: dict[str, Any]) -> None:
@@ -44,16 +46,54 @@ def save(path: str | Path, payload: dict[str, Any]) -> None:
     torch.save(payload, buffer)
     data = buffer.getvalue()
     new = hashlib.sha256(data).hexdigest()
+    atomic.check_target(path)  # a FIFO or device there is refused before it is read
     previous = hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else ""
     atomic.write_text(_digest_file(path), f"{previous}\n{new}\n" if previous else f"{new}\n")
     atomic.write_bytes(path, data)
 
 
-def load(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    path = Path(path)
+#: what every seqsuite checkpoint holds; ``last.pt`` also the training state
+WEIGHTS_KEYS = ("model",)
+RESUME_KEYS = (
+    *WEIGHTS_KEYS, "optimizer", "schedule", "scaler", "rng_torch", "rng_shuffle", "rng_epoch",
+    "loop", "history",
+)  # fmt: skip
+
+
+def load(
+    path: str | Path, map_location: str | torch.device = "cpu", keys: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """A checkpoint's contents (never running code from the file); with ``keys``, one
+    line unless it is a dict holding them, its ``model`` a dict of tensors (a plain
+    ``torch.save(model.state_dict())`` or a list is not a seqsuite checkpoint)."""
+    saved = _load(Path(path), map_location)
+    _check_layout(Path(path), saved, keys)
+    return saved
+
+
+def _check_layout(path: Path, saved: Any, keys: tuple[str, ...]) -> None:
+    if not keys:
+        return
+    if not isinstance(saved, dict):
+        raise UserError(
+            f"{path}: not a seqsuite checkpoint (holds a {type(saved).__name__}, not a dict "
+            f"with {', '.join(keys)})"
+        )
+    missing = [key for key in keys if key not in saved]
+    if missing:
+        hint = " (a model's state_dict alone?)" if "model" in missing else ""
+        raise UserError(f"{path}: not a seqsuite checkpoint: no {missing[0]!r}{hint}")
+    weights = saved["model"]
+    if not isinstance(weights, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in weights.items()
+    ):
+        raise UserError(f"{path}: not a seqsuite checkpoint: 'model' is not named tensors")
+
+
+def _load(path: Path, map_location: str | torch.device) -> Any:
     if not path.exists():
         raise UserError(f"{path}: checkpoint not found")
-    data = path.read_bytes()
+    data = regular_file(path, "checkpoint").read_bytes()  # a FIFO would never end
     known = _digests(path)
     if known and hashlib.sha256(data).hexdigest() not in known:
         raise UserError(

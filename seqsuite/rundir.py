@@ -23,6 +23,7 @@ from typing import Any
 
 from . import atomic
 from .errors import UserError
+from .input_files import regular_file
 
 CONFIG = "config.toml"
 STATE = "task_state.json"
@@ -197,9 +198,11 @@ def read_config(run_dir: str | Path) -> dict[str, Any]:
     if not path.exists():
         raise UserError(f"{run_dir}: not a seqsuite run directory ({CONFIG} missing)")
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        return tomllib.loads(regular_file(path, CONFIG).read_text(encoding="utf-8"))
+    except ValueError as err:  # TOML or UTF-8 errors; an integer of over 4,300 digits
         raise UserError(f"{path}: invalid TOML: {err}") from None
+    except RecursionError:
+        raise UserError(f"{path}: invalid TOML: nested too deeply") from None
 
 
 #: the sections every run's config.toml holds (it is written whole, every setting)
@@ -224,8 +227,8 @@ def read_json(path: str | Path, what: str) -> dict[str, Any]:
     if not path.exists():
         raise UserError(f"{path}: {what} missing")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        return json.loads(regular_file(path, what).read_text(encoding="utf-8"))
+    except ValueError as err:  # JSON or UTF-8 errors; an integer of over 4,300 digits
         raise UserError(f"{path}: invalid JSON: {err}") from None
     except RecursionError:
         raise UserError(f"{path}: invalid JSON: nested too deeply") from None

@@ -441,7 +441,7 @@ class Trainer:
     def _resume(self, run: _Run) -> None:
         """Restore the run from ``last.pt`` (and the best weights from ``best.pt``)."""
         path = self.checkpoint_dir / checkpoint.LAST
-        saved = checkpoint.load(path, map_location=self.device)
+        saved = checkpoint.load(path, map_location=self.device, keys=checkpoint.RESUME_KEYS)
         _check_same_config(saved.get("config"), self.checkpoint_extra.get("config"), path)
         checkpoint.put_weights(run.model, saved["model"], path)
         run.optimizer.load_state_dict(saved["optimizer"])
@@ -457,7 +457,8 @@ class Trainer:
         self.history = list(saved["history"])
         best_path = self.checkpoint_dir / checkpoint.BEST
         if best_path.exists():
-            run.best_state = checkpoint.load(best_path, map_location=self.device)["model"]
+            best = checkpoint.load(best_path, self.device, keys=checkpoint.WEIGHTS_KEYS)
+            run.best_state = best["model"]
 
     # -- an epoch ----------------------------------------------------------------------
 

@@ -8,7 +8,6 @@ over more (:meth:`seqsuite.task.Task.transfer`, e.g. embedding rows of shared wo
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,11 +45,11 @@ def load_source(path: str | Path) -> Source:
     if not (path / checkpoint.BEST).exists() and is_model_dir(path):
         weights = load_weights(path / WEIGHTS)
     else:
-        weights = checkpoint.load(path / checkpoint.BEST)["model"]
+        weights = checkpoint.load(path / checkpoint.BEST, keys=checkpoint.WEIGHTS_KEYS)["model"]
     if "backbone.rnn.weight_ih_l0" not in weights:
         raise UserError(f"--init-from {path}: its checkpoint holds no seqsuite backbone")
     state_file = path / rundir.STATE
-    state = json.loads(state_file.read_text()).get("state", {}) if state_file.exists() else {}
+    state = rundir.read_state(path).get("state", {}) if state_file.exists() else {}
     return Source(path, rundir.read_config(path), state, weights)
 
 

@@ -162,7 +162,10 @@ def test_a_damaged_or_missing_forecaster_file_of_a_finished_run_is_named(tmp_pat
     with pytest.raises(UserError, match="forecaster.json: invalid JSON"):
         ForecastTask.forecaster(ctx)
     (tmp_path / "forecaster.json").write_text('{"series": {"y": {"weights": {}}}}')
-    assert ForecastTask.forecaster(ctx) == {"y": {"weights": {}}}
+    with pytest.raises(UserError, match="series 'y': no member weighs more than 0"):
+        ForecastTask.forecaster(ctx)
+    (tmp_path / "forecaster.json").write_text('{"series": {"y": {"weights": {"lstm": 1}}}}')
+    assert ForecastTask.forecaster(ctx) == {"y": {"weights": {"lstm": 1}}}
 
 
 def test_a_model_folder_without_its_weights_says_so(tmp_path):
@@ -259,3 +262,23 @@ def test_resuming_a_run_whose_data_changed_since_it_started_is_refused(tmp_path)
         runner.resume(tmp_path / "r", quiet=True)
     os.utime(data, (0, 0))
     assert runner.resume(tmp_path / "r", quiet=True).metrics["epochs"] == 2
+
+
+def test_a_runs_json_or_toml_as_a_fifo_or_with_a_5000_digit_number_is_one_line(tmp_path):
+    """A FIFO as config.toml or task_state.json hung every command; a 5,000-digit integer
+    was Python's own ValueError, exit 1."""
+    run = tmp_path / "run"
+    run.mkdir()
+    os.mkfifo(run / rundir.CONFIG)
+    with pytest.raises(UserError, match="config.toml: is a FIFO"):
+        rundir.read_config(run)
+    os.unlink(run / rundir.CONFIG)
+    (run / rundir.CONFIG).write_text("[run]\nseed = " + "9" * 5000 + "\n")
+    with pytest.raises(UserError, match="config.toml: invalid TOML: .*4300"):
+        rundir.read_config(run)
+    (run / "metrics.json").write_text('{"seed": ' + "9" * 5000 + "}")
+    with pytest.raises(UserError, match="metrics.json: invalid JSON: .*4300"):
+        rundir.read_json(run / "metrics.json", "metrics")
+    os.mkfifo(run / rundir.STATE)
+    with pytest.raises(UserError, match="task_state.json: is a FIFO"):
+        rundir.read_state(run)

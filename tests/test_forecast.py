@@ -804,7 +804,7 @@ def test_one_zero_after_the_training_part_turns_auto_logs_off(cli, tmp_path):
         ({"weights": {"lstm": float("inf")}, "widths": {}}, "weight of 'lstm' is inf"),
         ({"weights": {"lstm": 1}, "widths": {"0.9": float("nan")}}, "width of '0.9' is nan"),
         ({"weights": {"lstm": 1}, "widths": {"0.9": -0.5}}, "width of '0.9' is -0.5"),
-        ({"weights": {"lstm": 0, "ets": 0}, "widths": {}}, "every weight is 0"),
+        ({"weights": {"lstm": 0, "ets": 0}, "widths": {}}, "no member weighs more than 0"),
         ({"weights": {"lstm": 1, "bogus": 1}, "widths": {}}, "'bogus': not a member"),
         ({"weights": {"lstm": "1"}, "widths": {}}, "weight of 'lstm' is '1'"),
         ({"weights": {"lstm": 1}, "widths": {"1.5": 0.1}}, "expected a quantile"),

@@ -102,6 +102,48 @@ def test_export_and_the_model_folder_never_write_through_a_planted_link(cli, tex
     assert (victim / "README.md").read_text() == "my project"
 
 
+@pytest.mark.parametrize(
+    "payload, words",
+    [
+        ("state_dict", "no 'model' (a model's state_dict alone?)"),
+        ([1, 2], "holds a list, not a dict"),
+        ({"model": [1, 2]}, "'model' is not named tensors"),
+        ("fifo", "FIFO"),
+    ],
+)
+def test_a_checkpoint_that_is_not_seqsuites_is_one_line(cli, textgen_run, tmp_path, payload, words):
+    """A plain torch.save(model.state_dict()) gave KeyError: 'model'; a FIFO never ended."""
+    import shutil
+
+    import torch
+
+    run = tmp_path / "copy"
+    shutil.copytree(textgen_run, run)
+    best = run / "best.pt"
+    state = torch.load(best, weights_only=True)["model"]
+    best.unlink()
+    (run / "best.pt.sha256").unlink()
+    if payload == "fifo":
+        os.mkfifo(best)
+    else:
+        torch.save(state if payload == "state_dict" else payload, best)
+    one_line_error(cli("eval", str(run)), "best.pt", words)
+
+
+def test_a_spec_edited_to_a_negative_size_or_text_is_one_line(cli, textgen_run, tmp_path):
+    """`spec.horizon = -5` gave PyTorch's "negative dimension" traceback."""
+    import shutil
+
+    run = tmp_path / "copy"
+    shutil.copytree(textgen_run, run)
+    saved = json.loads((run / "task_state.json").read_text())
+    key = next(k for k, v in saved["spec"].items() if isinstance(v, int) and v > 1)
+    for value in (-5, "24"):
+        saved["spec"][key] = value
+        (run / "task_state.json").write_text(json.dumps(saved))
+        one_line_error(cli("eval", str(run)), "task_state.json", "do not build a textgen model")
+
+
 def test_generate_never_overwrites_an_earlier_sample(cli, textgen_run):
     first = cli("generate", str(textgen_run), "--length", "5", "--prompt", "the")
     second = cli("generate", str(textgen_run), "--length", "5", "--prompt", "a")

@@ -10,6 +10,7 @@ from typing import Any
 from ..assembly import load
 from ..errors import UserError
 from ..model import SequenceModel
+from ..rundir import METRICS, clean_json, read_json
 from ..task import Context, Task, serves
 
 
@@ -29,12 +30,14 @@ class ServedRun:
     def describe(self) -> dict[str, Any]:
         """A row of ``GET /v1/models``."""
         primary = self.metrics.get("primary_metric")
+        test = self.metrics.get("test")
+        shown = isinstance(primary, str) and isinstance(test, dict)
         return {
             "name": self.name,
             "task": self.task.name,
             "routes": [f"/v1/{self.name}/{route}" for route in self.routes],
             "dataset": self.metrics.get("dataset"),
-            "test": {primary: self.metrics.get("test", {}).get(primary)} if primary else {},
+            "test": clean_json({primary: test.get(primary)}) if shown else {},
         }
 
 
@@ -49,8 +52,6 @@ def route_name(run_dir: Path, taken: set[str]) -> str:
 
 def load_runs(run_dirs: list[str]) -> list[ServedRun]:
     """Each run directory loaded for inference; one that serves nothing is refused."""
-    import json
-
     if not run_dirs:
         raise UserError("give at least one RUN_DIR to serve")
     served: list[ServedRun] = []
@@ -60,8 +61,9 @@ def load_runs(run_dirs: list[str]) -> list[ServedRun]:
         if not routes:
             raise UserError(f"{given}: task {loaded.task.name!r} neither predicts nor generates")
         name = route_name(Path(given), {s.name for s in served})
-        metrics_file = Path(given) / "metrics.json"
-        metrics = json.loads(metrics_file.read_text()) if metrics_file.is_file() else {}
+        metrics_file = Path(given) / METRICS
+        metrics = read_json(metrics_file, "metrics") if metrics_file.exists() else {}
+        metrics = metrics if isinstance(metrics, dict) else {}  # shown in /v1/models only
         served.append(
             ServedRun(name, Path(given), loaded.task, loaded.ctx, loaded.model, routes, metrics)
         )

@@ -78,7 +78,7 @@ def check_setting(path: Any, name: str, setting: Any) -> None:
         if not _finite_at_least_zero(weight):
             raise UserError(f"{where}: weight of {member!r} is {weight!r}; expected a number >= 0")
     if not any(weights.values()):
-        raise UserError(f"{where}: every weight is 0; at least one member must count")
+        raise UserError(f"{where}: no member weighs more than 0; at least one must count")
     for key, width in widths.items():
         try:
             level = float(key)
