@@ -32,7 +32,8 @@ def metrics_table(
 ) -> Table:
     """One row per model, one column per metric, the primary metric first and its best
     value bold. Only the metrics that fit ``width`` (the terminal's) are shown, whole; the
-    caption says how many more metrics.json holds, so no number is cut to "0.18…"."""
+    caption says how many more there are (``--json`` prints them, and the run's JSON files
+    hold them), so no number is cut to "0.18…"."""
     import shutil
 
     columns: list[str] = []
@@ -45,7 +46,7 @@ def metrics_table(
     name_width = max([len("model"), *map(len, rows)]) + 3
     shown = _columns_that_fit(columns, rows, width - name_width - 4)
     hidden = len(columns) - len(shown)
-    caption = f"{hidden} more metric{'s' * (hidden > 1)} in metrics.json" if hidden else None
+    caption = f"{hidden} more metric{'s' * (hidden > 1)}: --json shows all" if hidden else None
     table = Table(title=title, caption=caption)
     table.add_column("model", no_wrap=True)
     for column in shown:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import os
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +123,7 @@ def backtest(
     written by the task into the run directory."""
     loaded = load(run_dir, quiet=quiet)
     task, ctx = loaded.task, loaded.ctx
+    writable(ctx.run_dir, "backtest writes backtest.json, backtest.csv and its plot there")
     seed_everything(ctx.seed)
     with cpu_share(loaded, threads):
         prepared = task.prepare(ctx)
@@ -135,9 +137,18 @@ def generate(
     """A sample from a generative run (``length``, ``temperature``, ``top_k``, ``prompt``,
     ``seed``, ``out``)."""
     loaded = load(run_dir, quiet=quiet)
+    if not options.get("out"):
+        writable(loaded.ctx.run_dir, "the sample goes to its samples/ folder; give --out FILE")
     seed_everything(int(options.get("seed", loaded.ctx.seed)))
     with cpu_share(loaded, threads), torch.no_grad():
         return loaded.task.generate(loaded.ctx, loaded.model, options)
+
+
+def writable(run_dir: Path, why: str) -> None:
+    """Refuse, before the work, a run directory this user cannot write into (a run shared
+    read-only, a read-only disk): the work would be done, then lost at its last step."""
+    if not os.access(run_dir, os.W_OK):
+        raise UserError(f"{run_dir}: not writable by this user; {why}")
 
 
 def _save_beside(path: Path, value: Any) -> str:

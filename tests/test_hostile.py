@@ -144,6 +144,23 @@ def test_a_spec_edited_to_a_negative_size_or_text_is_one_line(cli, textgen_run, 
         one_line_error(cli("eval", str(run)), "task_state.json", "do not build a textgen model")
 
 
+def test_a_run_this_user_cannot_write_is_refused_before_the_work(
+    cli, textgen_run, tmp_path, monkeypatch
+):
+    """backtest lost 21 s of work at its last step, naming a temporary file; generate
+    said "samples: permission denied" without the way out (--out). Tests run as root,
+    for whom every folder is writable: the access check is what is stood in for."""
+    from seqsuite import inference
+
+    real = os.access
+    monkeypatch.setattr(
+        inference.os, "access", lambda p, mode: False if Path(p) == textgen_run else real(p, mode)
+    )
+    one_line_error(cli("generate", str(textgen_run), "--length", "3"), "not writable", "--out")
+    out = tmp_path / "sample.txt"
+    assert cli("generate", str(textgen_run), "--length", "3", "--out", str(out)).code == 0
+
+
 def test_generate_never_overwrites_an_earlier_sample(cli, textgen_run):
     first = cli("generate", str(textgen_run), "--length", "5", "--prompt", "the")
     second = cli("generate", str(textgen_run), "--length", "5", "--prompt", "a")
