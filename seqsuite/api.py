@@ -177,7 +177,7 @@ class Run:
     @property
     def metrics(self) -> dict[str, Any]:
         """``metrics.json``: test and validation metrics, baselines, timings."""
-        return rundir.read_json(self.path / rundir.METRICS, "metrics")
+        return rundir.read_metrics(self.path)
 
     @property
     def baselines(self) -> dict[str, dict[str, float]]:

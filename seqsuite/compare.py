@@ -15,7 +15,6 @@ task's ``quick`` preset (small epochs or data) so the comparison takes minutes.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import subprocess
 import sys
@@ -233,7 +232,10 @@ def run_one(
             run_dir=str(run_dir),
             error=f"exit {child.returncode}: {message.removeprefix('error: ')}"[:300],
         )
-    metrics = json.loads((run_dir / rundir.METRICS).read_text())
+    try:
+        metrics = rundir.read_metrics(run_dir)
+    except UserError as err:  # an earlier run in --out, its metrics.json edited since
+        return Row(task=task, backbone=label, status="error", run_dir=str(run_dir), error=str(err))
     return Row.from_metrics(task, label, metrics, run_dir, metrics.get("peak_memory_mb"))
 
 

@@ -234,6 +234,30 @@ def read_json(path: str | Path, what: str) -> dict[str, Any]:
         raise UserError(f"{path}: invalid JSON: nested too deeply") from None
 
 
+def read_metrics(run_dir: str | Path) -> dict[str, Any]:
+    """A finished run's ``metrics.json``: a JSON object naming its primary metric, with
+    numbers (or null) under ``test`` and each baseline; NaN read as null. An edited file
+    is refused in one line rather than failing later in a table or a plot."""
+    path = Path(run_dir) / METRICS
+    metrics = clean_json(read_json(path, "metrics"))
+    if not isinstance(metrics, dict) or not isinstance(metrics.get("primary_metric"), str):
+        raise UserError(f"{path}: expected a JSON object naming its 'primary_metric' (edited?)")
+    parts = {"test": metrics.get("test", {})}
+    baselines = metrics.get("baselines", {})
+    if not isinstance(baselines, dict):
+        raise UserError(f"{path}: 'baselines' is not an object (edited?)")
+    parts.update({f"baselines.{k}": v for k, v in baselines.items()})
+    for where, values in parts.items():
+        if not isinstance(values, dict):
+            raise UserError(f"{path}: {where!r} is not an object of metrics (edited?)")
+        for name, value in values.items():
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int | float)
+            ):
+                raise UserError(f"{path}: {where}.{name} is {value!r}; expected a number (edited?)")
+    return metrics
+
+
 def write_state(
     run_dir: str | Path, spec: dict[str, Any], state: dict[str, Any], dataset: str
 ) -> None:

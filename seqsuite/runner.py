@@ -116,7 +116,7 @@ def run(
         status, run_dir = _claim_run_dir(task, config, out, runs_root)
         if status == "finished":
             ctx.console.print(f"{run_dir} already holds this finished run")
-            return RunResult(run_dir, rundir.read_json(run_dir / rundir.METRICS, "metrics"))
+            return RunResult(run_dir, rundir.read_metrics(run_dir))
         if status == "resume":
             return resume(run_dir, quiet=quiet, callbacks=callbacks)
         ctx.run_dir = run_dir
@@ -255,7 +255,7 @@ def _resume_locked(
 ) -> RunResult:
     if rundir.is_finished(ctx.run_dir):
         ctx.console.print(f"{ctx.run_dir} is already finished")
-        return RunResult(ctx.run_dir, rundir.read_json(ctx.run_dir / rundir.METRICS, "metrics"))
+        return RunResult(ctx.run_dir, rundir.read_metrics(ctx.run_dir))
     data = str(ctx.config.run.data or "")
     if data and rundir.changed_since(Path(data), ctx.run_dir / rundir.CONFIG):
         raise UserError(

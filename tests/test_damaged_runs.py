@@ -4,6 +4,7 @@ links, data changed after the run, files edited, cut short or copied from anothe
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -282,3 +283,23 @@ def test_a_runs_json_or_toml_as_a_fifo_or_with_a_5000_digit_number_is_one_line(t
     os.mkfifo(run / rundir.STATE)
     with pytest.raises(UserError, match="task_state.json: is a FIFO"):
         rundir.read_state(run)
+
+
+def test_an_edited_metrics_file_is_named_by_what_is_wrong(tmp_path):
+    """`run --out FINISHED --json` with metrics.json = [1] was a TypeError; compare over an
+    earlier run whose primary metric was removed, a KeyError (and no compare.json)."""
+    import json
+
+    path = tmp_path / rundir.METRICS
+    good = {"primary_metric": "mase", "test": {"mase": float("nan")}, "baselines": {}}
+    path.write_text(json.dumps(good))
+    assert rundir.read_metrics(tmp_path)["test"] == {"mase": None}
+    for edited, words in [
+        ([1], "naming its 'primary_metric'"),
+        ({"test": {}}, "naming its 'primary_metric'"),
+        ({**good, "test": [1]}, "'test' is not an object"),
+        ({**good, "baselines": {"naive": {"mase": "0.5"}}}, "baselines.naive.mase is '0.5'"),
+    ]:
+        path.write_text(json.dumps(edited))
+        with pytest.raises(UserError, match=re.escape(words)):
+            rundir.read_metrics(tmp_path)
