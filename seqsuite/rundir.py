@@ -220,6 +220,8 @@ def check_sections(raw: dict[str, Any], path: Path) -> None:
         )
     if not raw["run"].get("task"):
         raise UserError(f"{path}: run.task missing (the file is cut short or edited)")
+    if not isinstance(raw["run"]["task"], str):
+        raise UserError(f"{path}: run.task = {raw['run']['task']!r}; expected a task's name")
 
 
 def read_json(path: str | Path, what: str) -> dict[str, Any]:

@@ -92,6 +92,8 @@ def test_a_config_cut_short_or_emptied_is_named(tmp_path):
         rundir.check_sections({**whole, "task": None, "run": {"task": "forecast"}}, path)
     with pytest.raises(UserError, match="run.task missing"):
         rundir.check_sections(whole, path)
+    with pytest.raises(UserError, match="run.task = 5; expected a task's name"):
+        rundir.check_sections({**whole, "run": {"task": 5}}, path)
     rundir.check_sections({**whole, "run": {"task": "forecast"}}, path)
 
 
