@@ -99,6 +99,8 @@ def _load(path: Path, map_location: str | torch.device) -> Any:
         raise UserError(
             f"{path}: checksum does not match {_digest_file(path).name}: the file is torn or was changed"
         )
+    if not data.startswith((b"PK\x03\x04", b"\x80")):  # torch's zip, or a bare pickle
+        raise UserError(f"{path}: not a PyTorch checkpoint (empty, or bytes of another kind)")
     try:
         with warnings.catch_warnings():  # torch's notes on a foreign file would be extra lines
             warnings.simplefilter("ignore")

@@ -109,6 +109,7 @@ def test_export_and_the_model_folder_never_write_through_a_planted_link(cli, tex
         ([1, 2], "holds a list, not a dict"),
         ({"model": [1, 2]}, "'model' is not named tensors"),
         ("fifo", "FIFO"),
+        ("garbage", "not a PyTorch checkpoint"),  # was: "holds objects other than tensors"
     ],
 )
 def test_a_checkpoint_that_is_not_seqsuites_is_one_line(cli, textgen_run, tmp_path, payload, words):
@@ -125,6 +126,8 @@ def test_a_checkpoint_that_is_not_seqsuites_is_one_line(cli, textgen_run, tmp_pa
     (run / "best.pt.sha256").unlink()
     if payload == "fifo":
         os.mkfifo(best)
+    elif payload == "garbage":
+        best.write_bytes(os.urandom(64).replace(b"\x80", b"\x81").replace(b"PK", b"QK"))
     else:
         torch.save(state if payload == "state_dict" else payload, best)
     one_line_error(cli("eval", str(run)), "best.pt", words)
