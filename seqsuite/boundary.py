@@ -54,7 +54,7 @@ def call(command: Callable[[], Any]) -> int:
     except UserError as err:
         return _fail(str(err))
     except typer.Exit as err:
-        return err.exit_code
+        return _said(err.exit_code)
     except typer.TyperException as err:  # usage errors: a missing argument, a bad value
         _fail(usage_line(err))
         return getattr(err, "exit_code", 2)
@@ -63,7 +63,15 @@ def call(command: Callable[[], Any]) -> int:
         return 130
     except ENVIRONMENT_ERRORS as err:
         return _fail(describe(err))
-    return code if isinstance(code, int) else 0
+    return _said(code if isinstance(code, int) else 0)
+
+
+def _said(code: int) -> int:
+    """``code``, saying "interrupted" for 130: recent typer turns a Ctrl-C inside a
+    command into that exit code, returned without a word."""
+    if code == 130:
+        print("interrupted", file=sys.stderr)
+    return code
 
 
 def usage_line(err: Exception) -> str:

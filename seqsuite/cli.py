@@ -555,10 +555,20 @@ def _no_type(ctx: Any) -> None:
     return None
 
 
+def _tolerant_output() -> None:
+    """Output that cannot show a character (a table's arrow in a cp1252 or ASCII console,
+    ``> log.txt`` on Windows) shows ``?`` instead: the work is not thrown away at its last
+    line, and the failure is not blamed on the user's data."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure") and "utf" not in (stream.encoding or "").lower():
+            stream.reconfigure(errors="replace")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: maps errors to exit codes (see :mod:`seqsuite.boundary`)."""
     argv = _spread_backbones(list(sys.argv[1:] if argv is None else argv))
     _ARGV[:] = argv
+    _tolerant_output()
     group = command()
     sys.exit(
         boundary.call(lambda: group.main(args=argv, prog_name="seqsuite", standalone_mode=False))

@@ -164,6 +164,18 @@ def test_a_run_this_user_cannot_write_is_refused_before_the_work(
     assert cli("generate", str(textgen_run), "--length", "3", "--out", str(out)).code == 0
 
 
+def test_a_console_that_cannot_show_a_character_does_not_fail_the_command(textgen_run):
+    """Under cp1252 or ASCII output (Windows' `> log.txt`) the table's arrow ended a
+    finished command with exit 2 and "text is not valid in its encoding; save it as UTF-8"."""
+    env = {**os.environ, "PYTHONIOENCODING": "ascii", "COLUMNS": "200"}
+    done = subprocess.run(
+        [sys.executable, "-m", "seqsuite", "eval", str(textgen_run)],
+        env=env, capture_output=True, text=True, encoding="ascii", errors="replace",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "nll" in done.stdout
+
+
 def test_generate_never_overwrites_an_earlier_sample(cli, textgen_run):
     first = cli("generate", str(textgen_run), "--length", "5", "--prompt", "the")
     second = cli("generate", str(textgen_run), "--length", "5", "--prompt", "a")

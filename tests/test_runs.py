@@ -248,3 +248,14 @@ def test_json_output_is_only_json_when_a_plugin_writes_to_stdout(toy_plugin, cap
     out, err = capfd.readouterr()
     assert json.loads(out)["task"] == "toy"
     assert "chatter from prepare" in err and "raw bytes on descriptor 1" in err
+
+
+def test_ctrl_c_inside_a_command_says_interrupted(cli, monkeypatch):
+    """typer 0.20 and later turn a KeyboardInterrupt inside a command into a silent exit 130."""
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "run", interrupted)
+    result = cli("run", "forecast")
+    assert result.code == 130 and result.err.strip().splitlines()[-1] == "interrupted"
