@@ -31,6 +31,8 @@ HISTORY = "history.csv"
 METRICS = "metrics.json"
 DATA = "data"  # in-memory data written in the task's format (seqsuite.fit)
 LOCK = ".lock"
+#: the size and modification time of ``--data`` when the run started (see :func:`data_stamp`)
+DATA_STAMP = ".data_stamp.json"
 
 
 def new_run_dir(task: str, root: str | Path = "runs") -> Path:
@@ -78,7 +80,7 @@ def claim_out_dir(out: str | Path, config: dict[str, Any]) -> str:
         )
     finished, resumable = is_finished(out), (out / "last.pt").exists()
     data = str(config.get("run", {}).get("data") or "")
-    if (finished or resumable) and data and changed_since(Path(data), out / CONFIG):
+    if (finished or resumable) and data and data_changed(out, Path(data)):
         raise UserError(
             f"--out {out}: holds a run of {data} as it was; the data changed after that run "
             "started; give another --out (or remove the folder) to train on it again"
@@ -92,6 +94,51 @@ def claim_out_dir(out: str | Path, config: dict[str, Any]) -> str:
 
 #: a data folder with more entries than this is not walked to see whether it changed
 CHANGE_WALK_LIMIT = 100_000
+
+
+def data_stamp(data: Path) -> dict[str, Any] | None:
+    """What ``data`` (a file, or a folder's files) looks like now: sizes, count and the
+    latest modification time; None if it cannot be read or holds too many entries."""
+    try:
+        if not data.is_dir():
+            info = data.stat()
+            return {"size": info.st_size, "mtime_ns": info.st_mtime_ns}
+        count, size, latest = 0, 0, 0
+        for folder, _, files in os.walk(data):
+            for name in [".", *files]:
+                count += 1
+                if count > CHANGE_WALK_LIMIT:
+                    return None
+                info = (Path(folder) / name).stat()
+                size, latest = size + info.st_size, max(latest, info.st_mtime_ns)
+        return {"size": size, "entries": count, "mtime_ns": latest}
+    except OSError:
+        return None
+
+
+def write_data_stamp(run_dir: Path, data: str) -> None:
+    """Record ``--data`` as the run found it, so that a file swapped for another later
+    (``mv``, ``cp -p``, an archive: an older modification time than the run's) is told."""
+    stamp = data_stamp(Path(data)) if data else None
+    if stamp is not None:
+        atomic.write_json(run_dir / DATA_STAMP, {"data": data, **stamp})
+
+
+def data_changed(run_dir: Path, data: Path) -> bool:
+    """Whether the run's ``--data`` is no longer what the run started on: its size or
+    modification time differ from the stamp the run recorded (either way: a file copied
+    in with an older time counts). Runs from before stamps: modified after ``config.toml``."""
+    saved_file = run_dir / DATA_STAMP
+    if not saved_file.is_file() or saved_file.is_symlink():
+        return changed_since(data, run_dir / CONFIG)
+    try:
+        saved = json.loads(saved_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return changed_since(data, run_dir / CONFIG)
+    now = data_stamp(data)
+    if now is None or not isinstance(saved, dict):
+        return False  # unreadable now: eval and resume say so when they read it
+    return any(saved.get(key) != value for key, value in now.items())
 
 
 def changed_since(data: Path, marker: Path) -> bool:
@@ -132,7 +179,7 @@ def discard_new(run_dir: Path) -> None:
     lock, temporary files), then the folder if nothing else is left in it. Never the
     user's files: :func:`claim_out_dir` refused a folder that held any."""
     for path in run_dir.iterdir():
-        if path.name in (CONFIG, STATE, LOCK) or _temporary(path):
+        if path.name in (CONFIG, STATE, LOCK, DATA_STAMP) or _temporary(path):
             path.unlink(missing_ok=True)
     try:
         run_dir.rmdir()

@@ -213,6 +213,7 @@ def _start(
     try:
         if distributed.is_main():
             atomic.write_text(run_dir / rundir.CONFIG, config.to_toml())
+            rundir.write_data_stamp(run_dir, str(config.run.data or ""))
             rundir.write_state(run_dir, prepared.spec, prepared.state, prepared.dataset)
         model = build_model(task, ctx, prepared.spec)
         for note in _initialise(task, ctx, model, prepared, source):
@@ -257,7 +258,7 @@ def _resume_locked(
         ctx.console.print(f"{ctx.run_dir} is already finished")
         return RunResult(ctx.run_dir, rundir.read_metrics(ctx.run_dir))
     data = str(ctx.config.run.data or "")
-    if data and rundir.changed_since(Path(data), ctx.run_dir / rundir.CONFIG):
+    if data and rundir.data_changed(ctx.run_dir, Path(data)):
         raise UserError(
             f"{ctx.run_dir}: its data {data} changed after the run started; resuming would "
             "go on training on other data (and split it anew); start a new run"

@@ -259,11 +259,15 @@ def test_resuming_a_run_whose_data_changed_since_it_started_is_refused(tmp_path)
             "forecast", data=str(data), epochs=2, out=tmp_path / "r", sets=sets, quiet=True,
             callbacks=[CrashAfterEpoch1()],
         )  # fmt: skip
+    started = data.stat().st_mtime_ns
     later = time.time() + 5
     os.utime(data, (later, later))
     with pytest.raises(UserError, match="its data .*sales.csv changed after the run started"):
         runner.resume(tmp_path / "r", quiet=True)
-    os.utime(data, (0, 0))
+    os.utime(data, (0, 0))  # another file copied in with an older time (cp -p, mv, tar)
+    with pytest.raises(UserError, match="changed after the run started"):
+        runner.resume(tmp_path / "r", quiet=True)
+    os.utime(data, ns=(started, started))
     assert runner.resume(tmp_path / "r", quiet=True).metrics["epochs"] == 2
 
 
@@ -305,3 +309,20 @@ def test_an_edited_metrics_file_is_named_by_what_is_wrong(tmp_path):
         path.write_text(json.dumps(edited))
         with pytest.raises(UserError, match=re.escape(words)):
             rundir.read_metrics(tmp_path)
+
+
+def test_a_data_file_swapped_for_an_older_one_or_dated_in_the_future_is_told(tmp_path):
+    """A file copied in with an older time gave the old run's metrics as this one's;
+    a file dated in the future (clock skew) refused the same command run again."""
+    data = tmp_path / "sales.csv"
+    data.write_text("y\n1\n2\n")
+    future = time.time() + 10**6
+    os.utime(data, (future, future))
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / rundir.CONFIG).write_text("")
+    rundir.write_data_stamp(run, str(data))
+    assert not rundir.data_changed(run, data)  # dated in the future, unchanged
+    data.write_text("y\n50\n100\n")
+    os.utime(data, (0, 0))
+    assert rundir.data_changed(run, data)  # replaced, with an older time
