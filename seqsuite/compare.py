@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -218,7 +220,7 @@ def run_one(
     child = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy()
     )
-    _, stderr = child.communicate()
+    _, stderr = _wait_for(child)
     if child.returncode != 0 or not rundir.is_finished(run_dir):
         lines = [line for line in stderr.strip().splitlines() if line.strip()]
         message = next(
@@ -237,6 +239,32 @@ def run_one(
     except UserError as err:  # an earlier run in --out, its metrics.json edited since
         return Row(task=task, backbone=label, status="error", run_dir=str(run_dir), error=str(err))
     return Row.from_metrics(task, label, metrics, run_dir, metrics.get("peak_memory_mb"))
+
+
+def _wait_for(child: subprocess.Popen) -> tuple[str, str]:
+    """The child's output when it ends. Interrupted (Ctrl-C, or SIGTERM from ``timeout``,
+    ``docker stop`` or a supervisor, which signal this process alone), the child is stopped
+    too: it would otherwise train on, with nobody to read its result."""
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _terminated)
+    try:
+        return child.communicate()
+    except BaseException:
+        child.terminate()
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+        raise
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def make_plan(

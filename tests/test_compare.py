@@ -7,6 +7,8 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
 from seqsuite.compare import COLUMNS, route_sets
 
 from .conftest import PLUGINS
@@ -111,3 +113,25 @@ def test_a_task_that_needs_its_own_backbone_is_left_out_of_all_and_refused_by_na
     named = cli("compare", "bilm", "--quick")
     assert named.code == 2 and "cannot share" in named.err
     assert len(named.err.strip().splitlines()) == 1
+
+
+def test_compare_stops_its_child_run_when_it_is_terminated():
+    """SIGTERM to compare alone (timeout, docker stop) left its child training on."""
+    import signal
+    import subprocess
+    import sys
+    import threading
+
+    from seqsuite.compare import _wait_for
+
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    before = signal.getsignal(signal.SIGTERM)
+    threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGTERM)).start()
+    with pytest.raises(SystemExit) as stopped:
+        _wait_for(child)
+    assert stopped.value.code == 128 + signal.SIGTERM
+    assert child.poll() is not None  # stopped, not left running
+    assert signal.getsignal(signal.SIGTERM) is before  # the handler was put back
