@@ -35,6 +35,8 @@ def describe(err: BaseException) -> str:
             reason = "no space left on the device; free some space or choose another --out"
         elif err.errno in (errno.EACCES, errno.EPERM):
             reason = "permission denied"
+        if path and _in_cache(str(path)):
+            reason += " (seqsuite's cache: set SEQSUITE_CACHE to a writable folder)"
         return f"{path}: {reason}" if path else f"{reason or type(err).__name__}"
     if isinstance(err, UnicodeError):
         return f"text is not valid in its encoding ({err}); save it as UTF-8"
@@ -45,6 +47,15 @@ def describe(err: BaseException) -> str:
     if isinstance(err, RecursionError):
         return "input is nested too deeply to read (a config or data file with thousands of levels)"
     return f"a number is too large ({err})"
+
+
+def _in_cache(path: str) -> bool:
+    """Whether ``path`` is the cache folder, one of its parents or inside it."""
+    from .cache import cache_dir
+
+    cache = os.path.abspath(cache_dir())
+    path = os.path.abspath(path)
+    return path == cache or cache.startswith(path + os.sep) or path.startswith(cache + os.sep)
 
 
 def call(command: Callable[[], Any]) -> int:

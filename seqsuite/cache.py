@@ -6,7 +6,8 @@ scores), keyed by everything the result depends on.
 The key is hashed (SHA-256 of its JSON) into a file name; a changed setting is a new key,
 so stale entries are never read. Entries are written atomically and read with
 ``torch.load(weights_only=True)``: tensors, numbers, strings, lists and dicts only.
-``SEQSUITE_CACHE`` moves the cache (default ``~/.cache/seqsuite``).
+``SEQSUITE_CACHE`` moves the cache (default ``$XDG_CACHE_HOME/seqsuite``, else
+``~/.cache/seqsuite``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,11 @@ from . import checkpoint
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("SEQSUITE_CACHE", Path.home() / ".cache" / "seqsuite"))
+    """``SEQSUITE_CACHE``, else ``$XDG_CACHE_HOME/seqsuite``, else ``~/.cache/seqsuite``."""
+    if os.environ.get("SEQSUITE_CACHE"):
+        return Path(os.environ["SEQSUITE_CACHE"])
+    root = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(root) / "seqsuite"
 
 
 def key_hash(key: dict[str, Any]) -> str:

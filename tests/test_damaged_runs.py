@@ -326,3 +326,22 @@ def test_a_data_file_swapped_for_an_older_one_or_dated_in_the_future_is_told(tmp
     data.write_text("y\n50\n100\n")
     os.utime(data, (0, 0))
     assert rundir.data_changed(run, data)  # replaced, with an older time
+
+
+def test_the_cache_follows_xdg_and_its_failures_say_it_is_the_cache(tmp_path, monkeypatch):
+    """A read-only HOME gave "~/.cache: Read-only file system", not saying it was the
+    cache nor how to move it; XDG_CACHE_HOME was ignored."""
+    import errno
+
+    from seqsuite.boundary import describe
+    from seqsuite.cache import cache_dir
+
+    monkeypatch.delenv("SEQSUITE_CACHE", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert cache_dir() == tmp_path / "xdg" / "seqsuite"
+    err = OSError(errno.EROFS, "Read-only file system", str(tmp_path / "xdg"))
+    assert "set SEQSUITE_CACHE to a writable folder" in describe(err)
+    other = OSError(errno.EROFS, "Read-only file system", str(tmp_path / "run"))
+    assert "SEQSUITE_CACHE" not in describe(other)
+    monkeypatch.setenv("SEQSUITE_CACHE", str(tmp_path / "mine"))
+    assert cache_dir() == tmp_path / "mine"
