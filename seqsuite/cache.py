@@ -12,10 +12,12 @@ so stale entries are never read. Entries are written atomically and read with
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import os
 import shutil
+import socket
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -56,8 +58,37 @@ def load_or_compute(kind: str, key: dict[str, Any], compute: Callable[[], Any]) 
 
 
 def building_folder(final: Path) -> Path:
-    """A fresh sibling of the entry ``final`` to build it in (see :func:`publish`)."""
-    return final.with_name(f"{final.name}.{uuid.uuid4().hex[:8]}.tmp")
+    """A fresh sibling of the entry ``final`` to build it in (see :func:`publish`), named
+    by this machine and process: builds of the same entry that a process of this machine
+    left when it was killed (``kill -9`` while tokenising) are removed first, so they do
+    not pile up in the cache. Another machine's (a cache on a shared disk) are left."""
+    remove_orphaned_builds(final)
+    owner = f"{_host()}-{os.getpid()}"
+    return final.with_name(f"{final.name}.{owner}.{uuid.uuid4().hex[:8]}.tmp")
+
+
+def remove_orphaned_builds(final: Path) -> None:
+    """Remove the builds of ``final`` whose process, on this machine, has ended."""
+    host = _host()
+    for leftover in final.parent.glob(f"{glob.escape(final.name)}.*.tmp"):
+        owner = leftover.name[len(final.name) + 1 :].split(".")[0]
+        machine, _, pid = owner.rpartition("-")
+        if machine == host and pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _host() -> str:
+    return socket.gethostname().replace(".", "_")  # the name's parts are split on dots
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def publish(building: Path, final: Path) -> None:

@@ -201,8 +201,7 @@ def _build(
 ) -> None:
     """Tokenise into a temporary folder beside ``folder``, then rename it into place."""
     folder.parent.mkdir(parents=True, exist_ok=True)
-    temp = folder.parent / f".{folder.name}.{os.getpid()}.tmp"
-    shutil.rmtree(temp, ignore_errors=True)
+    temp = cache.building_folder(folder)  # leftovers of killed builds of this entry removed
     try:
         temp.mkdir()
         meta = _tokenise(temp, sources, encoder, cuts, max_line_chars, advance)

@@ -345,3 +345,25 @@ def test_the_cache_follows_xdg_and_its_failures_say_it_is_the_cache(tmp_path, mo
     assert "SEQSUITE_CACHE" not in describe(other)
     monkeypatch.setenv("SEQSUITE_CACHE", str(tmp_path / "mine"))
     assert cache_dir() == tmp_path / "mine"
+
+
+def test_builds_left_in_the_cache_by_killed_processes_are_removed(tmp_path):
+    """kill -9 while tokenising left a 9 MB temporary folder that only the same process id
+    would ever remove; a live process's build, or another machine's, is left alone."""
+    import subprocess
+    import sys
+
+    from seqsuite.cache import _host, building_folder
+
+    final = tmp_path / "tokens" / "abc123"
+    final.parent.mkdir()
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                           capture_output=True, text=True).stdout.strip()  # fmt: skip
+    dead = final.with_name(f"abc123.{_host()}-{ended}.0000.tmp")
+    alive = final.with_name(f"abc123.{_host()}-{os.getpid()}.1111.tmp")
+    elsewhere = final.with_name(f"abc123.other_machine-{ended}.2222.tmp")
+    for folder in (dead, alive, elsewhere):
+        folder.mkdir()
+    building = building_folder(final)
+    assert not dead.exists() and alive.exists() and elsewhere.exists()
+    assert building.name.startswith(f"abc123.{_host()}-{os.getpid()}.")
