@@ -143,22 +143,10 @@ def data_changed(run_dir: Path, data: Path) -> bool:
 
 def changed_since(data: Path, marker: Path) -> bool:
     """Whether ``data`` (a file, or a folder's files) was modified after ``marker`` was
-    written: the same ``--out`` and configuration then name another run's data."""
-    since = marker.stat().st_mtime_ns
-    try:
-        if not data.is_dir():
-            return data.exists() and data.stat().st_mtime_ns > since
-        seen = 0
-        for folder, _, files in os.walk(data):
-            for name in [".", *files]:
-                seen += 1
-                if seen > CHANGE_WALK_LIMIT:
-                    return False
-                if (Path(folder) / name).stat().st_mtime_ns > since:
-                    return True
-    except OSError:
-        return False  # unreadable now: eval and resume say so when they read it
-    return False
+    written: the same ``--out`` and configuration then name another run's data (runs
+    from before :data:`DATA_STAMP`)."""
+    stamp = data_stamp(data)  # None: unreadable now, eval and resume say so when they read it
+    return stamp is not None and stamp["mtime_ns"] > marker.stat().st_mtime_ns
 
 
 def ours_alone(path: Path) -> bool:

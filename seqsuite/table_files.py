@@ -127,9 +127,10 @@ def _refuse_dotted_thousands(path: Path, frame: pd.DataFrame, delimiter: str, en
             continue
         if not np.allclose(values * 1000, np.round(values * 1000), rtol=0, atol=1e-6):
             continue
-        at = list(frame.columns).index(name)  # by place: the header's name was stripped
-        written = pd.read_csv(path, sep=delimiter, encoding=encoding, usecols=[at], dtype=str)
-        written = written.iloc[:, 0]
+        written = pd.read_csv(  # the header's names were stripped since
+            path, sep=delimiter, encoding=encoding, dtype=str,
+            usecols=lambda column, name=name: str(column).strip() == name,
+        ).iloc[:, 0]  # fmt: skip
         example = dotted_thousands(written)
         if example is not None:
             raise _ambiguous(path, name, example, float(example.replace(".", "")), float(example))
