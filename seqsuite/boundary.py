@@ -67,6 +67,8 @@ def call(command: Callable[[], Any]) -> int:
     except typer.Exit as err:
         return _said(err.exit_code)
     except typer.TyperException as err:  # usage errors: a missing argument, a bad value
+        if type(err).__name__ == "NoArgsIsHelpError":  # bare ``seqsuite``: help was shown
+            return 0
         _fail(usage_line(err))
         return getattr(err, "exit_code", 2)
     except (KeyboardInterrupt, typer.Abort):

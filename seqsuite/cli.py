@@ -51,6 +51,32 @@ Threads = Annotated[
 ]
 
 
+def _print_version(value: bool) -> None:
+    """``seqsuite --version``: the installed version, and where it is installed (which of
+    several environments a shell finds is the usual question behind it)."""
+    if value:
+        from . import __version__
+
+        typer.echo(f"seqsuite {__version__} ({Path(__file__).parent})")
+        raise typer.Exit()
+
+
+@app.callback()
+def _global_options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            metavar="",
+            callback=_print_version,
+            is_eager=True,
+            help="Print the version and where it is installed, then exit.",
+        ),
+    ] = False,
+) -> None:
+    """Sequence applications on one shared LSTM core."""
+
+
 def _examples(*lines: str) -> str:
     """A help epilog: examples that work as printed."""
     return "Examples:\n\n" + "\n\n".join(f"  $ {line}" for line in lines)

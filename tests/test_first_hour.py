@@ -4,6 +4,7 @@ another file that scores the whole file."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -29,6 +30,21 @@ def test_every_command_help_shows_an_example_and_no_python_types(cli, command):
     assert "Examples:" in result.out and f"$ seqsuite {command}" in result.out
     for python_type in ("<bool>", "<str>", "<list[str]>", "<int>"):
         assert python_type not in result.out
+
+
+def test_bare_seqsuite_shows_help_and_no_error(cli):
+    result = cli()
+    assert result.code == 0 and "error" not in result.err
+    assert "Start with: seqsuite run forecast" in result.out
+
+
+def test_version_says_which_install_answers(cli):
+    import seqsuite
+
+    result = cli("--version")
+    assert result.code == 0, result.err
+    assert result.out.startswith(f"seqsuite {seqsuite.__version__} (")
+    assert str(Path(seqsuite.__file__).parent) in result.out
 
 
 def test_doctor_reports_what_a_bug_report_needs(cli):
