@@ -87,11 +87,32 @@ def load(run_dir: str | Path, *, quiet: bool = False) -> LoadedRun:
     else ``best.pt``; in a portable ``model/`` folder, ``model.safetensors``) in eval mode.
     ``run_dir`` may also be a Hub model id (see :func:`seqsuite.portable.resolve`)."""
     task, ctx, saved = load_context(run_dir, quiet)
+    _check_not_training(ctx)
     model = saved_model(task, ctx, saved["spec"])
     weights, path = evaluated_weights(ctx)
     checkpoint.put_weights(model, weights, path)
     model.to(ctx.device).eval()
     return LoadedRun(task, ctx, model, saved)
+
+
+def _check_not_training(ctx: Context) -> None:
+    """A run being trained is refused: its checkpoint changes under the reader, and what
+    ``eval`` or ``export`` would write beside it would disagree with the run's own
+    results for good. An interrupted run is used as it is, with a note."""
+    from .errors import UserError
+
+    pid = rundir.training_pid(ctx.run_dir)
+    if pid is not None:
+        raise UserError(
+            f"{ctx.run_dir}: still being trained (pid {pid}); wait until it finishes, or "
+            "stop it and `seqsuite resume` it later"
+        )
+    if (ctx.run_dir / "best.pt").exists() and not rundir.is_finished(ctx.run_dir):
+        ctx.console.print(
+            f"[yellow]note:[/] {ctx.run_dir} has no {rundir.METRICS}: an interrupted run, "
+            f"used as its last best checkpoint left it (`seqsuite resume {ctx.run_dir}` "
+            "finishes it)"
+        )
 
 
 def saved_model(task: Task, ctx: Context, spec: dict[str, Any]) -> SequenceModel:

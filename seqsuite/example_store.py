@@ -162,6 +162,33 @@ class ExampleStore:
             counts += np.bincount(ids, minlength=len(self.types))
         return counts
 
+    def fingerprints(self, rows: np.ndarray, chunk: int = 100_000) -> np.ndarray:
+        """(rows,) a 64-bit hash of each row's kept tokens, in order (equal texts, as
+        tokenised, hash equal), ``chunk`` rows at a time: 8 bytes per row, so that
+        duplicates between splits can be counted in a corpus of millions."""
+        out = np.zeros(len(rows), np.uint64)
+        longest = int(self.lengths.max()) if self.size else 0
+        powers = np.cumprod(np.full(max(longest, 1), 1_000_003, np.uint64), dtype=np.uint64)
+        for start in range(0, len(rows), chunk):
+            part = rows[start : start + chunk]
+            lengths = self.lengths[part]
+            ids = self.token_ids(part).astype(np.uint64) + np.uint64(1)
+            position = np.arange(len(ids)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+            terms = ids * powers[position] if len(ids) else ids
+            sums = np.zeros(len(part), np.uint64)
+            nonempty = lengths > 0
+            if nonempty.any():
+                sums[nonempty] = np.add.reduceat(terms, (np.cumsum(lengths) - lengths)[nonempty])
+            out[start : start + len(part)] = sums ^ lengths.astype(np.uint64)
+        return out
+
+    def repeated_in(self, rows: np.ndarray, reference: np.ndarray) -> int:
+        """How many of ``rows`` hold a text also in ``reference`` (e.g. test texts that
+        were trained on: a score on them says little about new text)."""
+        if not len(rows) or not len(reference):
+            return 0
+        return int(np.isin(self.fingerprints(rows), self.fingerprints(reference)).sum())
+
     def texts(self, rows: np.ndarray) -> Iterator[str]:
         """The kept tokens of each row joined by spaces (for feature baselines)."""
         for row in rows:

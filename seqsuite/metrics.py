@@ -18,11 +18,12 @@ def rmse(actual: np.ndarray, predicted: np.ndarray) -> float:
 
 
 def mape(actual: np.ndarray, predicted: np.ndarray) -> float:
-    """Mean absolute percentage error (%), over the points where ``actual`` is not 0."""
-    nonzero = actual != 0
-    if not nonzero.any():
+    """Mean absolute percentage error (%); undefined (NaN, ``null`` in JSON, "–" in tables)
+    when any actual is 0. Dropping those points instead made a mostly-zero demand series'
+    MAPE that of its one sale, unmarked; sMAPE and MASE are defined there."""
+    if not len(actual) or (actual == 0).any():
         return float("nan")
-    return float(100 * np.mean(np.abs((actual[nonzero] - predicted[nonzero]) / actual[nonzero])))
+    return float(100 * np.mean(np.abs((actual - predicted) / actual)))
 
 
 def smape(actual: np.ndarray, predicted: np.ndarray) -> float:

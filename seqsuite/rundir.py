@@ -222,6 +222,26 @@ class RunLock:
             self.handle.close()  # closing releases the lock
 
 
+def training_pid(run_dir: str | Path) -> str | None:
+    """The pid of the process training ``run_dir`` now (it holds the run's lock), else
+    None. Only looks: the lock file is neither made nor changed, and a link is not
+    followed."""
+    import fcntl
+
+    try:
+        fd = os.open(Path(run_dir) / LOCK, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None  # no lock file (a finished run copied elsewhere, a model/ folder) or a link
+    with os.fdopen(fd) as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            return handle.read(32).strip() or "?"
+        return None
+
+
 def is_finished(run_dir: str | Path) -> bool:
     return (Path(run_dir) / METRICS).exists()
 

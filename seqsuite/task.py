@@ -369,6 +369,12 @@ class Task:
     #: an example body for each route the task serves ("predict", "generate"): /docs shows it
     serve_examples: ClassVar[dict[str, dict[str, Any]]] = {}
 
+    def ready(self, ctx: Context) -> None:
+        """Called once when ``seqsuite serve`` has loaded the run: read here every file of
+        the run that answering needs (through :meth:`Context.derived`), so that the server
+        answers from what it loaded, whatever later happens to the folder. The default
+        reads nothing (the saved state and weights are already in memory)."""
+
     def parse_request(self, ctx: Context, body: dict[str, Any]) -> Any:
         """One ``POST /v1/RUN/predict`` JSON body -> a checked request, before it joins a
         batch. Raise :class:`~seqsuite.errors.FieldError` naming the wrong field (the

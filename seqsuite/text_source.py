@@ -6,7 +6,9 @@ Every file is checked before a byte of it is used (:func:`seqsuite.input_files.r
 FIFOs and devices are refused), a folder may list at most ``[data] max_files`` files, and
 a line may hold at most ``[data] max_line_chars`` characters. Decoding honours a
 byte-order mark (UTF-8, UTF-16, UTF-32), else expects UTF-8; a binary or mis-encoded file
-is refused with the byte where it went wrong. The files of a folder are read in sorted
+is refused with the byte where it went wrong. Line ends are read as Python's text files
+read them (``\r\n`` and ``\r`` become ``\n``): a Windows file is the same text as its
+Unix copy, not one with a ``\r`` token before every line end. The files of a folder are read in sorted
 order, joined by a blank line.
 
 :func:`line_chunks` cuts the decoded text into chunks that end at line ends (so that no
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import io
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,7 +127,9 @@ class _Decoder:
                     f"{self.source.name}: looks like a binary file, expected UTF-8 text"
                 )
             self.encoding = encoding or "utf-8"
-            self.decoder = codecs.getincrementaldecoder(self.encoding)("strict")
+            self.decoder = io.IncrementalNewlineDecoder(
+                codecs.getincrementaldecoder(self.encoding)("strict"), translate=True
+            )
         pending = self.decoder.getstate()[0]
         try:
             text = self.decoder.decode(block, final)

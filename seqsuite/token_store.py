@@ -45,7 +45,7 @@ from .text_source import (
     split_positions,
 )
 
-FORMAT = 1
+FORMAT = 2  # 2: line ends translated (\r\n -> \n) when read
 #: tokens counted or copied at a time
 BLOCK_TOKENS = 1 << 22
 

@@ -367,3 +367,16 @@ def test_builds_left_in_the_cache_by_killed_processes_are_removed(tmp_path):
     building = building_folder(final)
     assert not dead.exists() and alive.exists() and elsewhere.exists()
     assert building.name.startswith(f"abc123.{_host()}-{os.getpid()}.")
+
+
+def test_a_run_being_trained_is_refused_by_the_commands_that_read_it(cli, tmp_path):
+    from tests import serve_runs
+
+    run_dir = serve_runs.forecast(tmp_path)
+    assert rundir.training_pid(run_dir) is None
+    with rundir.RunLock(run_dir):  # as a training process holds it
+        assert rundir.training_pid(run_dir) == str(os.getpid())
+        for command in (["eval", str(run_dir)], ["predict", str(run_dir)]):
+            result = cli(*command)
+            assert result.code == 2 and "still being trained (pid" in result.err, command
+    assert cli("predict", str(run_dir)).code == 0  # the lock is gone with the process

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 import tomllib
 from pathlib import Path
@@ -131,6 +132,8 @@ def test_point_metrics_on_known_values():
     assert m["mae"] == pytest.approx(15)
     assert m["rmse"] == pytest.approx(np.sqrt((100 + 400) / 2))
     assert m["mape"] == pytest.approx(10)
+    zero = metrics.point_errors(np.array([0.0, 3.0]), np.array([0.5, 2.0]), history, season=1)
+    assert math.isnan(zero["mape"]) and zero["smape"] > 0  # not the one nonzero point's 33 %
     assert m["smape"] == pytest.approx(100 * (20 / 210 + 40 / 380) / 2)
     assert m["mase"] == pytest.approx(15 / (5 / 3))
 
@@ -489,6 +492,32 @@ def test_combination_weights_favour_the_smaller_validation_error():
     assert exact["lstm"] == 1.0
     combined = combine({"lstm": np.array([1.0, 1.0]), "ets": np.array([3.0, 5.0])}, w)
     np.testing.assert_allclose(combined, [1.4, 1.8])
+
+
+def test_a_member_far_worse_on_validation_gets_no_weight():
+    from seqsuite_tasks.forecast.combine import weights
+
+    blown = weights({"lstm": 2.0, "ets": 1e5, "sarima": 1.0, "theta": 3.0})
+    assert blown["ets"] == 0.0 and sum(blown.values()) == pytest.approx(1.0)
+    assert blown["theta"] > 0.1  # within 10x of the best: keeps its equal share
+    exact = weights({"lstm": 0.0166, "ets": 0.0, "sarima": 0.0, "theta": 0.0})
+    assert exact["lstm"] == 0.0 and exact["ets"] == pytest.approx(1 / 3)
+    level = weights({"lstm": 1.0, "ets": 9.0}, shrink=1.0)  # 9x: still a member
+    assert level == {"lstm": 0.5, "ets": 0.5}
+
+
+def test_an_outlier_that_blows_up_ets_costs_it_its_share_of_the_forecast(cli, tmp_path):
+    rng = np.random.default_rng(0)
+    values = 100 + 10 * np.sin(2 * np.pi * np.arange(120) / 12) + rng.normal(0, 1, 120)
+    values[60] = 1e6  # one old outlier, far from the test window
+    data = write_csv(tmp_path / "outlier.csv", values)
+    sets = ["--set", "task.combine=['ets']", "--set", "task.baselines=['seasonal_naive']"]
+    result = cli("run", "forecast", "--data", str(data), "--out", "r", "--epochs", "1", *sets)
+    assert result.code == 0, result.err
+    components = json.loads(Path("r/components.json").read_text())
+    errors = {k: np.mean(np.abs(v)) for k, v in components["validation_errors"].items()}
+    assert errors["ets"] > 100 * errors["lstm"]  # the fit the outlier blew up
+    assert components["weights"] == {"lstm": 1.0, "ets": 0.0}  # was 0.15 of a 10^5 error
 
 
 def test_calibration_forecasts_run_at_most_a_test_length_through_the_val_window():

@@ -598,3 +598,21 @@ def test_texts_with_no_word_train_and_leave_the_bag_of_words_out(cli, tmp_path):
     metrics = json.loads(Path("r/metrics.json").read_text())
     assert set(metrics["baselines"]) == {"majority"} and metrics["test"]["accuracy"] >= 0
     assert "baseline bow_logreg left out" in result.out + result.err
+
+
+def test_test_texts_that_were_trained_on_are_counted_and_said(cli, tmp_path):
+    data = reviews(tmp_path / "reviews.csv")  # 60 rows of 10 texts: every test text repeats
+    result = cli("run", "sentiment", "--data", str(data), "--out", "r", *SMALL)
+    assert result.code == 0, result.err
+    metrics = json.loads(Path("r/metrics.json").read_text())
+    test_size = metrics["data"]["test_texts_also_in_training"]
+    assert test_size > 0 and "test texts are also in training" in result.out
+    frame = pd.read_csv(data)
+    frame["text"] = [f"{text} number {i}" for i, text in enumerate(frame["text"])]
+    frame.to_csv(data, index=False)
+    result = cli("run", "sentiment", "--data", str(data), "--out", "u", *SMALL)
+    assert result.code == 0, result.err
+    assert (
+        json.loads(Path("u/metrics.json").read_text())["data"]["test_texts_also_in_training"] == 0
+    )
+    assert "also in training" not in result.out

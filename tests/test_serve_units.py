@@ -236,3 +236,28 @@ def test_the_fast_path_refuses_a_declared_oversized_body_before_reading_it():
     read, sent = asyncio.run(post())
     assert not read and sent[0]["status"] == 413
     assert b'"field":"body"' in sent[1]["body"]
+
+
+def test_a_served_forecast_answers_from_what_was_loaded_after_its_folder_changes(tmp_path):
+    import shutil
+
+    import torch
+
+    from seqsuite.serve.runs import load_runs
+    from tests import serve_runs
+
+    (tmp_path / "made").mkdir()
+    run_dir = serve_runs.forecast(tmp_path / "made")
+    run = load_runs([str(run_dir)])[0]
+    body = {"series": [100 + t % 12 for t in range(48)], "horizon": 3}
+
+    def answer():
+        with torch.inference_mode():
+            return run.task.predict_batch(
+                run.ctx, run.model, [run.task.parse_request(run.ctx, body)]
+            )
+
+    before = answer()
+    assert "quantiles" in before[0]
+    shutil.rmtree(run_dir)  # deleted (or replaced by another run) while served
+    assert answer() == before

@@ -339,6 +339,22 @@ def test_decoding_in_blocks_keeps_characters_split_between_blocks(tmp_path, monk
         assert "".join(text_source.decoded_blocks([source], 1000)) == text
 
 
+def test_windows_line_ends_read_as_the_unix_text(tmp_path, monkeypatch):
+    from seqsuite import text_source
+
+    monkeypatch.setattr(text_source, "BLOCK_BYTES", 5)  # a \r\n split between blocks
+    text = "First line, café\nsecond\n\nthird\n" * 10
+    for name, data in [
+        ("crlf", text.replace("\n", "\r\n").encode("utf-8-sig")),
+        ("cr", text.replace("\n", "\r").encode()),
+        ("utf16", text.replace("\n", "\r\n").encode("utf-16")),
+    ]:
+        path = tmp_path / f"{name}.txt"
+        path.write_bytes(data)
+        source = text_source.TextSource(name, path)
+        assert "".join(text_source.decoded_blocks([source], 1000)) == text, name
+
+
 def test_a_bad_byte_is_reported_where_it_is(tmp_path, monkeypatch):
     from seqsuite import text_source
     from seqsuite.errors import UserError

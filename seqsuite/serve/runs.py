@@ -57,6 +57,7 @@ def load_runs(run_dirs: list[str]) -> list[ServedRun]:
     served: list[ServedRun] = []
     for given in run_dirs:
         loaded = load(given, quiet=True)
+        loaded.task.ready(loaded.ctx)
         routes = tuple(r for r in ("predict", "generate") if serves(loaded.task, r))
         if not routes:
             raise UserError(f"{given}: task {loaded.task.name!r} neither predicts nor generates")

@@ -25,25 +25,34 @@ from .baselines import BASELINES
 MEMBERS = ("ets", "sarima", "theta")
 POWER = 2.0
 SHRINK = 0.3
+#: a member whose validation error is over this many times the best member's gets no
+#: weight, not even the equal share: one window is a noisy judge, but not that noisy. An ETS
+#: fit that a single outlier blew up (validation errors of 10^5) or an LSTM beside an exact
+#: model (a constant, or exponential growth ARIMA fits to 1e-13) took 0.3 / 4 of the
+#: forecast, which was then 1,000 times worse than seasonal naive, or no longer exact.
+CUTOFF = 10.0
 
 
 def weights(
-    errors: dict[str, float], power: float = POWER, shrink: float = SHRINK
+    errors: dict[str, float], power: float = POWER, shrink: float = SHRINK, cutoff: float = CUTOFF
 ) -> dict[str, float]:
     """Member -> weight (summing to 1) from each member's validation error (lower is better).
 
-    A member with no finite error gets no weight; a member with error 0 takes the inverse
-    weights' whole share (it was exact on validation)."""
+    A member with no finite error gets no weight; nor does one whose error is over
+    ``cutoff`` times the best's. A member with error 0 takes the inverse weights' whole
+    share (it was exact on validation), and then every inexact member is out."""
     usable = {k: float(v) for k, v in errors.items() if np.isfinite(v)}
     if not usable:
         raise ValueError("no member has a finite validation error")
     values = np.array(list(usable.values()))
-    if (values <= 0).any():
-        inverse = (values <= 0).astype(float)
+    best = values.min()
+    credible = values <= 0 if best <= 0 else values <= best * cutoff
+    if best <= 0:
+        inverse = credible.astype(float)
     else:
-        inverse = (values / values.min()) ** -power  # relative: no overflow for tiny errors
+        inverse = np.where(credible, (values / best) ** -power, 0.0)  # relative: no overflow
     inverse /= inverse.sum()
-    mixed = (1 - shrink) * inverse + shrink / len(values)
+    mixed = (1 - shrink) * inverse + shrink * credible / credible.sum()
     return dict(zip(usable, mixed.tolist(), strict=True))
 
 

@@ -14,6 +14,8 @@ quantiles are conformal (:mod:`.intervals`). Panel metrics are means over series
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -708,17 +710,13 @@ class ForecastTask(Task):
 
     @staticmethod
     def forecaster(ctx: Context) -> dict[str, Any]:
-        """Per series: the combination weights and interval widths the report saved."""
-        path = ctx.run_dir / FORECASTER_FILE
-        if not path.exists() and not (ctx.run_dir / rundir.METRICS).exists():
-            return {}  # an unfinished run: the report that chooses them has not run yet
-        saved = rundir.read_json(path, "the combination weights and intervals")
-        series = saved.get("series") if isinstance(saved, dict) else None
-        if not isinstance(series, dict):
-            raise UserError(f"{path}: 'series' missing (the file is damaged)")
-        for name, setting in series.items():
-            combine.check_setting(path, name, setting)
-        return series
+        """Per series: the combination weights and interval widths the report saved, read
+        once per loaded run (a server answered with another run's widths, or the LSTM
+        alone, once the folder it had loaded was replaced or deleted)."""
+        return ctx.derived(FORECASTER_FILE, partial(read_forecaster, ctx.run_dir))
+
+    def ready(self, ctx: Context) -> None:
+        self.forecaster(ctx)
 
     # -- in-memory data (seqsuite.fit, Hugging Face data sets) ----------------------------
 
@@ -778,3 +776,17 @@ def series_frame(data: Any, column: str) -> pd.DataFrame:
             f"DataFrame), got an array of shape {values.shape}"
         )
     return pd.DataFrame({column: values})
+
+
+def read_forecaster(run_dir: Path, state: Any = None) -> dict[str, Any]:
+    """``forecaster.json``'s series, checked; ``{}`` for a run whose report has not run."""
+    path = run_dir / FORECASTER_FILE
+    if not path.exists() and not (run_dir / rundir.METRICS).exists():
+        return {}  # an unfinished run: the report that chooses them has not run yet
+    saved = rundir.read_json(path, "the combination weights and intervals")
+    series = saved.get("series") if isinstance(saved, dict) else None
+    if not isinstance(series, dict):
+        raise UserError(f"{path}: 'series' missing (the file is damaged)")
+    for name, setting in series.items():
+        combine.check_setting(path, name, setting)
+    return series

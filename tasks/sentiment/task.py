@@ -170,6 +170,7 @@ class SentimentTask(Task):
         refit_rows = np.sort(np.concatenate([rows["train"], rows["val"]]))
         classes = encoded.classes
         empty = store.size - len(usable)
+        repeated = store.repeated_in(rows["test"], rows["train"])
         return Prepared(
             train=train,
             val=val,
@@ -193,8 +194,18 @@ class SentimentTask(Task):
                     else ""
                 )
                 + ("; tokens from the cache" if cached else "")
+                + (
+                    f"; {repeated:,} of the {test.size:,} test texts are also in training "
+                    "(duplicates: the test score flatters the model on new text)"
+                    if repeated
+                    else ""
+                )
             ),
-            info={**self._info(store, usable, cached, o), **_vector_counts(vectors, vocab)},
+            info={
+                **self._info(store, usable, cached, o),
+                **_vector_counts(vectors, vocab),
+                "test_texts_also_in_training": repeated,
+            },
             data={
                 "classes": classes,
                 "store": store,

@@ -231,6 +231,7 @@ class TextgenTask(Task):
         o, limit = ctx.options, ctx.config.data.max_line_chars
         key = {
             "content": token_store.content_key(sources),
+            "format": token_store.FORMAT,
             "fractions": list(fractions),
             "vocab": o.bpe_vocab,
             "lowercase": o.lowercase,
