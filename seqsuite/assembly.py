@@ -14,6 +14,7 @@ from . import config as configs
 from .backbone import Backbone
 from .config import RunConfig
 from .devices import resolve_device
+from .errors import UserError
 from .model import SequenceModel
 from .registry import get_task
 from .task import Context, InputAdapter, Task
@@ -55,12 +56,12 @@ def load_context(run_dir: str | Path, quiet: bool) -> tuple[Task, Context, dict[
     run_dir = resolve(run_dir)
     raw = rundir.read_config(run_dir)
     rundir.check_sections(raw, run_dir / rundir.CONFIG)
+    saved = rundir.read_state(run_dir)  # first: a newer run format says so, not a key's name
     task = get_task(raw["run"]["task"])
     try:
         config: RunConfig = configs.from_dict(task, raw)
     except UserError as err:
         raise UserError(f"{run_dir / rundir.CONFIG}: {err}") from None
-    saved = rundir.read_state(run_dir)
     ctx = Context(
         config=config,
         device=resolve_device(config.run.device),
@@ -88,9 +89,18 @@ def load(run_dir: str | Path, *, quiet: bool = False) -> LoadedRun:
     ``run_dir`` may also be a Hub model id (see :func:`seqsuite.portable.resolve`)."""
     task, ctx, saved = load_context(run_dir, quiet)
     _check_not_training(ctx)
-    model = saved_model(task, ctx, saved["spec"])
-    weights, path = evaluated_weights(ctx)
-    checkpoint.put_weights(model, weights, path)
+    try:
+        model = saved_model(task, ctx, saved["spec"])
+        weights, path = evaluated_weights(ctx)
+        checkpoint.put_weights(model, weights, path)
+    except UserError as err:
+        if not rundir.older_run(saved):
+            raise
+        raise UserError(
+            f"{ctx.run_dir}: made by {rundir.made_by(saved)}, whose {task.name} model this "
+            f"seqsuite (run format {rundir.RUN_FORMAT}) cannot load; train it again with this "
+            f"version, or use the one that made it ({err})"
+        ) from None
     model.to(ctx.device).eval()
     return LoadedRun(task, ctx, model, saved)
 

@@ -351,10 +351,28 @@ def run_comparison(plan: Plan, out: Path, command: str, progress=None) -> list[R
     .md and plots/compare.png into ``out``."""
     if out.is_symlink() or (out.exists() and not out.is_dir()):
         raise UserError(f"--out {out}: is not a folder; give a folder for the comparison")
+    _check_earlier_comparison(out, command)
     out.mkdir(parents=True, exist_ok=True)
     rows = compare(plan, out, progress)
     write_outputs(rows, out, command)
     return rows
+
+
+def _check_earlier_comparison(out: Path, command: str) -> None:
+    """An ``--out`` that holds the summary of a comparison made by another command is
+    refused before anything runs: its runs would refuse this one's settings, and the
+    summary of their results would be replaced by rows of that refusal. The same command
+    again finds its runs finished and writes the same summary."""
+    earlier = out / "compare.json"
+    if not earlier.exists():
+        return
+    saved = rundir.read_json(earlier, "an earlier comparison's summary")
+    made_by = saved.get("command") if isinstance(saved, dict) else None
+    if made_by != command:
+        raise UserError(
+            f"--out {out}: holds a comparison made by another command ({made_by!r}); "
+            "give another --out, or remove the folder to run this one there"
+        )
 
 
 def default_out(root: str | Path = "runs") -> Path:

@@ -153,7 +153,10 @@ def writable(run_dir: Path, why: str) -> None:
 
 def _save_beside(path: Path, value: Any) -> str:
     """Keep a copy of ``value`` in the run (``eval.json``); a run on a read-only disk or
-    shared by someone else is still evaluated, with a note instead of the copy."""
+    shared by someone else is still evaluated, with a note instead of the copy; nor is a
+    run deleted while it was evaluated made again to hold the copy alone."""
+    if not path.parent.is_dir():
+        return f"not saved to {path}: {path.parent} was removed during the evaluation"
     try:
         atomic.write_json(path, value)
     except OSError as err:

@@ -58,10 +58,28 @@ def first_difference(a: Any, b: Any, prefix: str = "") -> str:
     return f"{prefix.rstrip('.')} ({a!r} there, {b!r} now)"
 
 
-def claim_out_dir(out: str | Path, config: dict[str, Any]) -> str:
+def with_defaults(saved: Any, defaults: dict[str, Any] | None) -> Any:
+    """``saved`` (a run's configuration as written) with the keys it lacks taken from
+    ``defaults``: a setting added by a later version is not a difference from a run
+    made before it, unless this command sets it to something else."""
+    if not isinstance(saved, dict) or not defaults:
+        return saved
+    filled = dict(saved)
+    for key, value in defaults.items():
+        if key not in filled:
+            filled[key] = value
+        elif isinstance(value, dict):
+            filled[key] = with_defaults(filled[key], value)
+    return filled
+
+
+def claim_out_dir(
+    out: str | Path, config: dict[str, Any], defaults: dict[str, Any] | None = None
+) -> str:
     """Make ``out`` this run's directory. Returns ``"new"``, ``"resume"`` (the same run,
     unfinished, with a checkpoint) or ``"finished"`` (the same run, done). A folder
-    holding a different run, or other files, is refused."""
+    holding a different run, or other files, is refused. ``defaults`` (the task's
+    default configuration) fill what an earlier version's ``config.toml`` lacks."""
     out = Path(out)
     if out.is_symlink():
         raise UserError(f"--out {out}: is a symbolic link; give the run directory's own path")
@@ -73,7 +91,7 @@ def claim_out_dir(out: str | Path, config: dict[str, Any]) -> str:
         return "new"
     if not (out / CONFIG).exists():
         raise UserError(f"--out {out}: folder is not empty and holds no seqsuite run")
-    existing = read_config(out)
+    existing = with_defaults(read_config(out), defaults)
     if existing != config:
         raise UserError(
             f"--out {out}: holds a different run (differs at {first_difference(existing, config)})"
@@ -315,11 +333,38 @@ def read_metrics(run_dir: str | Path) -> dict[str, Any]:
     return metrics
 
 
+#: the layout of the run directories this seqsuite writes; raised when a change makes
+#: older versions misread a new run (runs written before it was recorded are format 1)
+RUN_FORMAT = 2
+
+
 def write_state(
     run_dir: str | Path, spec: dict[str, Any], state: dict[str, Any], dataset: str
 ) -> None:
-    """``task_state.json``: the model's spec, the task's fitted state and the data set name."""
-    atomic.write_json(Path(run_dir) / STATE, {"spec": spec, "state": state, "dataset": dataset})
+    """``task_state.json``: the model's spec, the task's fitted state, the data set name,
+    and the run format and version that wrote them."""
+    from . import __version__
+
+    saved = {"spec": spec, "state": state, "dataset": dataset}
+    saved.update(run_format=RUN_FORMAT, seqsuite_version=__version__)
+    atomic.write_json(Path(run_dir) / STATE, saved)
+
+
+def made_by(saved: dict[str, Any]) -> str:
+    """Which seqsuite wrote a run, for messages: its version and run format."""
+    version = saved.get("seqsuite_version")
+    fmt = saved.get("run_format", 1)
+    return (
+        f"seqsuite {version} (run format {fmt})"
+        if version
+        else f"an older seqsuite (run format {fmt})"
+    )
+
+
+def older_run(saved: dict[str, Any]) -> bool:
+    """The run was written by a seqsuite with an older run format than this one's."""
+    fmt = saved.get("run_format", 1)
+    return isinstance(fmt, int) and fmt < RUN_FORMAT
 
 
 #: the largest size a model spec may hold (classes, vocabulary, horizon, buckets ...): a
@@ -339,6 +384,14 @@ def read_state(run_dir: str | Path) -> dict[str, Any]:
                 f"{path}: expected a JSON object with {key!r} as a {kind.__name__}; "
                 "the file was edited or is not a seqsuite run's"
             )
+    fmt = saved.get("run_format", 1)
+    if not isinstance(fmt, int) or isinstance(fmt, bool) or fmt < 1:
+        raise UserError(f"{path}: run_format is {fmt!r}; expected a whole number (edited?)")
+    if fmt > RUN_FORMAT:
+        raise UserError(
+            f"{run_dir}: made by a newer seqsuite ({made_by(saved)}; this one reads run "
+            f"format {RUN_FORMAT} and older); upgrade seqsuite to use it"
+        )
     for key, value in saved["spec"].items():  # the model's sizes: read before any is made
         if isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_SPEC_SIZE:
             raise UserError(

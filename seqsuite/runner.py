@@ -189,6 +189,16 @@ def hub_data(task: Task, config: RunConfig) -> Any:
     return DataFiles(str(folder / record["path"]), record["settings"], record["info"])
 
 
+def default_config(task: Task) -> dict[str, Any] | None:
+    """The task's configuration with nothing set (None if the task's config cannot be
+    built without settings): what a run made by an earlier version, which lacks a
+    later version's settings, is compared with."""
+    try:
+        return configs.from_dict(task, {"run": {"task": task.name}}).to_dict()
+    except UserError:
+        return None
+
+
 def _claim_run_dir(
     task: Task, config: RunConfig, out: str | Path | None, runs_root: str | Path
 ) -> tuple[str, Path]:
@@ -197,7 +207,7 @@ def _claim_run_dir(
     status, run_dir = "new", None
     if distributed.is_main():  # only rank 0 creates and writes the run directory
         if out is not None:
-            status = rundir.claim_out_dir(out, config.to_dict())
+            status = rundir.claim_out_dir(out, config.to_dict(), default_config(task))
             run_dir = Path(out)
         else:
             run_dir = rundir.new_run_dir(task.name, runs_root)
@@ -323,6 +333,7 @@ def _train_and_finish(
                 "config": config.to_dict(),
                 "spec": prepared.spec,
             },
+            config_defaults=default_config(task),
             progress=make_progress(ctx.quiet),
             callbacks=[
                 _HistoryWriter(run_dir),

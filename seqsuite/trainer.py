@@ -33,7 +33,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import torch
 from torch import Tensor, nn
 
-from . import checkpoint, distributed
+from . import checkpoint, distributed, rundir
 from .averaging import WeightAverage
 from .batches import Batch, Split
 from .errors import TrainingDiverged, UserError
@@ -223,6 +223,8 @@ class Trainer:
     checkpoint_dir: where ``last.pt`` / ``best.pt`` go (None: keep nothing on disk).
     checkpoint_extra: JSON-like metadata stored in both checkpoints (config, spec, ...),
     so a checkpoint describes itself.
+    config_defaults: the task's default configuration: what a checkpoint written by an
+    earlier version lacks is taken from it when a resume compares configurations.
     progress: a :class:`~seqsuite.progress.Progress` (default: silent).
     callbacks: :class:`Callback` objects; one may raise to stop. Those that are also
     :class:`StepCallback` objects are told after every step.
@@ -240,6 +242,7 @@ class Trainer:
         seed: int = 0,
         checkpoint_dir: str | Path | None = None,
         checkpoint_extra: dict[str, Any] | None = None,
+        config_defaults: dict[str, Any] | None = None,
         progress: Progress | None = None,
         callbacks: Iterable[Callback] = (),
     ):
@@ -248,6 +251,7 @@ class Trainer:
         self.seed = seed
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
         self.checkpoint_extra = checkpoint_extra or {}
+        self.config_defaults = config_defaults
         self.progress: Progress = progress or NullProgress()
         self.callbacks: list[Callback] = list(callbacks)
         self.step_callbacks = [c for c in self.callbacks if isinstance(c, StepCallback)]
@@ -442,7 +446,8 @@ class Trainer:
         """Restore the run from ``last.pt`` (and the best weights from ``best.pt``)."""
         path = self.checkpoint_dir / checkpoint.LAST
         saved = checkpoint.load(path, map_location=self.device, keys=checkpoint.RESUME_KEYS)
-        _check_same_config(saved.get("config"), self.checkpoint_extra.get("config"), path)
+        written = rundir.with_defaults(saved.get("config"), self.config_defaults)
+        _check_same_config(written, self.checkpoint_extra.get("config"), path)
         checkpoint.put_weights(run.model, saved["model"], path)
         run.optimizer.load_state_dict(saved["optimizer"])
         run.schedule.load_state_dict(saved["schedule"])

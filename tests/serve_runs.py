@@ -11,13 +11,15 @@ import seqsuite
 SMALL = ["backbone.hidden_size=8", "backbone.num_layers=1", "train.patience=0"]
 
 
+FORECAST_SETS = [*SMALL, "task.horizon=6", "task.season=12", "task.baselines=['naive']"]
+
+
 def forecast(root: Path) -> Path:
     t = np.arange(90)
     values = 100 + t + 10 * np.sin(2 * np.pi * t / 12)
     csv = root / "series.csv"
     csv.write_text("value\n" + "\n".join(f"{v:.3f}" for v in values) + "\n")
-    sets = [*SMALL, "task.horizon=6", "task.season=12", "task.baselines=['naive']"]
-    return _run("forecast", root, csv, sets, epochs=2)
+    return _run("forecast", root, csv, FORECAST_SETS, epochs=2)
 
 
 def sentiment(root: Path) -> Path:

@@ -135,3 +135,12 @@ def test_compare_stops_its_child_run_when_it_is_terminated():
     assert stopped.value.code == 128 + signal.SIGTERM
     assert child.poll() is not None  # stopped, not left running
     assert signal.getsignal(signal.SIGTERM) is before  # the handler was put back
+
+
+def test_an_out_holding_another_commands_comparison_is_refused_and_kept(cli):
+    Path("cmp").mkdir()
+    earlier = '{"command": "seqsuite compare forecast --quick --out cmp --epochs 1", "rows": []}'
+    Path("cmp/compare.json").write_text(earlier)
+    result = cli("compare", "forecast", "--quick", "--out", "cmp", "--set", "train.epochs=2")
+    assert result.code == 2 and "holds a comparison made by another command" in result.err
+    assert Path("cmp/compare.json").read_text() == earlier and len(list(Path("cmp").iterdir())) == 1

@@ -3,6 +3,7 @@ links, data changed after the run, files edited, cut short or copied from anothe
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
@@ -10,12 +11,14 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+import tomli_w
 import torch
 
-from seqsuite import checkpoint, inference, rundir, scaffold
+from seqsuite import checkpoint, inference, rundir, runner, scaffold
 from seqsuite.errors import UserError
 from seqsuite.trainer import _check_same_config
 from seqsuite_tasks.forecast import ForecastTask
+from seqsuite_tasks.forecast.task import read_forecaster
 
 CONFIG = {"run": {"task": "forecast", "data": ""}, "train": {"epochs": 3}}
 
@@ -153,22 +156,21 @@ def test_new_task_refuses_a_taken_name_or_a_keyword_and_says_which(tmp_path, nam
 
 
 def test_a_damaged_or_missing_forecaster_file_of_a_finished_run_is_named(tmp_path):
-    ctx = SimpleNamespace(run_dir=tmp_path)
-    assert ForecastTask.forecaster(ctx) == {}  # unfinished: not chosen yet
+    assert read_forecaster(tmp_path) == {}  # unfinished: not chosen yet
     (tmp_path / rundir.METRICS).write_text("{}")
     with pytest.raises(UserError, match="forecaster.json: the combination weights .* missing"):
-        ForecastTask.forecaster(ctx)
+        read_forecaster(tmp_path)
     (tmp_path / "forecaster.json").write_text('{"series": {"y": ')
     with pytest.raises(UserError, match="forecaster.json: invalid JSON"):
-        ForecastTask.forecaster(ctx)
+        read_forecaster(tmp_path)
     (tmp_path / "forecaster.json").write_bytes(b"garbage\x00\xff{[")
     with pytest.raises(UserError, match="forecaster.json: invalid JSON"):
-        ForecastTask.forecaster(ctx)
+        read_forecaster(tmp_path)
     (tmp_path / "forecaster.json").write_text('{"series": {"y": {"weights": {}}}}')
     with pytest.raises(UserError, match="series 'y': no member weighs more than 0"):
-        ForecastTask.forecaster(ctx)
+        read_forecaster(tmp_path)
     (tmp_path / "forecaster.json").write_text('{"series": {"y": {"weights": {"lstm": 1}}}}')
-    assert ForecastTask.forecaster(ctx) == {"y": {"weights": {"lstm": 1}}}
+    assert read_forecaster(tmp_path) == {"y": {"weights": {"lstm": 1}}}
 
 
 def test_a_model_folder_without_its_weights_says_so(tmp_path):
@@ -380,3 +382,69 @@ def test_a_run_being_trained_is_refused_by_the_commands_that_read_it(cli, tmp_pa
             result = cli(*command)
             assert result.code == 2 and "still being trained (pid" in result.err, command
     assert cli("predict", str(run_dir)).code == 0  # the lock is gone with the process
+
+
+def test_an_eval_whose_run_was_deleted_meanwhile_does_not_make_it_again(tmp_path):
+    gone = tmp_path / "run"
+    note = inference._save_beside(gone / "eval.json", {"mase": 1.0})
+    assert "was removed during the evaluation" in note and not gone.exists()
+
+
+def _as_an_older_version_left_it(run_dir: Path) -> None:
+    """What a run made before run formats were recorded and before ``run.log`` existed
+    looks like."""
+    state = json.loads((run_dir / rundir.STATE).read_text())
+    del state["run_format"], state["seqsuite_version"]
+    (run_dir / rundir.STATE).write_text(json.dumps(state))
+    config = rundir.read_config(run_dir)
+    del config["run"]["log"]
+    (run_dir / rundir.CONFIG).write_text(tomli_w.dumps(config))
+
+
+def test_a_run_of_an_earlier_version_is_the_same_run_and_named_when_it_cannot_load(tmp_path):
+    from tests import serve_runs
+
+    run_dir = serve_runs.forecast(tmp_path)
+    state = json.loads((run_dir / rundir.STATE).read_text())
+    assert state["run_format"] == rundir.RUN_FORMAT and state["seqsuite_version"]
+    _as_an_older_version_left_it(run_dir)
+    config = rundir.read_config(run_dir)
+    assert "log" not in config["run"]
+    metrics = (run_dir / rundir.METRICS).read_text()
+    again = serve_runs._run(
+        "forecast", tmp_path, tmp_path / "series.csv", serve_runs.FORECAST_SETS, 2
+    )
+    assert again == run_dir  # the same command finds the same finished run
+    assert (run_dir / rundir.METRICS).read_text() == metrics  # not trained again
+    defaults = runner.default_config(ForecastTask())
+    now = rundir.with_defaults(config, defaults)  # as this version reads the run's config
+    _check_same_config(rundir.with_defaults(config, defaults), now, run_dir / "last.pt")
+    with pytest.raises(UserError, match=r"differs .* \(at run.log"):
+        _check_same_config(config, now, run_dir / "last.pt")  # without the defaults: refused
+    config_text = (run_dir / rundir.CONFIG).read_text()
+    (run_dir / rundir.CONFIG).write_text(config_text.replace("hidden_size = 8", "hidden_size = 9"))
+    with pytest.raises(UserError, match=r"made by an older seqsuite \(run format 1\)"):
+        inference.evaluate(run_dir, quiet=True)
+
+
+def test_a_run_of_a_newer_run_format_says_so(tmp_path):
+    from tests import serve_runs
+
+    run_dir = serve_runs.forecast(tmp_path)
+    state = json.loads((run_dir / rundir.STATE).read_text())
+    state["run_format"] = rundir.RUN_FORMAT + 1
+    (run_dir / rundir.STATE).write_text(json.dumps(state))
+    (run_dir / rundir.CONFIG).write_text((run_dir / rundir.CONFIG).read_text() + "new_key = 1\n")
+    with pytest.raises(UserError, match="made by a newer seqsuite .* upgrade seqsuite"):
+        inference.predict(run_dir, [], {}, quiet=True)
+
+
+def test_a_speech_run_whose_spec_predates_the_saved_front_end_exports(tmp_path):
+    from tests import serve_runs
+
+    run_dir = serve_runs.speech(tmp_path)
+    state = json.loads((run_dir / rundir.STATE).read_text())
+    state["spec"] = {"features": state["spec"]["n_mels"], "classes": state["spec"]["classes"]}
+    (run_dir / rundir.STATE).write_text(json.dumps(state))  # as runs of 2026-11-29 saved it
+    described = inference.export(run_dir, "torchscript", quiet=True)
+    assert Path(described["path"]).stat().st_size > 0

@@ -267,7 +267,7 @@ class SpeechTask(Task):
     def export_inputs(self, ctx: Context, spec: dict[str, Any]) -> dict[str, torch.Tensor]:
         """Log-mel frames in dB, as the store holds them: (batch 2, 5 frames, n_mels).
         The exported front end normalises by the run's training statistics."""
-        return {"x": torch.randn(2, 5, spec["n_mels"]) * 10 - 40}
+        return {"x": torch.randn(2, 5, self.front_end(ctx, spec).n_mels) * 10 - 40}
 
     # -- evaluation -------------------------------------------------------------------
 
