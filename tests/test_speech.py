@@ -591,3 +591,31 @@ def test_manifest_labels_are_read_as_written(tmp_path):
     (data / "manifest.csv").write_text(f"path,label\n{files[0]},01\n{files[1]},\n")
     with pytest.raises(UserError, match="data row 2: missing label"):
         from_manifest(data / "manifest.csv")
+
+
+def test_predict_data_normalises_by_the_manifests_speakers_as_eval_does(tmp_path):
+    import json
+
+    from seqsuite import inference
+    from tests import serve_runs
+
+    run_dir = serve_runs.speech(tmp_path)
+    assert json.loads((run_dir / "task_state.json").read_text())["state"]["normalise"] == "speaker"
+    files = sorted((tmp_path / "words").rglob("*.wav"))
+    quiet, loud = files[::2], files[1::2]
+    for path in loud:  # the second speaker records 4x louder
+        wave, rate = soundfile.read(path)
+        soundfile.write(path, 4 * wave, rate)
+    manifest = tmp_path / "manifest.csv"
+    rows = [f"{p},{p.parent.name},{'a' if p in quiet else 'b'}" for p in files]
+    manifest.write_text("path,label,speaker\n" + "\n".join(rows) + "\n")
+    both = inference.predict(run_dir, [], {"data": str(manifest)}, quiet=True)
+    for group in (quiet, loud):
+        alone = inference.predict(
+            run_dir, [str(p) for p in group], {"same_speaker": True}, quiet=True
+        )
+        mine = [row for row in both if Path(row["file"]) in group]
+        assert [r["label"] for r in mine] == [r["label"] for r in alone]
+        np.testing.assert_allclose(
+            [r["probability"] for r in mine], [r["probability"] for r in alone], rtol=1e-4
+        )
