@@ -138,6 +138,20 @@ def encode_labels(
     return Labels(classes, np.fromiter((index[lab] for lab in labels), np.int64, len(labels)))
 
 
+def case_twins(classes: Sequence[str]) -> str:
+    """A note naming classes that differ only in case (``Positive`` beside ``positive``):
+    read as written they are two classes, which is rarely what the data meant; "" if none."""
+    seen: dict[str, str] = {}
+    twins = []
+    for name in classes:
+        other = seen.setdefault(name.casefold(), name)
+        if other != name:
+            twins.append(f"{other!r} and {name!r}")
+    if not twins:
+        return ""
+    return f"labels {', '.join(twins[:3])} differ only in case and are separate classes"
+
+
 SPLITS = ("train", "val", "test")
 
 

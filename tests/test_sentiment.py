@@ -616,3 +616,12 @@ def test_test_texts_that_were_trained_on_are_counted_and_said(cli, tmp_path):
         json.loads(Path("u/metrics.json").read_text())["data"]["test_texts_also_in_training"] == 0
     )
     assert "also in training" not in result.out
+
+
+def test_labels_that_differ_only_in_case_are_said():
+    from seqsuite.classify import case_twins
+
+    assert case_twins(["negative", "positive", "Positive"]) == (
+        "labels 'positive' and 'Positive' differ only in case and are separate classes"
+    )
+    assert case_twins(["neg", "pos"]) == ""

@@ -194,6 +194,7 @@ class SentimentTask(Task):
                     else ""
                 )
                 + ("; tokens from the cache" if cached else "")
+                + (f"; {twins}" if (twins := classify.case_twins(classes)) else "")
                 + (
                     f"; {repeated:,} of the {test.size:,} test texts are also in training "
                     "(duplicates: the test score flatters the model on new text)"

@@ -137,6 +137,7 @@ class SpeechTask(Task):
                 + (" (speakers apart)" if apart else "")
                 + (f", {skipped} unusable files skipped" if skipped else "")
                 + (f", {truncated} cut at {ctx.options.max_seconds:g} s" if truncated else "")
+                + (f"; {twins}" if (twins := classify.case_twins(classes)) else "")
                 + f"; features {speed}, ready in {seconds:.1f} s"
             ),
             info={
