@@ -16,7 +16,7 @@ from rich.console import Console
 
 from . import boundary, inference, limits, rundir, runner
 from .errors import UserError
-from .json_stdout import kept_for_json
+from .json_stdout import emit, kept_for_json
 
 app = typer.Typer(
     add_completion=False,
@@ -92,7 +92,7 @@ def tasks_command(as_json: Json = False) -> None:
     with kept_for_json(as_json):
         infos = discover()
     if as_json:
-        print(rundir.json_text([i.as_json() for i in infos]))
+        emit(rundir.json_text([i.as_json() for i in infos]))
         return
     table = Table(title="seqsuite tasks")
     for column in ("name", "summary", "distribution", "status"):
@@ -226,7 +226,7 @@ def run_command(
     if not distributed.is_main():
         return
     if as_json:
-        print(rundir.json_text({"run_dir": str(result.run_dir), **result.metrics}))
+        emit(rundir.json_text({"run_dir": str(result.run_dir), **result.metrics}))
     elif quiet:
         print(result.run_dir)
 
@@ -258,7 +258,7 @@ def eval_command(
     with kept_for_json(as_json):
         metrics = inference.evaluate(run_dir, data=data, quiet=as_json, threads=threads)
     if as_json:
-        print(rundir.json_text(metrics))
+        emit(rundir.json_text(metrics))
 
 
 @app.command(
@@ -312,7 +312,7 @@ def predict_command(
     if out:
         _write_rows(out, rows)
     if as_json:
-        print(rundir.json_text(rows))
+        emit(rundir.json_text(rows))
     else:
         from .console_tables import print_rows
 
@@ -368,7 +368,7 @@ def backtest_command(
     with kept_for_json(as_json):
         result = inference.backtest(run_dir, windows, stride, quiet=as_json, threads=threads)
     if as_json:  # NaN (a metric a window cannot have) is null, as in backtest.json
-        print(rundir.json_text(result))
+        emit(rundir.json_text(result))
 
 
 @app.command(
@@ -432,7 +432,7 @@ def compare_command(
         )
     if as_json:
         data = {"out": str(folder), "rows": [r.__dict__ for r in rows]}
-        print(rundir.json_text(data))
+        emit(rundir.json_text(data))
     else:
         Console().print(comparing.table(rows))
         Console().print(
@@ -507,7 +507,7 @@ def doctor_command(as_json: Json = False) -> None:
     with kept_for_json(as_json):
         report = doctor.collect()
     if as_json:
-        print(rundir.json_text(report))
+        emit(rundir.json_text(report))
     else:
         doctor.show(Console(), report)
 

@@ -100,3 +100,16 @@ def test_quick_presets_are_bounded_by_steps_or_epochs_not_seconds(name):
     resolved = configs.resolve(task, base=[(task.quick, "quick")])
     assert resolved.train.time_budget == 0
     assert resolved.train.max_steps or resolved.train.epochs <= 50
+
+
+def test_json_read_by_a_reader_that_stops_early_is_not_a_failure():
+    import subprocess
+    import sys
+
+    code = (
+        "import os, sys; r, w = os.pipe(); os.close(r); os.dup2(w, 1); "  # a reader gone
+        "from seqsuite.cli import main; main(['tasks', '--json'])"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr and "error" not in done.stderr
