@@ -459,7 +459,16 @@ def test_forecast_run_end_to_end_then_predict_and_eval(cli, tmp_path):
 
     evaluated = cli("eval", "r", "--json")
     assert evaluated.code == 0
-    assert json.loads(evaluated.out)["test"]["mase"] == pytest.approx(m["test"]["mase"], rel=1e-6)
+    again = json.loads(evaluated.out)["test"]
+    for key in ("mase", "msis", "wql", "coverage80"):  # intervals too
+        assert again[key] == pytest.approx(m["test"][key], rel=1e-6), key
+    saved = json.loads((run / "forecaster.json").read_text())
+    for setting in saved["series"].values():  # as a run of another version chose them
+        setting["widths"] = {q: 3 * w for q, w in setting["widths"].items()}
+    (run / "forecaster.json").write_text(json.dumps(saved))
+    wider = json.loads(cli("eval", "r", "--json").out)["test"]
+    assert wider["mase"] == pytest.approx(m["test"]["mase"], rel=1e-6)  # the same point forecast
+    assert wider["msis"] != pytest.approx(m["test"]["msis"])  # scored with the widths it serves
 
 
 @pytest.mark.slow

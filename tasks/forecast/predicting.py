@@ -207,6 +207,30 @@ def combined_forecast(
     return with_quantiles(ctx.options.quantiles, point, errors, members, weight)
 
 
+def saved_forecast(
+    ctx: Context,
+    model: Any,
+    data: ForecastData,
+    item: SeriesData,
+    origin: int,
+    steps: int,
+    setting: dict[str, Any],
+) -> ModelForecast:
+    """The forecast from ``origin`` as a finished run's ``forecaster.json`` combines and
+    widens it (``setting``: one series' weights and widths), as ``predict`` and ``serve``
+    answer: ``eval`` of a run made by an earlier version then scores what it serves,
+    not what this version would have chosen."""
+    members = member_forecasts(ctx, model, data, item, origin, steps)
+    point = combine.combine(members, setting["weights"])
+    lead = np.sqrt(np.arange(1, steps + 1))
+    widths = {float(q): float(w or 0.0) for q, w in setting["widths"].items()}
+    quantiles = {
+        q: np.asarray(point, float) + math.copysign(1.0, q - 0.5) * w * lead if q != 0.5 else point
+        for q, w in widths.items()
+    }
+    return ModelForecast(point, quantiles, widths, members, dict(setting["weights"]))
+
+
 def score(item: SeriesData, season: int, origin: int, fc: ModelForecast) -> dict[str, float]:
     """Point and interval metrics of a forecast from ``origin``, and ``rel_mase``: its MAE
     over seasonal naive's from the same origin (what the panel aggregate averages)."""

@@ -52,6 +52,7 @@ from .predicting import (
     classical_forecast,
     combined_forecast,
     lstm_forecasts,
+    saved_forecast,
     score,
     with_quantiles,
 )
@@ -464,6 +465,9 @@ class ForecastTask(Task):
         self, ctx: Context, model: Any, data: ForecastData, item: SeriesData
     ) -> ModelForecast:
         origin, steps = item.origins["test"]
+        saved = self.forecaster(ctx) if rundir.is_finished(ctx.run_dir) else {}
+        if item.name in saved:  # eval of a finished run: the combination it serves
+            return saved_forecast(ctx, model, data, item, origin, steps, saved[item.name])
         return combined_forecast(ctx, model, data, item, origin, steps)
 
     def baselines(self, ctx: Context, prepared: Prepared) -> dict[str, Evaluation]:
