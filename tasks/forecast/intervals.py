@@ -42,12 +42,21 @@ def quantile_forecasts(
 ) -> dict[float, np.ndarray]:
     """Quantile -> forecast: the point forecast for 0.5; for q the edge of the central
     interval of level ``|2q - 1|`` (plus :data:`MARGIN`) on q's side."""
+    return {
+        q: widened(point, q, half_width(all_scores, level_of(q)) if q != 0.5 else 0.0)
+        for q in quantiles
+    }
+
+
+def widened(point: np.ndarray, q: float, width: float | None) -> np.ndarray:
+    """Quantile ``q``'s forecast from a point forecast and a half-width score (saved in
+    ``forecaster.json``; None where none was calibrated): the width grows with the square
+    root of the lead time, on q's side of the point; 0.5 is the point itself."""
+    point = np.asarray(point, float)
+    if q == 0.5:
+        return point
     lead = np.sqrt(np.arange(1, len(point) + 1))
-    out = {}
-    for q in quantiles:
-        width = half_width(all_scores, level_of(q)) if q != 0.5 else 0.0
-        out[q] = np.asarray(point, float) + math.copysign(1.0, q - 0.5) * width * lead
-    return out
+    return point + math.copysign(1.0, q - 0.5) * (width or 0.0) * lead
 
 
 def interval_metrics(

@@ -222,12 +222,8 @@ def saved_forecast(
     not what this version would have chosen."""
     members = member_forecasts(ctx, model, data, item, origin, steps)
     point = combine.combine(members, setting["weights"])
-    lead = np.sqrt(np.arange(1, steps + 1))
     widths = {float(q): float(w or 0.0) for q, w in setting["widths"].items()}
-    quantiles = {
-        q: np.asarray(point, float) + math.copysign(1.0, q - 0.5) * w * lead if q != 0.5 else point
-        for q, w in widths.items()
-    }
+    quantiles = {q: intervals.widened(point, q, w) for q, w in widths.items()}
     return ModelForecast(point, quantiles, widths, members, dict(setting["weights"]))
 
 

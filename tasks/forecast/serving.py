@@ -16,6 +16,7 @@ from seqsuite.errors import FieldError
 
 from . import combine
 from .data import ForecastData, make_item
+from .intervals import widened
 from .predicting import classical_forecast, lstm_forecasts
 from .series import Series
 from .transforms import SeriesTransform
@@ -118,11 +119,7 @@ def _answer(ctx, data, item, steps, lstm: np.ndarray, setting: dict) -> dict[str
                 members[name] = predicted
     point = combine.combine(members, setting["weights"])
     answer: dict[str, Any] = {"forecast": np.asarray(point, dtype=float).tolist()}
-    lead = np.sqrt(np.arange(1, steps + 1))
-    bands = {}
-    for key, width in setting["widths"].items():
-        sign = 0.0 if float(key) == 0.5 else np.sign(float(key) - 0.5)
-        bands[key] = (point + sign * (width or 0.0) * lead).tolist()
+    bands = {key: widened(point, float(key), w).tolist() for key, w in setting["widths"].items()}
     if bands:
         answer["quantiles"] = bands
     return answer

@@ -43,6 +43,7 @@ from .data import (
     training_split,
 )
 from .features import calendar_kinds
+from .intervals import widened
 from .panel import Panel, load_panel
 from .predicting import (
     Calibration,
@@ -689,13 +690,11 @@ class ForecastTask(Task):
             )
             setting = forecaster.get(mine["name"], {"weights": {"lstm": 1.0}, "widths": {}})
             point = self._predict_point(ctx, model, data, item, steps, setting["weights"])
-            lead = np.sqrt(np.arange(1, steps + 1))
+            bands = {key: widened(point, float(key), w) for key, w in setting["widths"].items()}
             for i, t in enumerate(series.future_times(steps)):
                 row = {"series": series.name} if len(saved) > 1 else {}
                 row.update({"time": t, "forecast": float(point[i])})
-                for key, width in setting["widths"].items():
-                    sign = 0.0 if float(key) == 0.5 else np.sign(float(key) - 0.5)
-                    row[f"q{key}"] = float(point[i] + sign * (width or 0.0) * lead[i])
+                row.update({f"q{key}": float(band[i]) for key, band in bands.items()})
                 rows.append(row)
         return rows
 
