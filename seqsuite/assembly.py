@@ -3,6 +3,7 @@ same model rebuilt from a run directory (for ``eval``, ``predict``, ``generate``
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -96,10 +97,11 @@ def load(run_dir: str | Path, *, quiet: bool = False) -> LoadedRun:
     except UserError as err:
         if not rundir.older_run(saved):
             raise
+        what = str(err).split("; the file comes from", 1)[0]  # not its guess at an edit
         raise UserError(
             f"{ctx.run_dir}: made by {rundir.made_by(saved)}, whose {task.name} model this "
             f"seqsuite (run format {rundir.RUN_FORMAT}) cannot load; train it again with this "
-            f"version, or use the one that made it ({err})"
+            f"version, or use the one that made it ({what})"
         ) from None
     model.to(ctx.device).eval()
     return LoadedRun(task, ctx, model, saved)
@@ -118,10 +120,11 @@ def _check_not_training(ctx: Context) -> None:
             "stop it and `seqsuite resume` it later"
         )
     if (ctx.run_dir / "best.pt").exists() and not rundir.is_finished(ctx.run_dir):
-        ctx.console.print(
-            f"[yellow]note:[/] {ctx.run_dir} has no {rundir.METRICS}: an interrupted run, "
-            f"used as its last best checkpoint left it (`seqsuite resume {ctx.run_dir}` "
-            "finishes it)"
+        # on standard error even when quiet (--json, serve): the answers are a partial model's
+        print(
+            f"note: {ctx.run_dir} has no {rundir.METRICS}: an interrupted run, used as its "
+            f"last best checkpoint left it (`seqsuite resume {ctx.run_dir}` finishes it)",
+            file=sys.stderr,
         )
 
 

@@ -6,6 +6,7 @@ Exit codes: 0 success; 2 the user's input or usage is wrong (one line on stderr)
 
 from __future__ import annotations
 
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -596,6 +597,32 @@ def main(argv: list[str] | None = None) -> None:
     _ARGV[:] = argv
     _tolerant_output()
     group = command()
-    sys.exit(
-        boundary.call(lambda: group.main(args=argv, prog_name="seqsuite", standalone_mode=False))
-    )
+    output = _stdout_file()
+    try:
+        code = boundary.call(
+            lambda: group.main(args=argv, prog_name="seqsuite", standalone_mode=False)
+        )
+    except SystemExit:
+        if not _reader_gone(output):
+            raise
+        code = 0  # ``seqsuite --help | head -1``: a reader that stopped early is no failure
+    sys.exit(code)
+
+
+def _stdout_file() -> tuple[int, int] | None:
+    """What descriptor 1 is (device, inode), or None if it is closed."""
+    try:
+        info = os.fstat(1)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
+
+
+def _reader_gone(before: tuple[int, int] | None) -> bool:
+    """Whether a broken-pipe handler ended the command: click swaps ``sys.stdout`` for a
+    writer that drops everything, rich points descriptor 1 at the null device; both then
+    exit 1."""
+    if type(sys.stdout).__name__ == "PacketizingWriter":
+        return True
+    info = os.stat(os.devnull)
+    return before != (info.st_dev, info.st_ino) == _stdout_file()

@@ -365,6 +365,13 @@ def _check_earlier_comparison(out: Path, command: str) -> None:
     again finds its runs finished and writes the same summary."""
     earlier = out / "compare.json"
     if not earlier.exists():
+        left = [name for name in ("compare.csv", "compare.md") if (out / name).exists()]
+        if left:
+            raise UserError(
+                f"--out {out}: holds an earlier comparison's {left[0]} but not the "
+                "compare.json that says which command made it; give another --out, or "
+                "remove the folder to run this one there"
+            )
         return
     saved = rundir.read_json(earlier, "an earlier comparison's summary")
     made_by = saved.get("command") if isinstance(saved, dict) else None

@@ -47,7 +47,12 @@ def active() -> bool:
 
 
 def rank() -> int:
-    return dist.get_rank() if active() else 0
+    """This process's rank: the group's while one is joined, else the launcher's (``RANK``)
+    when several processes were launched (a rank 1 whose group is gone, printing its
+    result after the run, is not the main process)."""
+    if active():
+        return dist.get_rank()
+    return int(os.environ.get("RANK", "0")) if requested() else 0
 
 
 def world() -> int:

@@ -13,6 +13,7 @@ import base64
 import csv
 import html
 import io
+import math
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -44,6 +45,10 @@ def esc(value: Any) -> str:
 
 
 def fmt(value: Any) -> str:
+    """A value as the report's tables show it: as the terminal's tables do (a missing or
+    undefined number, NaN included, is a dash)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "–" if math.isnan(value) else str(value)
     if isinstance(value, float):
         return f"{value:.4g}"
     return "–" if value is None else str(value)

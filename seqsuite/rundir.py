@@ -250,14 +250,36 @@ def training_pid(run_dir: str | Path) -> str | None:
         fd = os.open(Path(run_dir) / LOCK, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return None  # no lock file (a finished run copied elsewhere, a model/ folder) or a link
+    if not stat.S_ISREG(os.fstat(fd).st_mode):  # a folder or a device: nobody's lock
+        os.close(fd)
+        return None
     with os.fdopen(fd) as handle:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
         try:
             fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except OSError:
             return handle.read(32).strip() or "?"
         return None
+
+
+#: what ``eval`` and ``export`` write into a run directory
+EVAL_FILE, EXPORT_FOLDER = "eval.json", "export"
+
+
+def drop_stale_results(run_dir: str | Path) -> list[str]:
+    """Remove what ``eval`` and ``export`` wrote from an interrupted run's checkpoint, as
+    training goes on from it: left, they would contradict the finished run's results for
+    good. Returns what was removed; a link is left alone (never followed)."""
+    import shutil
+
+    removed = []
+    evaluated, exported = Path(run_dir) / EVAL_FILE, Path(run_dir) / EXPORT_FOLDER
+    if evaluated.is_file() and not evaluated.is_symlink():
+        evaluated.unlink()
+        removed.append(EVAL_FILE)
+    if exported.is_dir() and not exported.is_symlink():
+        shutil.rmtree(exported)
+        removed.append(f"{EXPORT_FOLDER}/")
+    return removed
 
 
 def is_finished(run_dir: str | Path) -> bool:
@@ -386,7 +408,9 @@ def read_state(run_dir: str | Path) -> dict[str, Any]:
             )
     fmt = saved.get("run_format", 1)
     if not isinstance(fmt, int) or isinstance(fmt, bool) or fmt < 1:
-        raise UserError(f"{path}: run_format is {fmt!r}; expected a whole number (edited?)")
+        raise UserError(
+            f"{path}: run_format is {json.dumps(fmt)}; expected a whole number from 1 (edited?)"
+        )
     if fmt > RUN_FORMAT:
         raise UserError(
             f"{run_dir}: made by a newer seqsuite ({made_by(saved)}; this one reads run "

@@ -312,6 +312,11 @@ def _train_and_finish(
     callbacks: list[Any],
 ) -> RunResult:
     config, run_dir = ctx.config, ctx.run_dir
+    if resume_training and distributed.is_main():
+        if dropped := rundir.drop_stale_results(run_dir):
+            ctx.console.print(
+                f"[dim]removed {' and '.join(dropped)}: made from an earlier checkpoint[/]"
+            )
     step_flops = model.flops_per_timestep() * config.train.batch_size
     requested = config.run.threads
     if not requested and distributed.world() > 1:  # ranks share the CPUs

@@ -144,3 +144,8 @@ def test_an_out_holding_another_commands_comparison_is_refused_and_kept(cli):
     result = cli("compare", "forecast", "--quick", "--out", "cmp", "--set", "train.epochs=2")
     assert result.code == 2 and "holds a comparison made by another command" in result.err
     assert Path("cmp/compare.json").read_text() == earlier and len(list(Path("cmp").iterdir())) == 1
+    Path("cmp/compare.json").unlink()
+    Path("cmp/compare.csv").write_text("task,status\nforecast,ok\n")  # its results, kept
+    result = cli("compare", "forecast", "--quick", "--out", "cmp", "--set", "train.epochs=2")
+    assert result.code == 2 and "compare.csv but not the compare.json" in result.err
+    assert Path("cmp/compare.csv").read_text() == "task,status\nforecast,ok\n"

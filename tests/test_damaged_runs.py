@@ -382,6 +382,13 @@ def test_a_run_being_trained_is_refused_by_the_commands_that_read_it(cli, tmp_pa
             result = cli(*command)
             assert result.code == 2 and "still being trained (pid" in result.err, command
     assert cli("predict", str(run_dir)).code == 0  # the lock is gone with the process
+    (run_dir / rundir.LOCK).unlink()
+    (run_dir / rundir.LOCK).mkdir()  # a folder where the lock was: nobody's lock
+    assert rundir.training_pid(run_dir) is None
+    assert cli("predict", str(run_dir)).code == 0
+    (run_dir / rundir.METRICS).unlink()  # interrupted: answered, and said even under --json
+    result = cli("predict", str(run_dir), "--json")
+    assert result.code == 0 and "an interrupted run" in result.err and json.loads(result.out)
 
 
 def test_an_eval_whose_run_was_deleted_meanwhile_does_not_make_it_again(tmp_path):
@@ -448,3 +455,16 @@ def test_a_speech_run_whose_spec_predates_the_saved_front_end_exports(tmp_path):
     (run_dir / rundir.STATE).write_text(json.dumps(state))  # as runs of 2026-11-29 saved it
     described = inference.export(run_dir, "torchscript", quiet=True)
     assert Path(described["path"]).stat().st_size > 0
+
+
+def test_resuming_removes_what_eval_and_export_made_from_an_earlier_checkpoint(tmp_path):
+    from tests import serve_runs
+
+    run_dir = serve_runs.forecast(tmp_path)
+    (run_dir / rundir.METRICS).unlink()  # interrupted after its last checkpoint
+    (run_dir / "eval.json").write_text('{"test": {"mase": 9.9}}')
+    (run_dir / "export").mkdir()
+    (run_dir / "export" / "model.onnx").write_bytes(b"from the earlier checkpoint")
+    runner.resume(run_dir, quiet=True)
+    assert (run_dir / rundir.METRICS).exists()
+    assert not (run_dir / "eval.json").exists() and not (run_dir / "export").exists()

@@ -80,6 +80,7 @@ def test_two_processes_train_like_one(tmp_path, task):
     assert one.returncode == 0, one.stderr
     two = seqsuite(*args, "--out", "two", "--nproc", "2", cwd=tmp_path)
     assert two.returncode == 0, two.stderr[-3000:]
+    assert two.stdout.split() == ["two"]  # --quiet prints the run once, not once per rank
     a = checkpoint.load(tmp_path / "one" / "best.pt")
     b = checkpoint.load(tmp_path / "two" / "best.pt")
     assert a["epoch"] == b["epoch"]

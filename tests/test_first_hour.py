@@ -106,10 +106,11 @@ def test_json_read_by_a_reader_that_stops_early_is_not_a_failure():
     import subprocess
     import sys
 
-    code = (
-        "import os, sys; r, w = os.pipe(); os.close(r); os.dup2(w, 1); "  # a reader gone
-        "from seqsuite.cli import main; main(['tasks', '--json'])"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    assert "Traceback" not in done.stderr and "error" not in done.stderr
+    for args in (["tasks", "--json"], ["--help"], ["run", "--help"]):
+        code = (
+            "import os, sys; r, w = os.pipe(); os.close(r); os.dup2(w, 1); "  # a reader gone
+            f"from seqsuite.cli import main; main({args!r})"
+        )
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert done.returncode == 0, (args, done.stderr)
+        assert "Traceback" not in done.stderr and "error" not in done.stderr

@@ -173,3 +173,9 @@ def test_compare_writes_a_report_that_renders(toy_plugin, cli, tmp_path, monkeyp
     shot, errors = render(Path("cmp/report.html"), tmp_path)
     assert errors == [] and not_blank(shot) > 0.02
     shutil.copy(shot, Path(os.environ.get("SEQSUITE_SCREENSHOTS", tmp_path)) / "compare-report.png")
+
+
+def test_an_undefined_number_is_a_dash_as_in_the_terminal():
+    from seqsuite.report_html import fmt
+
+    assert fmt(float("nan")) == "–" and fmt(None) == "–" and fmt(0.123456) == "0.1235"
