@@ -610,6 +610,18 @@ def test_predict_data_normalises_by_the_manifests_speakers_as_eval_does(tmp_path
     rows = [f"{p},{p.parent.name},{'a' if p in quiet else 'b'}" for p in files]
     manifest.write_text("path,label,speaker\n" + "\n".join(rows) + "\n")
     both = inference.predict(run_dir, [], {"data": str(manifest)}, quiet=True)
+    pooled = run_dir.parent / "pooled.txt"
+    with open(pooled, "w") as shown:
+        from rich.console import Console
+
+        from seqsuite import assembly
+
+        loaded = assembly.load(run_dir, quiet=True)
+        loaded.ctx.console = Console(file=shown, width=200)
+        loaded.task.predict(
+            loaded.ctx, loaded.model, [], {"data": str(manifest), "same_speaker": True}
+        )
+    assert "although the data names several" in pooled.read_text()
     for group in (quiet, loud):
         alone = inference.predict(
             run_dir, [str(p) for p in group], {"same_speaker": True}, quiet=True

@@ -376,6 +376,12 @@ class SpeechTask(Task):
             split = classify.labelled_split(frames, None, "x")
             mode = ctx.state.get("normalise", "utterance")
             if together and mode != "utterance":
+                if len({speakers[k] for k in kept} - {None}) > 1:
+                    ctx.console.print(
+                        "[yellow]note:[/] same_speaker=true: the files are normalised as one "
+                        "speaker's, although the data names several; leave it out to "
+                        "normalise by each speaker's files"
+                    )
                 split = self._one_speaker(ctx, model, split)
             elif mode == "speaker" and any(speakers[k] is not None for k in kept):
                 split = self._by_speaker(ctx, model, split, [speakers[k] for k in kept])
