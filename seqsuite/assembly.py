@@ -111,8 +111,6 @@ def _check_not_training(ctx: Context) -> None:
     """A run being trained is refused: its checkpoint changes under the reader, and what
     ``eval`` or ``export`` would write beside it would disagree with the run's own
     results for good. An interrupted run is used as it is, with a note."""
-    from .errors import UserError
-
     pid = rundir.training_pid(ctx.run_dir)
     if pid is not None:
         raise UserError(

@@ -17,7 +17,7 @@ from rich.console import Console
 
 from . import boundary, inference, limits, rundir, runner
 from .errors import UserError
-from .json_stdout import emit, kept_for_json
+from .json_stdout import kept_for_json
 
 app = typer.Typer(
     add_completion=False,
@@ -93,7 +93,7 @@ def tasks_command(as_json: Json = False) -> None:
     with kept_for_json(as_json):
         infos = discover()
     if as_json:
-        emit(rundir.json_text([i.as_json() for i in infos]))
+        print(rundir.json_text([i.as_json() for i in infos]))
         return
     table = Table(title="seqsuite tasks")
     for column in ("name", "summary", "distribution", "status"):
@@ -227,7 +227,7 @@ def run_command(
     if not distributed.is_main():
         return
     if as_json:
-        emit(rundir.json_text({"run_dir": str(result.run_dir), **result.metrics}))
+        print(rundir.json_text({"run_dir": str(result.run_dir), **result.metrics}))
     elif quiet:
         print(result.run_dir)
 
@@ -259,7 +259,7 @@ def eval_command(
     with kept_for_json(as_json):
         metrics = inference.evaluate(run_dir, data=data, quiet=as_json, threads=threads)
     if as_json:
-        emit(rundir.json_text(metrics))
+        print(rundir.json_text(metrics))
 
 
 @app.command(
@@ -313,7 +313,7 @@ def predict_command(
     if out:
         _write_rows(out, rows)
     if as_json:
-        emit(rundir.json_text(rows))
+        print(rundir.json_text(rows))
     else:
         from .console_tables import print_rows
 
@@ -369,7 +369,7 @@ def backtest_command(
     with kept_for_json(as_json):
         result = inference.backtest(run_dir, windows, stride, quiet=as_json, threads=threads)
     if as_json:  # NaN (a metric a window cannot have) is null, as in backtest.json
-        emit(rundir.json_text(result))
+        print(rundir.json_text(result))
 
 
 @app.command(
@@ -433,7 +433,7 @@ def compare_command(
         )
     if as_json:
         data = {"out": str(folder), "rows": [r.__dict__ for r in rows]}
-        emit(rundir.json_text(data))
+        print(rundir.json_text(data))
     else:
         Console().print(comparing.table(rows))
         Console().print(
@@ -508,7 +508,7 @@ def doctor_command(as_json: Json = False) -> None:
     with kept_for_json(as_json):
         report = doctor.collect()
     if as_json:
-        emit(rundir.json_text(report))
+        print(rundir.json_text(report))
     else:
         doctor.show(Console(), report)
 
@@ -597,32 +597,45 @@ def main(argv: list[str] | None = None) -> None:
     _ARGV[:] = argv
     _tolerant_output()
     group = command()
-    output = _stdout_file()
+    before = _stdout_now()
     try:
         code = boundary.call(
             lambda: group.main(args=argv, prog_name="seqsuite", standalone_mode=False)
         )
+        sys.stdout.flush()  # what is still buffered meets a reader that left here, not at exit
+    except BrokenPipeError:
+        code = _discard_output()
     except SystemExit:
-        if not _reader_gone(output):
+        if not _reader_gone(before):
             raise
-        code = 0  # ``seqsuite --help | head -1``: a reader that stopped early is no failure
+        code = 0
     sys.exit(code)
 
 
-def _stdout_file() -> tuple[int, int] | None:
-    """What descriptor 1 is (device, inode), or None if it is closed."""
+def _stdout_now() -> tuple[Any, tuple[int, int] | None]:
+    """Python's standard output, and what descriptor 1 is (device, inode; None: closed)."""
     try:
         info = os.fstat(1)
     except OSError:
-        return None
-    return info.st_dev, info.st_ino
+        return sys.stdout, None
+    return sys.stdout, (info.st_dev, info.st_ino)
 
 
-def _reader_gone(before: tuple[int, int] | None) -> bool:
-    """Whether a broken-pipe handler ended the command: click swaps ``sys.stdout`` for a
-    writer that drops everything, rich points descriptor 1 at the null device; both then
-    exit 1."""
-    if type(sys.stdout).__name__ == "PacketizingWriter":
+def _reader_gone(before: tuple[Any, tuple[int, int] | None]) -> bool:
+    """Whether a broken-pipe handler ended the command with exit 1 (``seqsuite --help |
+    head -1``, ``predict --json | head -1``): typer's swaps ``sys.stdout`` for a wrapper
+    that drops everything, rich's points descriptor 1 at the null device. A reader that
+    stopped early is no failure of the command, which then exits 0."""
+    stream, descriptor = before
+    if sys.stdout is not stream:
         return True
-    info = os.stat(os.devnull)
-    return before != (info.st_dev, info.st_ino) == _stdout_file()
+    null = os.stat(os.devnull)
+    return descriptor != (null.st_dev, null.st_ino) == _stdout_now()[1]
+
+
+def _discard_output() -> int:
+    """The reader left before the last buffered output: the rest goes nowhere, exit 0."""
+    nowhere = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(nowhere, 1)
+    os.close(nowhere)
+    return 0

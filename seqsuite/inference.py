@@ -73,7 +73,7 @@ def _evaluate(loaded: LoadedRun, data: str | None) -> dict[str, Any]:
     else:
         metrics["baselines"] = {}
         metrics["baselines_note"] = "baselines are fitted on a run's training split; none on --data"
-    saved = _save_beside(ctx.run_dir / "eval.json", rundir.clean_json(metrics))
+    saved = _save_beside(ctx.run_dir / rundir.EVAL_FILE, rundir.clean_json(metrics))
     where = prepared.dataset or ctx.config.run.data
     show_metrics(ctx.console, task, ctx, metrics, f"{task.name} on {where} {part(prepared)}")
     if saved:
@@ -197,7 +197,7 @@ def export(
         check_export_target(Path(out), fmt)
     loaded = load(run_dir, quiet=quiet)
     ctx = loaded.ctx
-    target = Path(out) if out else atomic.folder_inside(ctx.run_dir, "export") / suffix
+    target = Path(out) if out else atomic.folder_inside(ctx.run_dir, rundir.EXPORT_FOLDER) / suffix
     description = write(loaded.model, loaded.task, ctx, loaded.saved["spec"], fmt, target)
     ctx.console.print(
         f"wrote {target} and {target.name}.json ({', '.join(description['inputs'])} + state in; "

@@ -34,16 +34,3 @@ def kept_for_json(active: bool) -> Iterator[None]:
         if saved is not None:
             os.dup2(saved, 1)
             os.close(saved)
-
-
-def emit(text: str) -> None:
-    """Print ``text`` on standard output. A reader that stops reading early
-    (``seqsuite predict RUN --json | head -1``) is not a failure of the command: the rest
-    goes nowhere, as the table form's does (click would exit 1 on the broken pipe)."""
-    try:
-        print(text)
-        sys.stdout.flush()
-    except BrokenPipeError:
-        nowhere = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(nowhere, sys.stdout.fileno())  # Python's flush at exit finds no pipe
-        os.close(nowhere)

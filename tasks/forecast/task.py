@@ -431,7 +431,12 @@ class ForecastTask(Task):
         """
         data: ForecastData = prepared.data
         if split == "test":
-            forecasts = [self._test_forecast(ctx, model, data, item) for item in data.items]
+            # eval of a finished run: the combination it saved and serves, read once
+            saved = self.forecaster(ctx) if rundir.is_finished(ctx.run_dir) else {}
+            forecasts = [
+                self._test_forecast(ctx, model, data, item, saved.get(item.name))
+                for item in data.items
+            ]
             metrics = aggregate(
                 [
                     score(item, data.season, item.origins["test"][0], fc)
@@ -463,12 +468,16 @@ class ForecastTask(Task):
         return Evaluation(aggregate(per_series), outputs=None)
 
     def _test_forecast(
-        self, ctx: Context, model: Any, data: ForecastData, item: SeriesData
+        self,
+        ctx: Context,
+        model: Any,
+        data: ForecastData,
+        item: SeriesData,
+        saved: dict[str, Any] | None,
     ) -> ModelForecast:
         origin, steps = item.origins["test"]
-        saved = self.forecaster(ctx) if rundir.is_finished(ctx.run_dir) else {}
-        if item.name in saved:  # eval of a finished run: the combination it serves
-            return saved_forecast(ctx, model, data, item, origin, steps, saved[item.name])
+        if saved is not None:
+            return saved_forecast(ctx, model, data, item, origin, steps, saved)
         return combined_forecast(ctx, model, data, item, origin, steps)
 
     def baselines(self, ctx: Context, prepared: Prepared) -> dict[str, Evaluation]:

@@ -126,9 +126,19 @@ def with_saved(
     (``saved``) elsewhere."""
     if mode == "utterance" or saved is None:
         return split
-    ids = group_ids(speakers if mode == "speaker" else [None] * len(speakers))
-    sums = moments(split, front, ids, int(ids.max(initial=0)) + 1)
-    stats = statistics(sums)
+    who = speakers if mode == "speaker" else [None] * len(speakers)
+    ids, stats = saved_groups(split, front, who, saved)
+    return split.with_groups(ids, stats.tables())
+
+
+def saved_groups(
+    split, front: SpeechFrontEnd, speakers: Sequence[str | None], saved: Sequence[list[float]]
+) -> tuple[np.ndarray, Statistics]:
+    """Each row's group (its speaker's; :data:`DATA_GROUP` where nobody is named) and the
+    groups' statistics: each speaker's own, from ``split``; the run's ``saved`` training
+    statistics for the data group (what ``eval --data`` and ``predict --data`` share)."""
+    ids = group_ids(speakers)
+    stats = statistics(moments(split, front, ids, int(ids.max(initial=0)) + 1))
     stats.mean[DATA_GROUP, 0] = torch.tensor(saved[0])
     stats.std[DATA_GROUP, 0] = torch.tensor(saved[1])
-    return split.with_groups(ids, stats.tables())
+    return ids, stats
