@@ -189,6 +189,58 @@ def test_log_mel_shape_and_front_end_sizes():
         np.testing.assert_allclose(out.std(1, correction=0).numpy(), 1, atol=1e-3)
 
 
+def _tone_burst(rate: int = 16000) -> np.ndarray:
+    """Half a second of a decaying tone with quiet noise: something like a word."""
+    t = np.arange(rate // 2) / rate
+    rng = np.random.default_rng(5)
+    return (
+        0.5 * np.sin(2 * np.pi * 300 * t) * np.exp(-3 * t) + rng.normal(0, 1e-3, len(t))
+    ).astype(np.float32)
+
+
+def test_silence_around_the_words_is_trimmed_to_the_margin():
+    """A second of digital silence on each side reads as the words and 50 ms either side."""
+    words = _tone_burst()
+    silence = np.zeros(16000, np.float32)
+    settings = FeatureSettings(trim_db=40.0)
+    close = LogMel(settings)(words)
+    padded = LogMel(settings)(np.concatenate([silence, words, silence]))
+    margin = 5  # 50 ms of 10 ms frames
+    assert len(close) <= len(padded) <= len(close) + 2 * margin + 2
+    kept_all = LogMel(FeatureSettings())(np.concatenate([silence, words, silence]))
+    assert len(kept_all) == 251  # trim_db=0 (runs saved before it): every frame, as before
+    assert len(LogMel(FeatureSettings())(words)) == 51
+
+
+def test_room_noise_around_the_words_is_trimmed_above_its_floor():
+    """Noise 30 dB below the words lies above ``trim_db`` below the loudest frame: only
+    the floor rule (``trim_floor_db``) finds where the words are."""
+    words = _tone_burst()
+    rng = np.random.default_rng(6)
+    noisy = np.concatenate([np.zeros(16000, np.float32), words, np.zeros(16000, np.float32)])
+    noisy = noisy + rng.normal(0, np.sqrt(np.mean(words**2) / 1000), len(noisy)).astype(np.float32)
+    by_peak = LogMel(FeatureSettings(trim_db=40.0))(noisy)
+    by_floor = LogMel(FeatureSettings(trim_db=40.0, trim_floor_db=6.0))(noisy)
+    close = LogMel(FeatureSettings(trim_db=40.0, trim_floor_db=6.0))(words)
+    assert len(by_peak) == 251  # the noise is within 40 dB of the loudest frame: all kept
+    assert 51 <= len(by_floor) <= 51 + 2 * 5 + 2  # the burst's 51 frames and the margins
+    # cut close, the burst's own decayed tail (13 dB down) is its quietest tenth: the
+    # loud first half stays
+    assert 25 <= len(close) <= 51
+
+
+def test_trimming_settings_of_older_runs_keep_every_frame():
+    """A run saved before trimming existed has no trim_db: its frames stay as they were,
+    while a new run takes the option's default."""
+    from seqsuite_tasks.speech.options import SpeechConfig
+
+    saved = FeatureSettings().to_state()
+    del saved["trim_db"], saved["trim_margin_ms"], saved["trim_floor_db"]
+    older = FeatureSettings.from_state(saved)
+    assert older.trim_db == 0 and older.trim_floor_db == 0
+    assert SpeechConfig().feature_settings().trim_db == 40.0
+
+
 def test_front_end_mfccs_are_torchaudios():
     """The DCT of stored log-mel frames gives torchaudio's MFCC transform (same bands)."""
     import torchaudio.transforms as T

@@ -5,7 +5,7 @@ choice made there."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 import numpy as np
@@ -23,10 +23,23 @@ class FeatureSettings:
     f_min: float = 0.0
     f_max: float = 0.0  # 0: half the sample rate
     top_db: float = 80.0  # energies more than this below the utterance's loudest are raised to it
+    # leading and trailing frames more than trim_db below the loudest frame are dropped
+    # (silence before and after the words), keeping trim_margin_ms of them; 0 keeps all.
+    # Runs saved before it existed have none: 0 keeps their frames as they were.
+    trim_db: float = 0.0
+    trim_margin_ms: float = 50.0
+    # ... and frames less than trim_floor_db above the recording's noise floor (its
+    # quietest tenth of frames): room noise before and after the words; 0 = no such rule
+    trim_floor_db: float = 0.0
 
     @property
     def top_frequency(self) -> float:
         return self.f_max or self.sample_rate / 2
+
+    @property
+    def hop(self) -> int:
+        """Samples between frames."""
+        return int(round(self.sample_rate * self.hop_ms / 1000))
 
     @property
     def window(self) -> int:
@@ -54,7 +67,7 @@ class LogMel:
         self.mel = T.MelSpectrogram(
             sample_rate=s.sample_rate,
             n_fft=s.window,
-            hop_length=int(round(s.sample_rate * s.hop_ms / 1000)),
+            hop_length=s.hop,
             n_mels=s.n_mels,
             f_min=s.f_min,
             f_max=s.top_frequency,
@@ -65,4 +78,37 @@ class LogMel:
     @torch.no_grad()
     def __call__(self, audio: np.ndarray) -> np.ndarray:
         wave = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))
-        return self.db(self.mel(wave)).T.numpy().astype(np.float32)
+        frames = self.db(self.mel(wave)).T.numpy().astype(np.float32)
+        return trimmed(frames, self.settings)
+
+
+def trimmed(frames: np.ndarray, settings: FeatureSettings) -> np.ndarray:
+    """(time, n_mels) dB frames without the silence before and after the words. A
+    recording padded with a second of silence on each side then reads as the words
+    alone, as the training recordings (mostly cut close) did."""
+    start, stop = kept_span(frames, settings)
+    return frames[start:stop]
+
+
+def kept_span(frames: np.ndarray, settings: FeatureSettings) -> tuple[int, int]:
+    """(first, past-last) frame kept: frames whose total energy is more than ``trim_db``
+    below the loudest frame's are dropped at either end, up to ``trim_margin_ms`` from
+    the first and last frame above it. Every frame when ``trim_db`` is 0."""
+    if settings.trim_db <= 0 or not len(frames):
+        return 0, len(frames)
+    energy = 10 * np.log10(np.power(10.0, frames.astype(np.float64) / 10).sum(1))
+    threshold = energy.max() - settings.trim_db
+    if settings.trim_floor_db > 0:
+        floor = float(np.percentile(energy, 10))
+        threshold = min(max(threshold, floor + settings.trim_floor_db), energy.max())
+    loud = np.flatnonzero(energy >= threshold)
+    margin = int(round(settings.trim_margin_ms / settings.hop_ms))
+    return max(0, int(loud[0]) - margin), min(len(frames), int(loud[-1]) + 1 + margin)
+
+
+def trimmed_seconds(audio: np.ndarray, settings: FeatureSettings) -> float:
+    """Seconds of ``audio`` trimmed before the first frame kept (for plots)."""
+    if settings.trim_db <= 0:
+        return 0.0
+    whole = LogMel(replace(settings, trim_db=0.0))(audio)
+    return kept_span(whole, settings)[0] * settings.hop_ms / 1000

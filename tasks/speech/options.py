@@ -64,6 +64,22 @@ class SpeechConfig:
             "eSpeak NG voices, added to training (labels must be the words spoken; 0 = none)",
         },
     )
+    trim_db: float = field(
+        default=40.0,
+        metadata={
+            "min": 0.0,
+            "help": "silence before and after the words: frames this many dB below the "
+            "loudest are dropped at both ends (keeping 50 ms); 0 = keep every frame",
+        },
+    )
+    trim_floor_db: float = field(
+        default=6.0,
+        metadata={
+            "min": 0.0,
+            "help": "room noise before and after the words: with trim_db, frames less than "
+            "this many dB above the recording's quietest tenth are dropped too; 0 = off",
+        },
+    )
     max_seconds: float = field(
         default=4.0,
         metadata={"min": 0.1, "help": "longer audio is cut (counted as truncated_examples)"},
@@ -98,4 +114,10 @@ class SpeechConfig:
             )
 
     def feature_settings(self) -> FeatureSettings:
-        return FeatureSettings(self.sample_rate, self.n_mels, f_max=self.f_max)
+        return FeatureSettings(
+            self.sample_rate,
+            self.n_mels,
+            f_max=self.f_max,
+            trim_db=self.trim_db,
+            trim_floor_db=self.trim_floor_db,
+        )

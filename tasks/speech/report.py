@@ -20,18 +20,25 @@ def example_plot(
     hop_ms: float,
     label: str,
     path: str | Path,
+    start: float = 0.0,
 ) -> None:
-    """``audio`` (samples at ``front.sample_rate``) and ``features`` (frames, size)."""
+    """``audio`` (samples at ``front.sample_rate``) and ``features`` (frames, size), the
+    first of them ``start`` seconds into the audio (the silence before it trimmed)."""
     fig, (top, bottom) = plt.subplots(
         2, 1, figsize=(8, 5.5), gridspec_kw={"height_ratios": [1, 2]}, sharex=True
     )
     seconds = len(audio) / front.sample_rate
     top.plot(np.arange(len(audio)) / front.sample_rate, audio, linewidth=0.6)
-    top.set_xlim(0, max(seconds, len(features) * hop_ms / 1000))
+    end = start + len(features) * hop_ms / 1000
+    top.set_xlim(0, max(seconds, end))
+    if start > 0 or end < seconds:  # the trimmed silence, greyed where the model reads nothing
+        for left, right in ((0, start), (end, seconds)):
+            if right > left:
+                top.axvspan(left, right, color="0.85", zorder=0)
     finish_axes(top, "", "amplitude", f"one example: {label!r}")
     top.tick_params(labelbottom=True)
     top.set_xlabel("time (s)")
-    extent = (0, len(features) * hop_ms / 1000, -0.5, features.shape[1] - 0.5)
+    extent = (start, end, -0.5, features.shape[1] - 0.5)
     limit = float(np.percentile(np.abs(features), 99)) or 1.0
     image(
         fig,
@@ -52,6 +59,7 @@ def example_plot(
     bottom.set_yticks([k * base + (base - 1) / 2 for k in range(len(blocks))], blocks)
     bottom.set_xlabel("time (s)")
     bottom.set_ylabel(f"{base} coefficients each")
-    bottom.set_title("what the model reads (after the front end)")
+    trimmed = " (grey: silence trimmed, task.trim_db)" if start > 0 or end < seconds else ""
+    bottom.set_title(f"what the model reads (after the front end){trimmed}")
     fig.tight_layout()
     save(fig, path)

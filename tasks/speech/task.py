@@ -29,7 +29,7 @@ from seqsuite.task import Context, Evaluation, Prepared, Results, Task
 from . import cmvn, sources
 from . import data as recordings
 from .audio import BadAudio, read_clip
-from .features import FeatureSettings
+from .features import FeatureSettings, trimmed_seconds
 from .frontend import FrontEndSettings, SpeechFrontEnd, summary
 from .options import SpeechConfig
 from .predictions import read_inputs, same_speaker_option
@@ -330,6 +330,7 @@ class SpeechTask(Task):
                 settings.hop_ms,
                 example["label"],
                 ctx.path("plots/example.png"),
+                start=trimmed_seconds(audio, settings),
             )
         self.audio_samples(ctx, prepared, results)
         errors = store.errors()
