@@ -239,6 +239,9 @@ def test_trimming_settings_of_older_runs_keep_every_frame():
     older = FeatureSettings.from_state(saved)
     assert older.trim_db == 0 and older.trim_floor_db == 0
     assert SpeechConfig().feature_settings().trim_db == 40.0
+    # a threshold no frame reaches (an edited run's NaN) keeps every frame, no traceback
+    frames = LogMel(FeatureSettings())(_tone_burst())
+    assert len(LogMel(FeatureSettings(trim_db=float("nan")))(_tone_burst())) == len(frames)
 
 
 def test_front_end_mfccs_are_torchaudios():

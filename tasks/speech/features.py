@@ -5,7 +5,7 @@ choice made there."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -75,11 +75,15 @@ class LogMel:
         )
         self.db = T.AmplitudeToDB("power", top_db=s.top_db)
 
-    @torch.no_grad()
     def __call__(self, audio: np.ndarray) -> np.ndarray:
+        """The frames the model reads: the silence at either end trimmed."""
+        return trimmed(self.whole(audio), self.settings)
+
+    @torch.no_grad()
+    def whole(self, audio: np.ndarray) -> np.ndarray:
+        """Every frame of ``audio``, nothing trimmed."""
         wave = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))
-        frames = self.db(self.mel(wave)).T.numpy().astype(np.float32)
-        return trimmed(frames, self.settings)
+        return self.db(self.mel(wave)).T.numpy().astype(np.float32)
 
 
 def trimmed(frames: np.ndarray, settings: FeatureSettings) -> np.ndarray:
@@ -102,6 +106,8 @@ def kept_span(frames: np.ndarray, settings: FeatureSettings) -> tuple[int, int]:
         floor = float(np.percentile(energy, 10))
         threshold = min(max(threshold, floor + settings.trim_floor_db), energy.max())
     loud = np.flatnonzero(energy >= threshold)
+    if not loud.size:  # a threshold no frame reaches (NaN from an edited run): keep all
+        return 0, len(frames)
     margin = int(round(settings.trim_margin_ms / settings.hop_ms))
     return max(0, int(loud[0]) - margin), min(len(frames), int(loud[-1]) + 1 + margin)
 
@@ -110,5 +116,4 @@ def trimmed_seconds(audio: np.ndarray, settings: FeatureSettings) -> float:
     """Seconds of ``audio`` trimmed before the first frame kept (for plots)."""
     if settings.trim_db <= 0:
         return 0.0
-    whole = LogMel(replace(settings, trim_db=0.0))(audio)
-    return kept_span(whole, settings)[0] * settings.hop_ms / 1000
+    return kept_span(LogMel(settings).whole(audio), settings)[0] * settings.hop_ms / 1000

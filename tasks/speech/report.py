@@ -31,10 +31,10 @@ def example_plot(
     top.plot(np.arange(len(audio)) / front.sample_rate, audio, linewidth=0.6)
     end = start + len(features) * hop_ms / 1000
     top.set_xlim(0, max(seconds, end))
-    if start > 0 or end < seconds:  # the trimmed silence, greyed where the model reads nothing
-        for left, right in ((0, start), (end, seconds)):
-            if right > left:
-                top.axvspan(left, right, color="0.85", zorder=0)
+    cut = start > 0 or end < seconds
+    for left, right in ((0, start), (end, seconds)):  # the trimmed silence, greyed
+        if right > left:
+            top.axvspan(left, right, color="0.85", zorder=0)
     finish_axes(top, "", "amplitude", f"one example: {label!r}")
     top.tick_params(labelbottom=True)
     top.set_xlabel("time (s)")
@@ -59,7 +59,7 @@ def example_plot(
     bottom.set_yticks([k * base + (base - 1) / 2 for k in range(len(blocks))], blocks)
     bottom.set_xlabel("time (s)")
     bottom.set_ylabel(f"{base} coefficients each")
-    trimmed = " (grey: silence trimmed, task.trim_db)" if start > 0 or end < seconds else ""
+    trimmed = " (grey: silence trimmed, task.trim_db)" if cut else ""
     bottom.set_title(f"what the model reads (after the front end){trimmed}")
     fig.tight_layout()
     save(fig, path)
