@@ -239,7 +239,8 @@ def labelled_split(
 def class_probabilities(model: Any, split: Any, device: torch.device) -> np.ndarray:
     """(examples, classes) softmax probabilities, rows in the split's order (batches are
     bucketed by length, so each batch's ``index`` says where its rows go)."""
-    model.eval()
+    if model.training:  # a served model is in eval mode already: walking it costs per call
+        model.eval()
     out = None
     for batch in split.to(device).batches(256):
         probs = torch.softmax(model(batch)[0].float(), -1).cpu()

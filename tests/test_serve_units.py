@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ httpx = pytest.importorskip("httpx")
 from seqsuite import limits  # noqa: E402
 from seqsuite.errors import FieldError, UserError  # noqa: E402
 from seqsuite.serve.app import ServeSettings, create_app  # noqa: E402
+from seqsuite.serve.deadline import Deadline  # noqa: E402
 from seqsuite.serve.runs import ServedRun, route_name  # noqa: E402
 from seqsuite.serve.streaming import join_pieces  # noqa: E402
 from seqsuite.task import PredictCall, Task, serves  # noqa: E402
@@ -25,14 +27,17 @@ class Echo(Task):
     predict_options = {"suffix": "appended to each answer"}
 
     def predict(self, ctx, model, inputs, options):
+        if "slow" in inputs:
+            time.sleep(1.0)
         if "bad" in inputs:
             raise UserError("bad: an input this task refuses")
         return [{"answer": i.upper() + str(options.get("suffix", ""))} for i in inputs]
 
 
-def served(max_batch=32, max_wait_ms=20.0):
+def served(max_batch=32, max_wait_ms=20.0, timeout_s=30.0):
     run = ServedRun("echo", Path("."), Echo(), None, None, ("predict",))
-    return create_app([run], ServeSettings(max_batch=max_batch, max_wait_ms=max_wait_ms))
+    settings = ServeSettings(max_batch=max_batch, max_wait_ms=max_wait_ms, timeout_s=timeout_s)
+    return create_app([run], settings)
 
 
 async def answers(app, bodies):
@@ -67,6 +72,42 @@ def test_concurrent_requests_share_batches_and_one_failure_stays_its_own():
     assert got[-1].json()["error"]["message"].startswith("bad:")
     batches, requests = app.service.health()["batches"]["echo"]
     assert requests == 21 and batches < 21
+
+
+def test_an_answer_past_the_timeout_is_a_504_and_the_server_answers_the_next():
+    app = served(max_batch=1, timeout_s=0.3)
+    got = asyncio.run(answers(app, [{"inputs": ["slow"]}]))
+    assert got[0].status_code == 504
+    assert got[0].json()["error"]["message"] == "no answer within 0.3 s"
+    got = asyncio.run(answers(app, [{"inputs": ["quick"]}]))
+    assert got[0].json() == {"predictions": [{"answer": "QUICK"}]}
+
+
+async def _within_deadline(seconds: float, sleep: float, cancel_after: float | None = None):
+    """What a Deadline of ``seconds`` around a sleep of ``sleep`` does, and whether the
+    task can still wait afterwards (a timer left behind would cancel it later)."""
+
+    async def body():
+        with Deadline(seconds, ValueError("too late")):
+            await asyncio.sleep(sleep)
+        await asyncio.sleep(seconds + 0.05)
+        return "done"
+
+    task = asyncio.ensure_future(body())
+    if cancel_after is not None:
+        await asyncio.sleep(cancel_after)
+        task.cancel()
+    try:
+        return await task
+    except (ValueError, asyncio.CancelledError) as err:
+        return type(err).__name__
+
+
+def test_a_deadline_raises_its_failure_only_when_its_own_time_is_up():
+    assert asyncio.run(_within_deadline(0.05, 1.0)) == "ValueError"
+    assert asyncio.run(_within_deadline(0.2, 0.01)) == "done"  # its timer does not fire later
+    # a cancellation from outside (a shutdown) stays a cancellation
+    assert asyncio.run(_within_deadline(1.0, 2.0, cancel_after=0.05)) == "CancelledError"
 
 
 def test_join_pieces_concatenates_text_and_lists_the_rest():

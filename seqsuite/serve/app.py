@@ -55,7 +55,7 @@ async def read_body(request: Request, max_bytes: int, timeout_s: float) -> dict[
     their field names), read no further than ``max_bytes`` and within ``timeout_s``."""
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
         refuse_declared_over(request.scope, max_bytes)
-        async with within(timeout_s):
+        with within(timeout_s):
             return await _form(request, max_bytes)
     return await read_json(request.scope, request.receive, max_bytes, timeout_s)
 

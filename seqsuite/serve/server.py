@@ -44,6 +44,9 @@ def serve(
         "port": port,
         "log_level": log_level,
         "access_log": False,
+        # nothing here reads the client's address: uvicorn's X-Forwarded-For layer
+        # around every request would be work for no one
+        "proxy_headers": False,
         "timeout_graceful_shutdown": int(settings.timeout_s) + 5,
     }
     if workers > 1:

@@ -11,7 +11,6 @@ and the predict fast path (:mod:`.fastpath`), answer through :class:`Service`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -27,6 +26,7 @@ from ..boundary import describe
 from ..errors import FieldError, UserError
 from ..rundir import clean_json
 from .batching import Batcher
+from .deadline import Deadline
 from .runs import ServedRun
 from .streaming import GenerationStream, join_pieces, sse
 
@@ -125,11 +125,10 @@ class Service:
             raise RequestFailed(503, "the server is busy; try again shortly") from None
         finally:
             batcher.arriving -= 1
+        timeout_s = self.settings.timeout_s
         try:
-            async with asyncio.timeout(self.settings.timeout_s):
+            with Deadline(timeout_s, RequestFailed(504, f"no answer within {timeout_s:g} s")):
                 return await answer
-        except TimeoutError:
-            raise RequestFailed(504, f"no answer within {self.settings.timeout_s:g} s") from None
         except (UserError, *INPUT_ERRORS) as err:
             raise as_request_error(err) from None
 
@@ -189,7 +188,7 @@ async def read_json(scope: dict, receive: Any, max_bytes: int, timeout_s: float)
     longer than ``timeout_s`` (a body that stops coming would hold its request forever)."""
     refuse_declared_over(scope, max_bytes)
     raw = bytearray()
-    async with within(timeout_s):
+    with within(timeout_s):
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
@@ -201,16 +200,11 @@ async def read_json(scope: dict, receive: Any, max_bytes: int, timeout_s: float)
                 return json_object(raw)
 
 
-@contextlib.asynccontextmanager
-async def within(timeout_s: float):
+def within(timeout_s: float) -> Deadline:
     """Reading a request's body: 408 when it has not all come within ``timeout_s``."""
-    try:
-        async with asyncio.timeout(timeout_s):
-            yield
-    except TimeoutError:
-        raise RequestFailed(
-            408, f"the body did not arrive within {timeout_s:g} s", "body"
-        ) from None
+    return Deadline(
+        timeout_s, RequestFailed(408, f"the body did not arrive within {timeout_s:g} s", "body")
+    )
 
 
 def refuse_declared_over(scope: dict, max_bytes: int) -> None:

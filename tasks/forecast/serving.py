@@ -43,7 +43,7 @@ def parse(ctx: Any, body: dict[str, Any]) -> SeriesRequest:
             "this run also reads covariates or calendar features; forecast it with "
             "`seqsuite predict RUN_DIR --data FILE`",
         )
-    saved = _saved(state, body.get("name"))
+    saved = _saved(ctx, body.get("name"))
     values = limits.items(body.get("series"), "series", (int, float), "numbers")
     y = np.asarray(values, dtype=float)
     bad = np.flatnonzero(~np.isfinite(y))
@@ -61,16 +61,21 @@ def parse(ctx: Any, body: dict[str, Any]) -> SeriesRequest:
     return SeriesRequest(y, _horizon(body.get("horizon"), ctx.options.horizon), saved)
 
 
-def _saved(state: dict[str, Any], name: Any) -> dict[str, Any]:
+def _saved(ctx: Any, name: Any) -> dict[str, Any]:
+    state = ctx.state
     if name is not None and not isinstance(name, str):
         raise FieldError("name", f"got {type(name).__name__}, expected a series name (text)")
-    saved = {s["name"]: s for s in state["series"]}
-    if name is None and len(saved) == 1:
+    if name is None and len(state["series"]) == 1:
         return state["series"][0]
+    saved = ctx.derived("series_by_name", _series_by_name)
     if name not in saved:
         names = ", ".join(list(saved)[:20])
         raise FieldError("name", f"{name!r}: expected one of the run's series: {names}")
     return saved[name]
+
+
+def _series_by_name(state: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {s["name"]: s for s in state["series"]}
 
 
 def _horizon(value: Any, default: int) -> int:
