@@ -90,21 +90,29 @@ MALFORMED = [
 ]
 
 
-def ceiling(run_dir: Path, body_list: list[dict], count: int) -> float:
-    """Requests/s answered in-process by one ``predict_batch`` call over ``count`` requests."""
+def ceiling(run_dir: Path, body_list: list[dict], count: int) -> dict[int, float]:
+    """Requests/s answered in-process by one ``predict_batch`` call over ``count`` requests:
+    the better of one PyTorch thread and one per core (a served model's matrices at batch
+    2,000 use both cores; the server's workers may too), so that no worker count is
+    measured against a ceiling lowered for it."""
     from seqsuite.assembly import load
 
     loaded = load(run_dir, quiet=True)
     task, ctx, model = loaded.task, loaded.ctx, loaded.model
     requests = [task.parse_request(ctx, body_list[k % len(body_list)]) for k in range(count)]
-    with torch.inference_mode():
-        task.predict_batch(ctx, model, requests[:64])  # warm-up
-        times = []
-        for _ in range(3):
-            started = time.perf_counter()
-            task.predict_batch(ctx, model, requests)
-            times.append(time.perf_counter() - started)
-    return count / statistics.median(times)
+    rates = {}
+    for threads in sorted({1, os.cpu_count() or 1}):
+        torch.set_num_threads(threads)
+        with torch.inference_mode():
+            task.predict_batch(ctx, model, requests[:64])  # warm-up
+            times = []
+            for _ in range(3):
+                started = time.perf_counter()
+                task.predict_batch(ctx, model, requests)
+                times.append(time.perf_counter() - started)
+        rates[threads] = count / statistics.median(times)
+    torch.set_num_threads(1)
+    return rates
 
 
 async def drive(url: str, jobs: list[tuple[str, bytes]], concurrency: int) -> dict:
@@ -190,14 +198,18 @@ def run_client(coroutine) -> dict:
 
 
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    """Resident memory of the server: its process and its worker processes (``--workers``)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    total = 0.0
+    for process in [pid, *map(int, children)]:
+        for line in Path(f"/proc/{process}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1]) / 1024
+    return total
 
 
 def start(
-    runs: dict[str, Path], max_batch: int, max_wait_ms: float
+    runs: dict[str, Path], max_batch: int, max_wait_ms: float, workers: int = 1
 ) -> tuple[subprocess.Popen, str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -212,6 +224,7 @@ def start(
         str(port),
     ]
     command += ["--max-batch", str(max_batch), "--max-wait-ms", str(max_wait_ms)]
+    command += ["--workers", str(workers)]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     for _ in range(600):
@@ -236,6 +249,7 @@ def main() -> None:
     parser.add_argument("--soak", type=int, default=10_000, help="0: no soak")
     parser.add_argument("--max-batch", type=int, default=32)
     parser.add_argument("--max-wait-ms", type=float, default=2.0)
+    parser.add_argument("--workers", type=int, default=1, help="server worker processes")
     parser.add_argument(
         "--combine", default="", help="forecast: classical members, e.g. ets,sarima,theta"
     )
@@ -246,10 +260,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as root:
         runs = train(Path(root), combine)
         body_lists = bodies(runs)
-        ceilings = {t: ceiling(runs[t], body_lists[t], args.requests) for t in runs}
-        process, url = start(runs, args.max_batch, args.max_wait_ms)
+        rates = {t: ceiling(runs[t], body_lists[t], args.requests) for t in runs}
+        ceilings = {t: max(r.values()) for t, r in rates.items()}
+        process, url = start(runs, args.max_batch, args.max_wait_ms, args.workers)
         try:
             lines = table(url, runs, body_lists, ceilings, args.requests)
+            lines += ["", ceiling_line(rates)]
             if args.soak:
                 lines += soak(url, process.pid, runs, body_lists, args.soak)
         finally:
@@ -259,9 +275,10 @@ def main() -> None:
     header = [
         f"Command: `python bench/serve.py --requests {args.requests} --soak {args.soak}"
         + (f" --combine {args.combine}" if combine else "")
+        + (f" --workers {args.workers}" if args.workers != 1 else "")
         + " --write` "
         f"({date.today()}, {os.cpu_count()} cores, load average {load[0]:.1f} at the end; server: "
-        f"1 worker, 1 thread, --max-batch {args.max_batch} --max-wait-ms {args.max_wait_ms:g}; "
+        f"{args.workers} worker process{'es' if args.workers > 1 else ''} of 1 thread, --max-batch {args.max_batch} --max-wait-ms {args.max_wait_ms:g}; "
         f"client: {client_name()} on the same machine; the forecast run "
         + (f"combines the LSTM with {', '.join(combine)})" if combine else "is the LSTM alone)"),
         "",
@@ -269,7 +286,17 @@ def main() -> None:
     text = "\n".join(header + lines)
     print(text)
     if args.write:
-        replace_section("serve", text)
+        replace_section("serve" if args.workers == 1 else f"serve-workers{args.workers}", text)
+
+
+def ceiling_line(rates: dict[str, dict[int, float]]) -> str:
+    """The ceilings at each thread count (the table takes the better)."""
+    parts = [
+        f"{task} "
+        + " / ".join(f"{rps:,.0f} ({n} thread{'s' if n > 1 else ''})" for n, rps in r.items())
+        for task, r in rates.items()
+    ]
+    return "In-process ceilings, requests/s: " + "; ".join(parts) + "."
 
 
 def table(url, runs, body_lists, ceilings, count) -> list[str]:

@@ -54,7 +54,8 @@ def lstm_forecasts(
 ) -> list[np.ndarray]:
     """The LSTM's forecast of ``steps`` points after point ``ends[i]`` of each series,
     from the ``lookback`` steps before it; series are forecast in batches."""
-    model.eval()
+    if model.training:  # a served model is in eval mode already: walking it costs per call
+        model.eval()
     lookback, out = data.lookback, []
     covs = len(data.covariates)
     for at in range(0, len(items), FORECAST_BATCH):
