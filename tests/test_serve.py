@@ -224,14 +224,14 @@ def test_several_workers_each_answer_and_stop_on_sigterm(runs):
     process.wait(timeout=60)
 
 
-def _stalled_request(url: str, path: str) -> bytes:
+def _stalled_request(url: str, path: str, kind: str = "application/json") -> bytes:
     """Headers promising 500 bytes of body, 13 of them sent, then nothing: the answer."""
     host, port = url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=15) as conn:
         conn.sendall(
-            f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {kind}\r\n"
             "Content-Length: 500\r\n\r\n".encode()
-            + b'{"series":[1,'
+            + (b'{"series":[1,' if kind == "application/json" else b"--xx\r\nContent-")
         )
         answer = b""
         while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
@@ -245,12 +245,17 @@ def _stalled_request(url: str, path: str) -> bytes:
 def test_a_body_that_stops_coming_is_answered_at_the_timeout(runs):
     """A slow or stalled client (slow loris) held its request open forever: the timeout
     only began once the body was read. Now 408 naming the body, on the predict fast path
-    and on FastAPI's routes; and SIGTERM then exits 0 at once."""
+    and on FastAPI's routes (a multipart upload too); and SIGTERM then exits 0 at once."""
     process, url = start([runs["forecast"], runs["textgen"]], "--timeout", "2")
+    multipart = "multipart/form-data; boundary=xx"
     try:
-        for path in ("/v1/forecast-run/predict", "/v1/textgen-run/generate"):
+        for path, kind in (
+            ("/v1/forecast-run/predict", "application/json"),
+            ("/v1/textgen-run/generate", "application/json"),
+            ("/v1/forecast-run/predict", multipart),
+        ):
             started = time.monotonic()
-            answer = _stalled_request(url, path)
+            answer = _stalled_request(url, path, kind)
             assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
             assert b'"field":"body"' in answer.replace(b" ", b"")
             assert time.monotonic() - started < 10
