@@ -278,3 +278,22 @@ def test_a_port_in_use_is_one_line_and_exit_2(runs):
         )
     assert result.returncode == 2, result.stderr
     assert "already in use" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_run_that_cannot_be_served_is_one_line_and_exit_2_with_workers_too(runs, tmp_path):
+    """With --workers each worker loads the runs, and uvicorn starts a failed worker again
+    for ever: a bad run directory gave tracebacks without end. It is found before the
+    workers start."""
+    bad = tmp_path / "not-a-run"
+    bad.mkdir()
+    for workers in ("1", "2"):
+        result = subprocess.run(
+            [sys.executable, "-m", "seqsuite", "serve", str(runs["forecast"]), str(bad)]
+            + ["--port", "0", "--workers", workers],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 2, result.stderr[-2000:]
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and "not a seqsuite run directory" in lines[0], lines[:5]

@@ -50,6 +50,9 @@ def serve(
         "timeout_graceful_shutdown": int(settings.timeout_s) + 5,
     }
     if workers > 1:
+        # each worker loads the runs itself, and uvicorn starts a worker that failed again,
+        # for ever: a run that cannot be served is found here once, in one line (exit 2)
+        load_runs(run_dirs)
         os.environ[ENVIRONMENT] = json.dumps(
             {"runs": run_dirs, "threads": threads, "settings": asdict(settings)}
         )
