@@ -302,3 +302,41 @@ def test_a_served_forecast_answers_from_what_was_loaded_after_its_folder_changes
     assert "quantiles" in before[0]
     shutil.rmtree(run_dir)  # deleted (or replaced by another run) while served
     assert answer() == before
+
+
+def test_a_run_that_breaks_after_the_check_stops_the_workers_with_one_line(monkeypatch):
+    """With --workers, a run that loads in the parent's check but not in a worker (deleted
+    or replaced meanwhile) used to make uvicorn restart that worker without end; the
+    worker now says why, stops the supervisor, and serve raises that one line."""
+    import os
+    import signal
+
+    from seqsuite.serve import server
+
+    loads = []
+
+    def load_runs(run_dirs):
+        loads.append(list(run_dirs))
+        if len(loads) > 1:  # the parent's check passed; the run broke before the worker
+            raise UserError("runs/gone: not a seqsuite run directory")
+        return []
+
+    signals = []
+    exits = []
+
+    def supervisor(app, **config):  # uvicorn.run with workers: one worker, in-process
+        assert config["workers"] == 2 and config["factory"]
+        try:
+            server.app_from_environment()
+        except SystemExit as stop:
+            exits.append(stop.code)
+
+    monkeypatch.setattr(server, "load_runs", load_runs)
+    monkeypatch.setattr(server.uvicorn, "run", supervisor)
+    monkeypatch.setattr(os, "kill", lambda pid, sig: signals.append((pid, sig)))
+    monkeypatch.delenv(server.ENVIRONMENT, raising=False)
+    with pytest.raises(UserError, match="^runs/gone: not a seqsuite run directory$"):
+        server.serve(["runs/gone"], port=0, workers=2)
+    assert loads == [["runs/gone"], ["runs/gone"]]
+    assert exits == [server.STARTUP_FAILURE]
+    assert signals == [(os.getppid(), signal.SIGTERM)]

@@ -12,8 +12,10 @@ import json
 import os
 import signal
 import socket
+import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -23,6 +25,7 @@ from .app import ServeSettings, create_app
 from .runs import load_runs
 
 ENVIRONMENT = "SEQSUITE_SERVE"
+STARTUP_FAILURE = 3  # uvicorn's exit code for a worker that could not start
 
 
 def serve(
@@ -50,11 +53,35 @@ def serve(
         "timeout_graceful_shutdown": int(settings.timeout_s) + 5,
     }
     if workers > 1:
-        # each worker loads the runs itself, and uvicorn starts a worker that failed again,
-        # for ever: a run that cannot be served is found here once, in one line (exit 2)
-        load_runs(run_dirs)
+        serve_in_workers(run_dirs, workers, threads, settings, config)
+        return
+    set_threads(threads)
+    app = create_app(load_runs(run_dirs), settings)
+    server = DrainingServer(uvicorn.Config(app, **config))
+    server.run()
+    if signal.SIGINT in server.signals:
+        raise KeyboardInterrupt  # exit 130, as every interrupted command
+
+
+def serve_in_workers(
+    run_dirs: list[str], workers: int, threads: int, settings: ServeSettings, config: dict
+) -> None:
+    """uvicorn's supervisor with ``workers`` processes, each loading the runs itself.
+
+    uvicorn starts a worker that failed again, for ever: a run that cannot be served is
+    found here once, before any worker starts (one line, exit 2). A run that breaks after
+    that check (deleted or replaced meanwhile) makes the worker that finds it write why
+    to ``failure`` and stop the supervisor; the same one line is then raised here."""
+    load_runs(run_dirs)
+    with tempfile.TemporaryDirectory(prefix="seqsuite-serve-") as folder:
+        failure = Path(folder) / "failure"
         os.environ[ENVIRONMENT] = json.dumps(
-            {"runs": run_dirs, "threads": threads, "settings": asdict(settings)}
+            {
+                "runs": run_dirs,
+                "threads": threads,
+                "settings": asdict(settings),
+                "failure": str(failure),
+            }
         )
         # a worker loads PyTorch and the runs before it answers uvicorn's health check:
         # seconds on a busy machine, more than uvicorn's 5 s
@@ -65,13 +92,8 @@ def serve(
             timeout_worker_healthcheck=120,
             **config,
         )
-        return
-    set_threads(threads)
-    app = create_app(load_runs(run_dirs), settings)
-    server = DrainingServer(uvicorn.Config(app, **config))
-    server.run()
-    if signal.SIGINT in server.signals:
-        raise KeyboardInterrupt  # exit 130, as every interrupted command
+        if failure.exists():
+            raise UserError(failure.read_text(encoding="utf-8").strip())
 
 
 def check_address(host: str, port: int) -> None:
@@ -116,10 +138,18 @@ class DrainingServer(uvicorn.Server):
 
 
 def app_from_environment() -> Any:
-    """A worker's application, from what :func:`serve` put in ``SEQSUITE_SERVE``."""
+    """A worker's application, from what :func:`serve` put in ``SEQSUITE_SERVE``. A run
+    that no longer loads stops the whole server (see :func:`serve_in_workers`) instead of
+    a traceback and a restart of this worker without end."""
     given = json.loads(os.environ[ENVIRONMENT])
     set_threads(given["threads"])
-    return create_app(load_runs(given["runs"]), ServeSettings(**given["settings"]))
+    try:
+        runs = load_runs(given["runs"])
+    except UserError as err:
+        Path(given["failure"]).write_text(f"{err}\n", encoding="utf-8")
+        os.kill(os.getppid(), signal.SIGTERM)
+        raise SystemExit(STARTUP_FAILURE) from None
+    return create_app(runs, ServeSettings(**given["settings"]))
 
 
 def set_threads(threads: int) -> None:
