@@ -750,11 +750,26 @@ def test_an_overflowing_forecast_and_an_odd_series_name_are_the_users_input():
 
     with pytest.raises(UserError, match="no finite forecast"):
         combine.combine({"lstm": np.array([1.0, np.inf])}, {"lstm": 1.0})
-    state = {"series": [{"name": "sales"}]}
+    one = Loaded({"series": [{"name": "sales"}]})
     for name in ([1], {"a": 1}, 3):
         with pytest.raises(FieldError, match="expected a series name"):
-            serving._saved(state, name)
-    assert serving._saved(state, "sales") == {"name": "sales"}
+            serving._saved(one, name)
+    assert serving._saved(one, "sales") == serving._saved(one, None) == {"name": "sales"}
+    two = Loaded({"series": [{"name": "a"}, {"name": "b"}]})
+    assert serving._saved(two, "b") == {"name": "b"}
+    with pytest.raises(FieldError, match="expected one of the run's series: a, b"):
+        serving._saved(two, None)
+
+
+class Loaded:
+    """A loaded run's context as the serving hooks read it: its state, and what is made
+    from that state (``Context.derived``)."""
+
+    def __init__(self, state):
+        self.state = state
+
+    def derived(self, key, make):
+        return make(self.state)
 
 
 def test_a_covariate_without_numbers_is_one_line_and_hourly_times_keep_their_hour(cli, tmp_path):
